@@ -1,0 +1,169 @@
+"""The block vocabulary: what templates produce and the renderer draws. Plain data only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+# Inline text: runs of (text, bold, italic); a run of "\n" is a line break.
+Run = tuple[str, bool, bool]
+Inline = tuple[Run, ...]
+
+
+@dataclass(frozen=True)
+class Heading:
+    """A sub-heading inside a section."""
+
+    text: Inline
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    """Body text."""
+
+    text: Inline
+    style: Literal["body", "lead", "small"] = "body"
+
+
+@dataclass(frozen=True)
+class Bullets:
+    """A bulleted list."""
+
+    items: tuple[Inline, ...]
+
+
+@dataclass(frozen=True)
+class Checklist:
+    """Items each with an empty tick box (or a do/don't mark)."""
+
+    items: tuple[Inline, ...]
+    mark: Literal["box", "do", "dont"] = "box"
+
+
+@dataclass(frozen=True)
+class Table:
+    """Rows of cells; the first row is a header when `header` is set."""
+
+    rows: tuple[tuple[Inline, ...], ...]
+    header: bool = True
+
+
+@dataclass(frozen=True)
+class Field:
+    """A labelled value, or a write-in line when the value is empty."""
+
+    label: str
+    value: str
+
+
+@dataclass(frozen=True)
+class Fields:
+    """A grid of labelled values / write-in lines."""
+
+    fields: tuple[Field, ...]
+    columns: int = 2
+
+
+@dataclass(frozen=True)
+class Lines:
+    """Empty ruled lines for the patient to write on."""
+
+    count: int
+
+
+@dataclass(frozen=True)
+class InitialItem:
+    """One statement or risk with a box for the patient's initials."""
+
+    title: Inline
+    text: Inline
+
+
+@dataclass(frozen=True)
+class Initials:
+    """A list of statements, each with an initials box."""
+
+    items: tuple[InitialItem, ...]
+    box_label: str
+
+
+@dataclass(frozen=True)
+class Signature:
+    """Signature, printed name, date and time lines for one person."""
+
+    role: str
+    name: str
+    labels: tuple[str, str, str, str]  # signature, printed name, date, time
+
+
+@dataclass(frozen=True)
+class Qr:
+    """A QR code with a caption."""
+
+    data: str
+    caption: str
+
+
+@dataclass(frozen=True)
+class Spacer:
+    """Vertical space in points."""
+
+    size: float
+
+
+@dataclass(frozen=True)
+class PageBreak:
+    """Start a new page."""
+
+
+@dataclass(frozen=True)
+class Callout:
+    """A tinted box that draws attention, e.g. when to call the clinic."""
+
+    title: str
+    blocks: tuple[Block, ...]
+    tone: Literal["info", "warning"] = "info"
+
+
+@dataclass(frozen=True)
+class Keep:
+    """Blocks kept together on one page."""
+
+    blocks: tuple[Block, ...]
+
+
+@dataclass(frozen=True)
+class Section:
+    """A titled section; it gets a bookmark."""
+
+    title: str
+    blocks: tuple[Block, ...]
+
+
+Block = (Heading | Paragraph | Bullets | Checklist | Table | Fields | Lines | Initials | Signature
+         | Qr | Spacer | PageBreak | Callout | Keep | Section)
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    """Who and what a document is for: printed in header, footer and metadata."""
+
+    title: str
+    subtitle: str
+    kind: str
+    treatment: str
+    language: str
+    version: str
+    fingerprint: str
+    doc_id: str
+    footer: str
+    qr: str
+    qr_caption: str
+
+
+@dataclass(frozen=True)
+class Document:
+    """A composed handout: its identity and its blocks, ready to render."""
+
+    info: DocumentInfo
+    blocks: tuple[Block, ...]

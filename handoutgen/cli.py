@@ -1,0 +1,222 @@
+"""The command line: parse arguments, load the library, run a command, print one clean line.
+
+Expected problems (HandoutError) print as `error: file:line: field: problem (allowed)` lines
+and exit 1; anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from . import __version__
+from .build import build_all, build_document, build_many, check_patient, output_name
+from .compose import Request
+from .content import KINDS
+from .errors import HandoutError, Problem, UsageError
+from .library import CLINICS_DIR, CONTENT_DIR, LABELS_DIR, Library, load_library
+from .output import write_atomic
+from .patient import KIND_FIELDS, SOURCE
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports misuse in the project's one error format."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError.one(SOURCE, 1, "arguments", message, f"see '{self.prog} --help'")
+
+
+def default_root() -> Path:
+    """The library folder: the working folder if it holds handouts/, else this checkout."""
+    cwd = Path.cwd()
+    return cwd if (cwd / CONTENT_DIR).is_dir() else Path(__file__).resolve().parent.parent
+
+
+def make_parser() -> argparse.ArgumentParser:
+    """Declare every command and option."""
+    parser = _Parser(prog="handoutgen", description="Build printable patient handouts.")
+    parser.add_argument("--version", action="version", version=f"handoutgen {__version__}")
+    parser.add_argument("--root", type=Path, default=None,
+                        help="library folder holding handouts/, templates/ and assets/")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+    every = sub.add_parser("all", help="build every handout for every clinic (the default)")
+    every.add_argument("--out", type=Path, default=Path("out"), help="output folder (default: out)")
+    one = sub.add_parser("build", help="build one handout, optionally for one patient")
+    one.add_argument("--clinic", required=True, help="clinic id or clinic folder")
+    one.add_argument("--treatment", required=True, help="treatment id, e.g. mesotherapy")
+    one.add_argument("--kind", required=True, help="one of: " + ", ".join(KINDS))
+    one.add_argument("--language", help="language code (default: the clinic's first)")
+    one.add_argument("--patient-name", help="the patient's name")
+    one.add_argument("--field", action="append", default=[], metavar="KEY=VALUE",
+                     help="a patient field, e.g. appointment_date=2026-12-01 (repeatable)")
+    one.add_argument("-o", "--output", help="output file, or - for standard output")
+    sub.add_parser("check", help="validate content, templates and clinics; list every problem")
+    sub.add_parser("list", help="show the clinics, treatments, kinds and fields")
+    return parser
+
+
+def _position(argv: Sequence[str], *flags: str) -> int:
+    """The 1-based position of the last argument that starts with one of `flags`."""
+    for index in range(len(argv) - 1, -1, -1):
+        if argv[index].split("=", 1)[0] in flags:
+            return index + 1
+    return 1
+
+
+def _pick(library: Library, argv: Sequence[str], args: argparse.Namespace) -> Request:
+    """Check the chosen clinic, treatment, kind and language; all problems at once."""
+    problems: list[Problem] = []
+
+    def bad(flag: str, value: str, choices: Sequence[str]) -> None:
+        problems.append(Problem(SOURCE, _position(argv, flag), flag, f"unknown value {value!r}",
+                                "expected one of: " + (", ".join(sorted(choices)) or "none")))
+
+    clinic_id = _clinic_id(library, args.clinic)
+    if clinic_id is None:
+        bad("--clinic", args.clinic, _known_clinics(library.root))
+    if args.treatment not in library.treatments:
+        bad("--treatment", args.treatment, list(library.treatments))
+    if args.kind not in KINDS:
+        bad("--kind", args.kind, list(KINDS))
+    language = args.language
+    if clinic_id is not None and args.treatment in library.treatments:
+        clinic = library.clinics[clinic_id].clinic
+        offered = [lang for lang in clinic.languages
+                   if lang in library.treatments[args.treatment].languages]
+        language = language or (offered[0] if offered else clinic.languages[0])
+        if language not in offered:
+            bad("--language", language, offered)
+    if problems:
+        raise UsageError(problems)
+    assert clinic_id is not None and language is not None
+    return Request(clinic_id, args.treatment, args.kind, language)
+
+
+def _clinic_id(library: Library, key: str) -> str | None:
+    if key in library.clinics:
+        return key
+    folder = Path(key).resolve()
+    for clinic_id, entry in library.clinics.items():
+        if entry.folder.resolve() == folder:
+            return clinic_id
+    return None
+
+
+def _known_clinics(root: Path) -> list[str]:
+    base = root / CLINICS_DIR
+    return sorted(p.name for p in base.iterdir() if (p / "clinic.yaml").is_file()) \
+        if base.is_dir() else []
+
+
+def _patient_values(argv: Sequence[str], args: argparse.Namespace) -> list[tuple[str, str, str, int]]:
+    values: list[tuple[str, str, str, int]] = []
+    if args.patient_name is not None:
+        values.append(("patient_name", args.patient_name, SOURCE, _position(argv, "--patient-name")))
+    positions = [i + 1 for i, arg in enumerate(argv) if arg == "--field"]
+    positions += [i + 1 for i, arg in enumerate(argv) if arg.startswith("--field=")]
+    for pos, item in zip(sorted(positions), args.field, strict=False):
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise UsageError.one(SOURCE, pos, "--field", f"{item!r} has no '='", "KEY=VALUE")
+        values.append((key.strip(), value, SOURCE, pos))
+    return values
+
+
+def cmd_build(root: Path, argv: Sequence[str], args: argparse.Namespace) -> int:
+    """Build one document, optionally personalised."""
+    clinic_key = args.clinic if "/" in args.clinic else args.clinic
+    library = load_library(root, clinic=clinic_key, treatment=args.treatment)
+    request = _pick(library, argv, args)
+    values = check_patient(library, request.clinic, (request.kind,), _patient_values(argv, args))
+    request = Request(request.clinic, request.treatment, request.kind, request.language,
+                      tuple(sorted(values.items())))
+    pdf = build_document(library, request)
+    if args.output == "-":
+        sys.stdout.buffer.write(pdf)
+        sys.stdout.buffer.flush()
+        return EXIT_OK
+    if args.output:
+        target = Path(args.output)
+    else:
+        name = output_name(library, request)
+        if values:  # never a patient's name in a file name: a short hash of the document instead
+            name = name.removesuffix(".pdf") + "-" + hashlib.sha256(pdf).hexdigest()[:10] + ".pdf"
+        target = Path("out") / name
+    write_atomic(target, pdf, mode=0o600 if values else 0o644)
+    print(f"Built {target}")
+    return EXIT_OK
+
+
+def cmd_all(root: Path, args: argparse.Namespace) -> int:
+    """Build every handout for every clinic."""
+    start = time.perf_counter()
+    library = load_library(root)
+    summary = build_all(library, args.out)
+    print(f"Built {summary.built} handouts for {summary.clinics} clinics in "
+          f"{time.perf_counter() - start:.1f} s into {summary.out}/")
+    return EXIT_OK
+
+
+def cmd_check(root: Path) -> int:
+    """Validate everything by composing and rendering every document in memory."""
+    from .build import all_requests
+
+    library = load_library(root)
+    requests = all_requests(library)
+    build_many(library, requests)
+    print(f"OK: {len(library.treatments)} treatments, {len(library.clinics)} clinics, "
+          f"{len(requests)} documents checked")
+    return EXIT_OK
+
+
+def cmd_list(root: Path) -> int:
+    """Show what can be built."""
+    library = load_library(root)
+    print("Clinics:")
+    for clinic_id, entry in sorted(library.clinics.items()):
+        c = entry.clinic
+        example = " (example)" if c.example else ""
+        print(f"  {clinic_id:<20} {c.name}{example}; paper {c.paper}; languages "
+              f"{', '.join(c.languages)}; practitioners {', '.join(p.id for p in c.practitioners)}")
+    print("Treatments:")
+    for treatment_id, t in sorted(library.treatments.items()):
+        print(f"  {treatment_id:<20} version {t.meta.version}, reviewed {t.meta.review_date}; "
+              f"languages {', '.join(t.languages)}")
+    print("Kinds and the patient fields they use:")
+    for kind in KINDS:
+        print(f"  {kind:<20} {', '.join(KIND_FIELDS[kind])}")
+    print(f"Labels: {', '.join(sorted(library.labels))} (handouts/{LABELS_DIR}/)")
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = make_parser().parse_args(argv)
+        root = (args.root or default_root()).resolve()
+        command = args.command or "all"
+        if command == "all" and args.command is None:
+            args.out = Path("out")
+        if command == "build":
+            return cmd_build(root, argv, args)
+        if command == "check":
+            return cmd_check(root)
+        if command == "list":
+            return cmd_list(root)
+        return cmd_all(root, args)
+    except HandoutError as err:
+        for problem in err.problems:
+            print(problem, file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130

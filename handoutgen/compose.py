@@ -1,0 +1,186 @@
+"""Compose stage: render a kind's Jinja2 template into block markup and parse it into a Document.
+
+Templates are looked up in the clinic's own templates/ folder first, then in the built-in one.
+Jinja2 runs sandboxed with autoescape on and StrictUndefined, so every value reaches the block
+markup escaped, and a misspelt name is an error rather than an empty space.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from . import markup
+from .blocks import Document, DocumentInfo
+from .errors import TemplateError
+from .library import TEMPLATES_DIR, ClinicEntry, Library
+from .load import display
+from .patient import display_values
+
+TEMPLATE_SUFFIX = ".xml.j2"
+
+
+@dataclass(frozen=True)
+class Request:
+    """What to build: one kind of one treatment for one clinic, optionally for one patient."""
+
+    clinic: str
+    treatment: str
+    kind: str
+    language: str
+    patient: tuple[tuple[str, str], ...] = ()
+
+
+def template_dirs(root: Path, entry: ClinicEntry) -> list[Path]:
+    """The template lookup order: the clinic's overrides, then the built-in layouts."""
+    return [entry.templates, root / TEMPLATES_DIR]
+
+
+@lru_cache(maxsize=64)
+def environment(dirs: tuple[Path, ...]) -> jinja2.Environment:
+    """Build the one Jinja2 environment used for a template lookup order."""
+    env = ImmutableSandboxedEnvironment(
+        loader=jinja2.FileSystemLoader([str(d) for d in dirs if d.is_dir()]),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        auto_reload=False,
+    )
+    return env
+
+
+@lru_cache(maxsize=64)
+def templates_digest(dirs: tuple[Path, ...]) -> str:
+    """Hash every template in the lookup order: layout text is part of what the patient saw."""
+    digest = hashlib.sha256()
+    for folder in dirs:
+        for path in sorted(folder.rglob("*.j2")) if folder.is_dir() else ():
+            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    return value
+
+
+def content_view(library: Library, request: Request) -> dict[str, Any]:
+    """Everything a template sees except the patient: content merged with the clinic's additions."""
+    entry = library.clinics[request.clinic]
+    treatment = library.treatments[request.treatment]
+    content = treatment.languages[request.language]
+    extra = entry.additions.get(request.treatment)
+    facts = content.facts
+    if extra is not None and extra.risk_lasts:
+        facts = dataclasses.replace(facts, risks=tuple(
+            dataclasses.replace(r, lasts=extra.risk_lasts.get(r.id, r.lasts)) for r in facts.risks))
+    labels = library.labels[request.language]
+    return {
+        "treatment": {"id": treatment.meta.id, "version": treatment.meta.version,
+                      "review_date": treatment.meta.review_date, "facts": facts,
+                      "part": content.kinds[request.kind], "extra": extra},
+        "clinic": entry.clinic,
+        "labels": labels.text,
+        "months": labels.months,
+    }
+
+
+@lru_cache(maxsize=256)
+def fingerprint(library: Library, request: Request) -> str:
+    """A short hash of the exact content, branding, labels and layouts a document is made from."""
+    entry = library.clinics[request.clinic]
+    view = content_view(library, request)
+    payload = json.dumps({k: _plain(v) for k, v in view.items()}, sort_keys=True,
+                         ensure_ascii=False)
+    digest = hashlib.sha256(payload.encode())
+    digest.update(request.kind.encode())
+    digest.update(templates_digest(tuple(template_dirs(library.root, entry))).encode())
+    return digest.hexdigest()[:10]
+
+
+def compose(library: Library, request: Request) -> Document:
+    """Render the kind's template for this request and parse the result into blocks."""
+    entry = library.clinics[request.clinic]
+    treatment = library.treatments[request.treatment]
+    dirs = tuple(template_dirs(library.root, entry))
+    env = environment(dirs)
+    name = request.kind + TEMPLATE_SUFFIX
+    view = content_view(library, request)
+    fp = fingerprint(library, request)
+    clinic = entry.clinic
+    labels = view["labels"]
+    part = view["treatment"]["part"]
+    doc_id = f"{clinic.id}/{treatment.meta.id}/{request.kind}/{request.language}/" \
+             f"v{treatment.meta.version}/{fp}"
+    info = DocumentInfo(
+        title=part.title,
+        subtitle=view["treatment"]["facts"].name,
+        kind=request.kind,
+        treatment=treatment.meta.id,
+        language=request.language,
+        version=treatment.meta.version,
+        fingerprint=fp,
+        doc_id=doc_id,
+        footer=clinic.footer or "",
+        qr=_qr_data(clinic.qr, clinic.website, doc_id),
+        qr_caption=labels["qr_website"] if clinic.qr == "website" else labels["qr_document"],
+    )
+    patient = display_values(dict(request.patient), clinic, view["months"])
+    context = {**view, "patient": patient,
+               "document": dataclasses.asdict(info),
+               "labels": labels}
+    try:
+        template = env.get_template(name)
+        source_file = display(Path(template.filename or name))
+        text = template.render(context)
+    except jinja2.TemplateNotFound as err:
+        raise TemplateError.one(display(dirs[-1] / name), 1, "(template)", "template is missing",
+                                f"create {name} in templates/") from err
+    except jinja2.TemplateSyntaxError as err:
+        raise TemplateError.one(display(Path(err.filename or name)), err.lineno or 1, "(template)",
+                                f"syntax error: {err.message}", "Jinja2 syntax") from err
+    except jinja2.UndefinedError as err:
+        raise TemplateError.one(_template_file(dirs, name), _error_line(err, name),
+                                "(template)", f"undefined value: {err.message}",
+                                "names listed in the README's template reference") from err
+    except jinja2.TemplateError as err:
+        raise TemplateError.one(_template_file(dirs, name), _error_line(err, name), "(template)",
+                                f"template failed: {err}", "Jinja2 templates over the documented data") from err
+    blocks = markup.parse(text, source_file)
+    return Document(info, blocks)
+
+
+def _qr_data(policy: str, website: str, doc_id: str) -> str:
+    return {"website": website, "document-id": doc_id}.get(policy, "")
+
+
+def _template_file(dirs: tuple[Path, ...], name: str) -> str:
+    for folder in dirs:
+        if (folder / name).is_file():
+            return display(folder / name)
+    return name
+
+
+def _error_line(err: Exception, name: str) -> int:
+    """Find the template line an exception was raised from in its traceback."""
+    tb = err.__traceback__
+    line = 1
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename.endswith(name):
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line

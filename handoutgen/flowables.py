@@ -1,0 +1,131 @@
+"""Custom reportlab flowables for the parts a patient writes on: boxes, lines, fields."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reportlab.lib.colors import Color
+from reportlab.pdfgen.canvas import Canvas
+from reportlab.platypus import Flowable, Paragraph
+from reportlab.platypus.paragraph import ParagraphStyle
+
+BOX = 12.0  # tick and initials boxes: big enough for a pen (about 4.2 mm)
+
+
+class SectionHeading(Paragraph):  # type: ignore[misc]
+    """A section title that leaves a bookmark where it is drawn."""
+
+    def __init__(self, text: str, style: ParagraphStyle, key: str, title: str) -> None:
+        super().__init__(text, style)
+        self.key = key
+        self.title = title
+
+    def draw(self) -> None:
+        left, top = self.canv.absolutePosition(0, self.height)
+        marks = getattr(self.canv, "marks", None)
+        if marks is not None:
+            marks.append((self.key, self.title, left, top))
+        super().draw()
+
+
+class BoxedItem(Paragraph):  # type: ignore[misc]
+    """A paragraph with an empty tick box in its left indent."""
+
+    def __init__(self, text: str, style: ParagraphStyle, colour: Color) -> None:
+        super().__init__(text, style)
+        self.colour = colour
+
+    def draw(self) -> None:
+        super().draw()
+        canv: Canvas = self.canv
+        lead = self.style.leading
+        canv.saveState()
+        canv.setStrokeColor(self.colour)
+        canv.setLineWidth(1)
+        canv.rect(1, self.height - lead + (lead - BOX) / 2 - 1, BOX, BOX, stroke=1, fill=0)
+        canv.restoreState()
+
+
+class WriteLines(Flowable):  # type: ignore[misc]
+    """Ruled lines to write on."""
+
+    def __init__(self, count: int, colour: Color, gap: float = 25.0) -> None:
+        super().__init__()
+        self.count = count
+        self.colour = colour
+        self.gap = gap
+
+    def wrap(self, avail_width: float, avail_height: float) -> tuple[float, float]:
+        self.width = avail_width
+        return avail_width, self.count * self.gap
+
+    def draw(self) -> None:
+        canv: Canvas = self.canv
+        canv.saveState()
+        canv.setStrokeColor(self.colour)
+        canv.setLineWidth(0.6)
+        for i in range(self.count):
+            y = i * self.gap + 2
+            canv.line(0, y, self.width, y)
+        canv.restoreState()
+
+
+class FieldCell(Flowable):  # type: ignore[misc]
+    """A small label above a value, or above an empty line to write on."""
+
+    def __init__(self, label: Paragraph, value: Paragraph | None, colour: Color,
+                 min_height: float = 34.0) -> None:
+        super().__init__()
+        self.label = label
+        self.value = value
+        self.colour = colour
+        self.min_height = min_height
+        self._sizes: tuple[float, float] = (0.0, 0.0)
+
+    def wrap(self, avail_width: float, avail_height: float) -> tuple[float, float]:
+        self.width = avail_width
+        _, label_h = self.label.wrap(avail_width, avail_height)
+        value_h = self.value.wrap(avail_width, avail_height)[1] if self.value else 0.0
+        self._sizes = (label_h, value_h)
+        self.height = max(self.min_height, label_h + value_h + 6)
+        return avail_width, self.height
+
+    def draw(self) -> None:
+        canv: Canvas = self.canv
+        label_h, value_h = self._sizes
+        self.label.drawOn(canv, 0, self.height - label_h)
+        if self.value is not None:
+            self.value.drawOn(canv, 0, 3)
+        canv.saveState()
+        canv.setStrokeColor(self.colour)
+        canv.setLineWidth(0.8)
+        canv.line(0, 1, self.width, 1)
+        canv.restoreState()
+
+    def split(self, avail_width: float, avail_height: float) -> list[Any]:
+        return []
+
+
+class InitialsBox(Flowable):  # type: ignore[misc]
+    """A box for the patient's initials with a small caption."""
+
+    def __init__(self, caption: Paragraph, colour: Color, width: float = 54.0,
+                 height: float = 30.0) -> None:
+        super().__init__()
+        self.caption = caption
+        self.colour = colour
+        self.width = width
+        self.height = height
+
+    def wrap(self, avail_width: float, avail_height: float) -> tuple[float, float]:
+        self._caption_h = self.caption.wrap(self.width, avail_height)[1]
+        return self.width, self.height + self._caption_h
+
+    def draw(self) -> None:
+        canv: Canvas = self.canv
+        self.caption.drawOn(canv, 0, self.height)
+        canv.saveState()
+        canv.setStrokeColor(self.colour)
+        canv.setLineWidth(1)
+        canv.rect(0, 0, self.width, self.height - 2, stroke=1, fill=0)
+        canv.restoreState()

@@ -1,0 +1,289 @@
+"""Gather stage: find, load and validate content, clinics, fonts and labels in one pass.
+
+Everything is checked before anything is drawn, and every problem is reported together.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .branding import Clinic, FontFamily
+from .content import KINDS, ClinicAdditions, Facts, TreatmentMeta
+from .errors import BrandingError, ContentError, HandoutError, Problems
+from .load import Loaded, display, load_yaml
+from .logo import check_logo
+from .schema import convert, spec
+
+CONTENT_DIR = "handouts"
+LABELS_DIR = "labels"
+TEMPLATES_DIR = "templates"
+CLINICS_DIR = Path("assets") / "clinics"
+FONTS_DIR = Path("assets") / "fonts"
+
+
+@dataclass(frozen=True)
+class Labels:
+    """handouts/labels/<language>.yaml: the words layouts print around the content."""
+
+    text: dict[str, str] = spec("label name -> text", max_len=200)
+    months: tuple[str, ...] = spec("the twelve month names", min_items=12, max_items=12,
+                                   max_len=20)
+
+
+@dataclass(frozen=True)
+class LanguageContent:
+    """One language of one treatment: shared facts and each kind's own text."""
+
+    facts: Facts
+    kinds: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Treatment:
+    """A treatment's metadata and its content in every language it has."""
+
+    meta: TreatmentMeta
+    folder: Path
+    languages: dict[str, LanguageContent]
+
+
+@dataclass(frozen=True)
+class ClinicEntry:
+    """A clinic's branding with its folder, logo and own additions per treatment."""
+
+    clinic: Clinic
+    folder: Path
+    logo: Path
+    additions: dict[str, ClinicAdditions] = field(default_factory=dict)
+
+    @property
+    def templates(self) -> Path:
+        """The clinic's template override folder (may not exist)."""
+        return self.folder / TEMPLATES_DIR
+
+
+@dataclass(frozen=True, eq=False)
+class FontEntry:
+    """A font family with its files resolved (hashed by identity, for caches)."""
+
+    id: str
+    family: FontFamily
+    files: dict[str, Path]
+
+
+@dataclass(frozen=True, eq=False)
+class Library:
+    """Everything needed to build handouts, validated (hashed by identity, for caches)."""
+
+    root: Path
+    treatments: dict[str, Treatment]
+    clinics: dict[str, ClinicEntry]
+    fonts: dict[str, FontEntry]
+    labels: dict[str, Labels]
+
+
+def inside(base: Path, relative: str) -> Path | None:
+    """Resolve `relative` against `base`; None when it escapes `base`."""
+    target = (base / relative).resolve()
+    return target if target.is_relative_to(base.resolve()) else None
+
+
+def _subfolders(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
+
+
+def load_treatment(folder: Path, problems: Problems) -> Treatment | None:
+    """Load treatment.yaml and every language folder it names."""
+    loaded = _load(folder / "treatment.yaml", ContentError, problems)
+    meta = convert(TreatmentMeta, loaded, problems) if loaded else None
+    if meta is None or loaded is None:
+        return None
+    if meta.id != folder.name:
+        problems.add(loaded.file, loaded.line(("id",)), "id",
+                     f"id {meta.id!r} differs from its folder name", f"use {folder.name!r}")
+    languages: dict[str, LanguageContent] = {}
+    for lang in meta.languages:
+        content = _load_language(folder / lang, problems)
+        if content is not None:
+            languages[lang] = content
+    if len(languages) != len(meta.languages):
+        return None
+    return Treatment(meta, folder, languages)
+
+
+def _load_language(folder: Path, problems: Problems) -> LanguageContent | None:
+    loaded = _load(folder / "facts.yaml", ContentError, problems)
+    facts = convert(Facts, loaded, problems) if loaded else None
+    kinds: dict[str, Any] = {}
+    for kind, model in KINDS.items():
+        kind_loaded = _load(folder / f"{kind}.yaml", ContentError, problems)
+        part = convert(model, kind_loaded, problems) if kind_loaded else None
+        if part is not None:
+            kinds[kind] = part
+    if facts is None or len(kinds) != len(KINDS):
+        return None
+    return LanguageContent(facts, kinds)
+
+
+def _load(path: Path, error: type[HandoutError], problems: Problems) -> Loaded | None:
+    if not path.is_file():
+        problems.add(display(path), 1, "(document)", "file is missing",
+                     f"create {path.name} in {display(path.parent)}")
+        return None
+    try:
+        return load_yaml(path, error)
+    except HandoutError as err:
+        problems.extend(err)
+        return None
+
+
+def load_clinic(folder: Path, library_fonts: dict[str, FontEntry], treatments: dict[str, Treatment],
+                labels: dict[str, Labels], problems: Problems) -> ClinicEntry | None:
+    """Load and cross-check one clinic folder."""
+    loaded = _load(folder / "clinic.yaml", BrandingError, problems)
+    clinic = convert(Clinic, loaded, problems) if loaded else None
+    if clinic is None or loaded is None:
+        return None
+    ok = True
+
+    def fail(path: tuple[str, ...], message: str, allowed: str) -> None:
+        nonlocal ok
+        ok = False
+        problems.add(loaded.file, loaded.line(path), ".".join(path), message, allowed)
+
+    if folder.parent.name == CLINICS_DIR.name and clinic.id != folder.name:
+        fail(("id",), f"id {clinic.id!r} differs from its folder name", f"use {folder.name!r}")
+    if clinic.font not in library_fonts:
+        fail(("font",), f"unknown font {clinic.font!r}",
+             "expected one of: " + ", ".join(sorted(library_fonts)))
+    for i, lang in enumerate(clinic.languages):
+        if lang not in labels:
+            fail(("languages", str(i)), f"no labels for language {lang!r}",
+                 "expected one of: " + ", ".join(sorted(labels)))
+    logo = inside(folder, clinic.logo)
+    if logo is None:
+        fail(("logo",), f"path {clinic.logo!r} leaves the clinic folder",
+             "a file inside the clinic folder")
+    else:
+        for message, allowed in check_logo(logo):
+            fail(("logo",), message, allowed)
+    additions: dict[str, ClinicAdditions] = {}
+    content_dir = folder / "content"
+    if content_dir.is_dir():
+        for path in sorted(content_dir.glob("*.yaml")):
+            extra = _load_additions(path, treatments, problems)
+            if extra is not None:
+                additions[path.stem] = extra
+    if not ok or logo is None:
+        return None
+    return ClinicEntry(clinic, folder, logo, additions)
+
+
+def _load_additions(path: Path, treatments: dict[str, Treatment],
+                    problems: Problems) -> ClinicAdditions | None:
+    loaded = _load(path, BrandingError, problems)
+    extra = convert(ClinicAdditions, loaded, problems) if loaded else None
+    if extra is None or loaded is None:
+        return None
+    treatment = treatments.get(path.stem)
+    if treatment is None:
+        problems.add(loaded.file, 1, "(document)", f"no treatment {path.stem!r}",
+                     "name the file after a treatment: " + ", ".join(sorted(treatments)))
+        return None
+    risk_ids = {r.id for lang in treatment.languages.values() for r in lang.facts.risks}
+    bad = False
+    for key in extra.risk_lasts:
+        if key not in risk_ids:
+            bad = True
+            problems.add(loaded.file, loaded.line(("risk_lasts", key)), f"risk_lasts.{key}",
+                         "unknown risk id", "expected one of: " + ", ".join(sorted(risk_ids)))
+    return None if bad else extra
+
+
+def load_fonts(root: Path, problems: Problems) -> dict[str, FontEntry]:
+    """Load assets/fonts/fonts.yaml and check every file it names."""
+    base = root / FONTS_DIR
+    loaded = _load(base / "fonts.yaml", BrandingError, problems)
+    if loaded is None:
+        return {}
+    if not isinstance(loaded.data, dict):
+        problems.add(loaded.file, 1, "(document)", "expected a mapping", "font id -> family")
+        return {}
+    fonts: dict[str, FontEntry] = {}
+    for font_id in loaded.data:
+        family = convert(FontFamily, loaded, problems, (font_id,))
+        if family is None:
+            continue
+        files: dict[str, Path] = {}
+        for style in ("regular", "bold", "italic", "bold_italic", "licence"):
+            name = getattr(family, style)
+            path = inside(base, name)
+            where = f"{font_id}.{style}"
+            line = loaded.line((font_id, style))
+            if path is None or not path.is_file():
+                problems.add(loaded.file, line, where, f"file {name!r} is missing or outside assets/fonts",
+                             "a file inside assets/fonts")
+            elif style != "licence" and path.read_bytes()[:4] not in (b"\x00\x01\x00\x00", b"true"):
+                problems.add(loaded.file, line, where, f"{name!r} is not a TrueType font",
+                             "a .ttf file with TrueType outlines")
+            else:
+                files[style] = path
+        if len(files) == 5:
+            fonts[font_id] = FontEntry(font_id, family, files)
+    return fonts
+
+
+def load_labels(root: Path, problems: Problems) -> dict[str, Labels]:
+    """Load handouts/labels/<language>.yaml; every language must have the master's labels."""
+    labels: dict[str, Labels] = {}
+    files: dict[str, Loaded] = {}
+    for path in sorted((root / CONTENT_DIR / LABELS_DIR).glob("*.yaml")):
+        loaded = _load(path, ContentError, problems)
+        found = convert(Labels, loaded, problems) if loaded else None
+        if found is not None and loaded is not None:
+            labels[path.stem] = found
+            files[path.stem] = loaded
+    master = labels.get("en")
+    for lang, found in labels.items():
+        for key in sorted(set(master.text) - set(found.text) if master else ()):
+            problems.add(files[lang].file, 1, f"text.{key}", "label is missing",
+                         "every label of en.yaml, translated")
+    return labels
+
+
+def load_library(root: Path, clinic: str | None = None, treatment: str | None = None) -> Library:
+    """Load and validate the library under `root`, or only one clinic / treatment of it.
+
+    `clinic` is a clinic id or the path of a clinic folder.
+    """
+    problems = Problems()
+    fonts = load_fonts(root, problems)
+    labels = load_labels(root, problems)
+    treatments: dict[str, Treatment] = {}
+    content = root / CONTENT_DIR
+    for folder in _subfolders(content) if content.is_dir() else []:
+        if folder.name == LABELS_DIR or (treatment and folder.name != treatment):
+            continue
+        found = load_treatment(folder, problems)
+        if found is not None:
+            treatments[found.meta.id] = found
+    clinics: dict[str, ClinicEntry] = {}
+    for folder in _clinic_folders(root, clinic):
+        entry = load_clinic(folder, fonts, treatments, labels, problems)
+        if entry is not None:
+            clinics[entry.clinic.id] = entry
+    problems.raise_if_any(HandoutError)
+    return Library(root, treatments, clinics, fonts, labels)
+
+
+def _clinic_folders(root: Path, clinic: str | None) -> list[Path]:
+    base = root / CLINICS_DIR
+    if clinic is None:
+        return _subfolders(base) if base.is_dir() else []
+    if (base / clinic / "clinic.yaml").is_file() and "/" not in clinic:
+        return [base / clinic]
+    if Path(clinic, "clinic.yaml").is_file():
+        return [Path(clinic)]
+    return []

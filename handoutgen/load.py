@@ -1,0 +1,149 @@
+"""Read YAML safely: plain data only, with the line of every value kept for error messages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ContentError, HandoutError, Problems
+
+MAX_BYTES = 256 * 1024
+MAX_NODES = 20_000
+
+Key = str | int
+PathT = tuple[Key, ...]
+
+_Loader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_TAG = "tag:yaml.org,2002:"
+_SCALARS = {f"{_TAG}{name}" for name in ("str", "int", "float", "bool", "null", "timestamp")}
+_constructor = yaml.constructor.SafeConstructor()
+
+
+def path_text(path: PathT) -> str:
+    """Render a field path as `a.b[2].c`; the empty path is the whole document."""
+    out = ""
+    for key in path:
+        out += f"[{key}]" if isinstance(key, int) else (f".{key}" if out else key)
+    return out or "(document)"
+
+
+def display(path: Path) -> str:
+    """Name a user's file relative to the working folder when it lies inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A YAML file's data with the line of every field path."""
+
+    file: str
+    data: Any
+    lines: dict[PathT, int]
+
+    def line(self, path: PathT) -> int:
+        """Find the line of `path`, or of its nearest ancestor that has one."""
+        for end in range(len(path), -1, -1):
+            found = self.lines.get(path[:end])
+            if found is not None:
+                return found
+        return 1
+
+
+def load_yaml(path: Path, error: type[HandoutError] = ContentError) -> Loaded:
+    """Load one YAML file; reject tags, anchors, aliases, duplicate keys and oversized input."""
+    name = display(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        raise error.one(name, 1, "(document)", f"cannot read file: {err.strerror}",
+                        "a readable YAML file") from err
+    if len(raw) > MAX_BYTES:
+        raise error.one(name, 1, "(document)", f"file is {len(raw)} bytes",
+                        f"at most {MAX_BYTES} bytes")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise error.one(name, 1, "(document)", f"not UTF-8 text (byte {err.start})",
+                        "UTF-8 encoded YAML") from err
+    return parse_yaml(text, name, error)
+
+
+def parse_yaml(text: str, name: str, error: type[HandoutError] = ContentError) -> Loaded:
+    """Parse YAML text that claims to come from `name`."""
+    problems = Problems()
+    try:
+        for event in yaml.parse(text, Loader=_Loader):
+            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+                problems.add(name, event.start_mark.line + 1, "(document)",
+                             "anchors and aliases are not allowed", "write the value out in full")
+        problems.raise_if_any(error)
+        node = yaml.compose(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        line = mark.line + 1 if mark else 1
+        raise error.one(name, line, "(document)", f"invalid YAML: {err.problem or err}",
+                        "see yaml.org for the syntax") from err
+    except yaml.YAMLError as err:
+        raise error.one(name, 1, "(document)", f"invalid YAML: {err}",
+                        "see yaml.org for the syntax") from err
+    if node is None:
+        return Loaded(name, {}, {(): 1})
+    walker = _Walker(name, problems)
+    data = walker.value(node, ())
+    problems.raise_if_any(error)
+    return Loaded(name, data, walker.lines)
+
+
+class _Walker:
+    """Turn a composed node tree into plain Python values, recording each value's line."""
+
+    def __init__(self, name: str, problems: Problems) -> None:
+        self.name = name
+        self.problems = problems
+        self.lines: dict[PathT, int] = {}
+        self.count = 0
+
+    def value(self, node: yaml.Node, path: PathT) -> Any:
+        self.count += 1
+        line = node.start_mark.line + 1
+        self.lines.setdefault(path, line)
+        if self.count > MAX_NODES:
+            if self.count == MAX_NODES + 1:
+                self.problems.add(self.name, line, path_text(path), "too many values",
+                                  f"at most {MAX_NODES} per file")
+            return None
+        if isinstance(node, yaml.MappingNode):
+            return self.mapping(node, path)
+        if isinstance(node, yaml.SequenceNode):
+            return [self.value(item, (*path, i)) for i, item in enumerate(node.value)]
+        if node.tag not in _SCALARS:
+            self.problems.add(self.name, line, path_text(path), f"tag {node.tag!r} is not allowed",
+                              "plain text, numbers, true/false, lists and mappings")
+            return None
+        if node.tag in (f"{_TAG}str", f"{_TAG}timestamp"):
+            return node.value
+        return _constructor.construct_object(node)
+
+    def mapping(self, node: yaml.MappingNode, path: PathT) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            line = key_node.start_mark.line + 1
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != f"{_TAG}str":
+                self.problems.add(self.name, line, path_text(path),
+                                  f"key {getattr(key_node, 'value', '?')!r} is not plain text",
+                                  "field names are plain words")
+                continue
+            key = key_node.value
+            if key in out:
+                self.problems.add(self.name, line, path_text((*path, key)), "duplicate key",
+                                  "each field once per mapping")
+                continue
+            self.lines[(*path, key)] = line
+            out[key] = self.value(value_node, (*path, key))
+        return out

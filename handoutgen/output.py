@@ -1,0 +1,62 @@
+"""Deliver stage (files): every output goes through one atomic, confined write."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+from .errors import DeliveryError
+from .load import display
+
+
+def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
+    """Write `data` to `path` so readers see the old file or the whole new one, never a part.
+
+    The bytes go to a temporary file in the same folder, are flushed to disk, then renamed over
+    the target; on any failure the temporary file is removed.
+    """
+    folder = path.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".part", dir=folder)
+    except OSError as err:
+        raise DeliveryError.one(display(path), 1, "output", f"cannot write: {err.strerror}",
+                                "a writable folder") from err
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except OSError as err:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise DeliveryError.one(display(path), 1, "output", f"cannot write: {err.strerror}",
+                                "a writable folder with free space") from err
+    _sync_folder(folder)
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make the rename itself durable."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def confined(base: Path, relative: str) -> Path:
+    """Join an output-relative name to `base`, refusing anything that would leave it."""
+    target = (base / relative).resolve()
+    if not target.is_relative_to(base.resolve()):
+        raise DeliveryError.one(display(base), 1, "output", f"{relative!r} leaves the output folder",
+                                "names inside the output folder")
+    return target

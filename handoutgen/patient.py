@@ -1,0 +1,123 @@
+"""Patient values: which fields exist, which kind uses which, and how they are checked and printed.
+
+Patient values are data, never markup: they are checked here and escaped by the templates.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, time
+from typing import Literal
+
+from .branding import Clinic
+
+MAX_VALUE = 120
+SOURCE = "<command line>"
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One patient field: its name, what it holds and what it is for."""
+
+    name: str
+    kind: Literal["text", "date", "time", "practitioner"]
+    doc: str
+
+
+FIELDS: dict[str, FieldSpec] = {spec.name: spec for spec in (
+    FieldSpec("patient_name", "text", "the patient's full name"),
+    FieldSpec("practitioner", "practitioner", "practitioner id or name from clinic.yaml"),
+    FieldSpec("treatment_area", "text", "the area to be treated"),
+    FieldSpec("appointment_date", "date", "treatment date, YYYY-MM-DD"),
+    FieldSpec("appointment_time", "time", "treatment time, HH:MM"),
+    FieldSpec("next_appointment_date", "date", "next appointment date, YYYY-MM-DD"),
+    FieldSpec("next_appointment_time", "time", "next appointment time, HH:MM"),
+)}
+
+KIND_FIELDS: dict[str, tuple[str, ...]] = {
+    "consent": ("patient_name", "practitioner", "treatment_area", "appointment_date"),
+    "pre-treatment": ("patient_name", "practitioner", "treatment_area", "appointment_date",
+                      "appointment_time"),
+    "aftercare": ("patient_name", "practitioner", "treatment_area", "appointment_date",
+                  "next_appointment_date", "next_appointment_time"),
+}
+
+_TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+
+
+def allowed_fields(kinds: tuple[str, ...]) -> list[str]:
+    """The fields any of these kinds uses, in declaration order."""
+    return [name for name in FIELDS if any(name in KIND_FIELDS[k] for k in kinds)]
+
+
+def check_value(name: str, raw: str, clinic: Clinic) -> tuple[str, str] | None:
+    """Check one value; return (problem, allowed) or None when it is fine."""
+    spec = FIELDS[name]
+    value = unicodedata.normalize("NFC", raw.strip())
+    if not value:
+        return "is empty", spec.doc
+    if len(value) > MAX_VALUE:
+        return f"is {len(value)} characters long", f"at most {MAX_VALUE}"
+    for ch in value:
+        if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn"):
+            return f"contains the control character U+{ord(ch):04X}", "printable text"
+    if spec.kind == "date":
+        try:
+            date.fromisoformat(value)
+        except ValueError:
+            return f"{value!r} is not a date", "a date as YYYY-MM-DD"
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+            return f"{value!r} is not a date", "a date as YYYY-MM-DD"
+    elif spec.kind == "time" and not _TIME.match(value):
+        return f"{value!r} is not a time", "a time as HH:MM, 00:00 to 23:59"
+    elif spec.kind == "practitioner" and clinic.practitioner(value) is None:
+        return f"{value!r} is not a practitioner of {clinic.id}", "expected one of: " + ", ".join(
+            p.id for p in clinic.practitioners)
+    return None
+
+
+def normalise(values: Mapping[str, str]) -> dict[str, str]:
+    """Strip and NFC-normalise checked values."""
+    return {k: unicodedata.normalize("NFC", v.strip()) for k, v in values.items()}
+
+
+def format_date(value: str, style: str, months: tuple[str, ...]) -> str:
+    """Print an ISO date in the clinic's local style."""
+    day = date.fromisoformat(value)
+    month = months[day.month - 1]
+    if style == "day-month-year":
+        return f"{day.day} {month} {day.year}"
+    if style == "month-day-year":
+        return f"{month} {day.day}, {day.year}"
+    return day.isoformat()
+
+
+def format_time(value: str, style: str) -> str:
+    """Print HH:MM in the clinic's 24h or 12h style."""
+    moment = time.fromisoformat(value)
+    if style == "24h":
+        return moment.strftime("%H:%M")
+    hour = moment.hour % 12 or 12
+    return f"{hour}:{moment.minute:02d} {'AM' if moment.hour < 12 else 'PM'}"
+
+
+def display_values(values: Mapping[str, str], clinic: Clinic,
+                   months: tuple[str, ...]) -> dict[str, str]:
+    """Turn checked values into printable text, every known field present ('' when not given)."""
+    out: dict[str, str] = {}
+    for name, spec in FIELDS.items():
+        value = values.get(name, "")
+        if value and spec.kind == "date":
+            value = format_date(value, clinic.date_style, months)
+        elif value and spec.kind == "time":
+            value = format_time(value, clinic.time_style)
+        elif value and spec.kind == "practitioner":
+            person = clinic.practitioner(value)
+            value = f"{person.name}, {person.role}" if person else value
+        out[name] = value
+    person = clinic.practitioner(values.get("practitioner", ""))
+    out["practitioner_name"] = person.name if person else ""
+    return out
