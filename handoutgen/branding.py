@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from .content import Check
 from .schema import ID, spec
 
-COLOUR = {"pattern": r"^#[0-9a-fA-F]{6}$", "pattern_doc": "a colour as #rrggbb", "max_len": 7}
-PHONE = {"pattern": r"^[0-9+() .-]{3,30}$", "pattern_doc": "digits, spaces and + ( ) . -",
+COLOUR: dict[str, Any] = {"pattern": r"^#[0-9a-fA-F]{6}$", "pattern_doc": "a colour as #rrggbb", "max_len": 7}
+PHONE: dict[str, Any] = {"pattern": r"^[0-9+() .-]{3,30}$", "pattern_doc": "digits, spaces and + ( ) . -",
          "max_len": 30}
 
 

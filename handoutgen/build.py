@@ -73,7 +73,7 @@ def build_document(library: Library, request: Request) -> bytes:
 
 def all_requests(library: Library) -> list[Request]:
     """Every (clinic, treatment, kind, language) the library can build, without patient data."""
-    requests = []
+    requests: list[Request] = []
     for clinic_id, entry in sorted(library.clinics.items()):
         for treatment_id, treatment in sorted(library.treatments.items()):
             for language in entry.clinic.languages:

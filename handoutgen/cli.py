@@ -21,7 +21,7 @@ from .content import KINDS
 from .errors import HandoutError, Problem, UsageError
 from .library import CLINICS_DIR, CONTENT_DIR, LABELS_DIR, Library, load_library
 from .output import write_atomic
-from .patient import KIND_FIELDS, SOURCE
+from .patient import FIELDS, KIND_FIELDS, SOURCE
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -81,9 +81,9 @@ def _pick(library: Library, argv: Sequence[str], args: argparse.Namespace) -> Re
 
     clinic_id = _clinic_id(library, args.clinic)
     if clinic_id is None:
-        bad("--clinic", args.clinic, _known_clinics(library.root))
+        bad("--clinic", args.clinic, _known(library.root / CLINICS_DIR, "clinic.yaml"))
     if args.treatment not in library.treatments:
-        bad("--treatment", args.treatment, list(library.treatments))
+        bad("--treatment", args.treatment, _known(library.root / CONTENT_DIR, "treatment.yaml"))
     if args.kind not in KINDS:
         bad("--kind", args.kind, list(KINDS))
     language = args.language
@@ -95,6 +95,10 @@ def _pick(library: Library, argv: Sequence[str], args: argparse.Namespace) -> Re
         if language not in offered:
             bad("--language", language, offered)
     if problems:
+        for name, _raw, source, line in _patient_values(argv, args):
+            if name not in FIELDS:
+                problems.append(Problem(source, line, name, "unknown field",
+                                        "expected one of: " + ", ".join(FIELDS)))
         raise UsageError(problems)
     assert clinic_id is not None and language is not None
     return Request(clinic_id, args.treatment, args.kind, language)
@@ -110,10 +114,9 @@ def _clinic_id(library: Library, key: str) -> str | None:
     return None
 
 
-def _known_clinics(root: Path) -> list[str]:
-    base = root / CLINICS_DIR
-    return sorted(p.name for p in base.iterdir() if (p / "clinic.yaml").is_file()) \
-        if base.is_dir() else []
+def _known(base: Path, marker: str) -> list[str]:
+    """Names of the folders under `base` that hold `marker` (all clinics, all treatments)."""
+    return sorted(p.name for p in base.iterdir() if (p / marker).is_file()) if base.is_dir() else []
 
 
 def _patient_values(argv: Sequence[str], args: argparse.Namespace) -> list[tuple[str, str, str, int]]:
@@ -132,8 +135,7 @@ def _patient_values(argv: Sequence[str], args: argparse.Namespace) -> list[tuple
 
 def cmd_build(root: Path, argv: Sequence[str], args: argparse.Namespace) -> int:
     """Build one document, optionally personalised."""
-    clinic_key = args.clinic if "/" in args.clinic else args.clinic
-    library = load_library(root, clinic=clinic_key, treatment=args.treatment)
+    library = load_library(root, clinic=args.clinic, treatment=args.treatment)
     request = _pick(library, argv, args)
     values = check_patient(library, request.clinic, (request.kind,), _patient_values(argv, args))
     request = Request(request.clinic, request.treatment, request.kind, request.language,

@@ -159,7 +159,8 @@ def compose(library: Library, request: Request) -> Document:
                                 "names listed in the README's template reference") from err
     except jinja2.TemplateError as err:
         raise TemplateError.one(_template_file(dirs, name), _error_line(err, name), "(template)",
-                                f"template failed: {err}", "Jinja2 templates over the documented data") from err
+                                f"template failed: {err}",
+                                "Jinja2 templates over the documented data") from err
     blocks = markup.parse(text, source_file)
     return Document(info, blocks)
 

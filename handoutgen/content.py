@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from .load import PathT
 from .schema import DATE, ID, spec
@@ -21,7 +22,8 @@ class TreatmentMeta:
     review_date: str = spec("date a clinician last reviewed the content", **DATE)
     review_due: str = spec("date the next review is due", **DATE)
     languages: Texts = spec("language folders, master first, e.g. [en]", min_items=1,
-                            pattern=r"^[a-z]{2}(-[A-Z]{2})?$", pattern_doc="a language code such as en or pt-BR")
+                            pattern=r"^[a-z]{2}(-[A-Z]{2})?$",
+                            pattern_doc="a language code such as en or pt-BR")
 
 
 @dataclass(frozen=True)
@@ -129,7 +131,7 @@ class Aftercare:
     emergency: str = spec("what to do in an emergency (the layout adds the number)")
 
 
-KINDS: dict[str, type] = {"consent": Consent, "pre-treatment": PreTreatment, "aftercare": Aftercare}
+KINDS: dict[str, type[Any]] = {"consent": Consent, "pre-treatment": PreTreatment, "aftercare": Aftercare}
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ Everything is checked before anything is drawn, and every problem is reported to
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ from typing import Any
 from .branding import Clinic, FontFamily
 from .content import KINDS, ClinicAdditions, Facts, TreatmentMeta
 from .errors import BrandingError, ContentError, HandoutError, Problems
-from .load import Loaded, display, load_yaml
+from .load import Loaded, PathT, display, load_yaml, path_text
 from .logo import check_logo
 from .schema import convert, spec
 
@@ -84,6 +85,14 @@ class Library:
     labels: dict[str, Labels]
 
 
+class Gather:
+    """What a load pass collects: every problem, and every file read (for later checks)."""
+
+    def __init__(self) -> None:
+        self.problems = Problems()
+        self.files: dict[Path, Loaded] = {}
+
+
 def inside(base: Path, relative: str) -> Path | None:
     """Resolve `relative` against `base`; None when it escapes `base`."""
     target = (base / relative).resolve()
@@ -94,18 +103,18 @@ def _subfolders(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
 
 
-def load_treatment(folder: Path, problems: Problems) -> Treatment | None:
+def load_treatment(folder: Path, g: Gather) -> Treatment | None:
     """Load treatment.yaml and every language folder it names."""
-    loaded = _load(folder / "treatment.yaml", ContentError, problems)
-    meta = convert(TreatmentMeta, loaded, problems) if loaded else None
+    loaded = _load(folder / "treatment.yaml", ContentError, g)
+    meta = convert(TreatmentMeta, loaded, g.problems) if loaded else None
     if meta is None or loaded is None:
         return None
     if meta.id != folder.name:
-        problems.add(loaded.file, loaded.line(("id",)), "id",
+        g.problems.add(loaded.file, loaded.line(("id",)), "id",
                      f"id {meta.id!r} differs from its folder name", f"use {folder.name!r}")
     languages: dict[str, LanguageContent] = {}
     for lang in meta.languages:
-        content = _load_language(folder / lang, problems)
+        content = _load_language(folder / lang, g)
         if content is not None:
             languages[lang] = content
     if len(languages) != len(meta.languages):
@@ -113,13 +122,13 @@ def load_treatment(folder: Path, problems: Problems) -> Treatment | None:
     return Treatment(meta, folder, languages)
 
 
-def _load_language(folder: Path, problems: Problems) -> LanguageContent | None:
-    loaded = _load(folder / "facts.yaml", ContentError, problems)
-    facts = convert(Facts, loaded, problems) if loaded else None
+def _load_language(folder: Path, g: Gather) -> LanguageContent | None:
+    loaded = _load(folder / "facts.yaml", ContentError, g)
+    facts = convert(Facts, loaded, g.problems) if loaded else None
     kinds: dict[str, Any] = {}
     for kind, model in KINDS.items():
-        kind_loaded = _load(folder / f"{kind}.yaml", ContentError, problems)
-        part = convert(model, kind_loaded, problems) if kind_loaded else None
+        kind_loaded = _load(folder / f"{kind}.yaml", ContentError, g)
+        part = convert(model, kind_loaded, g.problems) if kind_loaded else None
         if part is not None:
             kinds[kind] = part
     if facts is None or len(kinds) != len(KINDS):
@@ -127,23 +136,25 @@ def _load_language(folder: Path, problems: Problems) -> LanguageContent | None:
     return LanguageContent(facts, kinds)
 
 
-def _load(path: Path, error: type[HandoutError], problems: Problems) -> Loaded | None:
+def _load(path: Path, error: type[HandoutError], g: Gather) -> Loaded | None:
     if not path.is_file():
-        problems.add(display(path), 1, "(document)", "file is missing",
-                     f"create {path.name} in {display(path.parent)}")
+        g.problems.add(display(path), 1, "(document)", "file is missing",
+                       f"create {path.name} in {display(path.parent)}")
         return None
     try:
-        return load_yaml(path, error)
+        loaded = load_yaml(path, error)
     except HandoutError as err:
-        problems.extend(err)
+        g.problems.extend(err)
         return None
+    g.files[path] = loaded
+    return loaded
 
 
 def load_clinic(folder: Path, library_fonts: dict[str, FontEntry], treatments: dict[str, Treatment],
-                labels: dict[str, Labels], problems: Problems) -> ClinicEntry | None:
+                labels: dict[str, Labels], g: Gather) -> ClinicEntry | None:
     """Load and cross-check one clinic folder."""
-    loaded = _load(folder / "clinic.yaml", BrandingError, problems)
-    clinic = convert(Clinic, loaded, problems) if loaded else None
+    loaded = _load(folder / "clinic.yaml", BrandingError, g)
+    clinic = convert(Clinic, loaded, g.problems) if loaded else None
     if clinic is None or loaded is None:
         return None
     ok = True
@@ -151,7 +162,7 @@ def load_clinic(folder: Path, library_fonts: dict[str, FontEntry], treatments: d
     def fail(path: tuple[str, ...], message: str, allowed: str) -> None:
         nonlocal ok
         ok = False
-        problems.add(loaded.file, loaded.line(path), ".".join(path), message, allowed)
+        g.problems.add(loaded.file, loaded.line(path), ".".join(path), message, allowed)
 
     if folder.parent.name == CLINICS_DIR.name and clinic.id != folder.name:
         fail(("id",), f"id {clinic.id!r} differs from its folder name", f"use {folder.name!r}")
@@ -173,7 +184,7 @@ def load_clinic(folder: Path, library_fonts: dict[str, FontEntry], treatments: d
     content_dir = folder / "content"
     if content_dir.is_dir():
         for path in sorted(content_dir.glob("*.yaml")):
-            extra = _load_additions(path, treatments, problems)
+            extra = _load_additions(path, treatments, g)
             if extra is not None:
                 additions[path.stem] = extra
     if not ok or logo is None:
@@ -182,14 +193,14 @@ def load_clinic(folder: Path, library_fonts: dict[str, FontEntry], treatments: d
 
 
 def _load_additions(path: Path, treatments: dict[str, Treatment],
-                    problems: Problems) -> ClinicAdditions | None:
-    loaded = _load(path, BrandingError, problems)
-    extra = convert(ClinicAdditions, loaded, problems) if loaded else None
+                    g: Gather) -> ClinicAdditions | None:
+    loaded = _load(path, BrandingError, g)
+    extra = convert(ClinicAdditions, loaded, g.problems) if loaded else None
     if extra is None or loaded is None:
         return None
     treatment = treatments.get(path.stem)
     if treatment is None:
-        problems.add(loaded.file, 1, "(document)", f"no treatment {path.stem!r}",
+        g.problems.add(loaded.file, 1, "(document)", f"no treatment {path.stem!r}",
                      "name the file after a treatment: " + ", ".join(sorted(treatments)))
         return None
     risk_ids = {r.id for lang in treatment.languages.values() for r in lang.facts.risks}
@@ -197,23 +208,23 @@ def _load_additions(path: Path, treatments: dict[str, Treatment],
     for key in extra.risk_lasts:
         if key not in risk_ids:
             bad = True
-            problems.add(loaded.file, loaded.line(("risk_lasts", key)), f"risk_lasts.{key}",
+            g.problems.add(loaded.file, loaded.line(("risk_lasts", key)), f"risk_lasts.{key}",
                          "unknown risk id", "expected one of: " + ", ".join(sorted(risk_ids)))
     return None if bad else extra
 
 
-def load_fonts(root: Path, problems: Problems) -> dict[str, FontEntry]:
+def load_fonts(root: Path, g: Gather) -> dict[str, FontEntry]:
     """Load assets/fonts/fonts.yaml and check every file it names."""
     base = root / FONTS_DIR
-    loaded = _load(base / "fonts.yaml", BrandingError, problems)
+    loaded = _load(base / "fonts.yaml", BrandingError, g)
     if loaded is None:
         return {}
     if not isinstance(loaded.data, dict):
-        problems.add(loaded.file, 1, "(document)", "expected a mapping", "font id -> family")
+        g.problems.add(loaded.file, 1, "(document)", "expected a mapping", "font id -> family")
         return {}
     fonts: dict[str, FontEntry] = {}
     for font_id in loaded.data:
-        family = convert(FontFamily, loaded, problems, (font_id,))
+        family = convert(FontFamily, loaded, g.problems, (font_id,))
         if family is None:
             continue
         files: dict[str, Path] = {}
@@ -223,10 +234,10 @@ def load_fonts(root: Path, problems: Problems) -> dict[str, FontEntry]:
             where = f"{font_id}.{style}"
             line = loaded.line((font_id, style))
             if path is None or not path.is_file():
-                problems.add(loaded.file, line, where, f"file {name!r} is missing or outside assets/fonts",
+                g.problems.add(loaded.file, line, where, f"file {name!r} is missing or outside assets/fonts",
                              "a file inside assets/fonts")
             elif style != "licence" and path.read_bytes()[:4] not in (b"\x00\x01\x00\x00", b"true"):
-                problems.add(loaded.file, line, where, f"{name!r} is not a TrueType font",
+                g.problems.add(loaded.file, line, where, f"{name!r} is not a TrueType font",
                              "a .ttf file with TrueType outlines")
             else:
                 files[style] = path
@@ -235,20 +246,20 @@ def load_fonts(root: Path, problems: Problems) -> dict[str, FontEntry]:
     return fonts
 
 
-def load_labels(root: Path, problems: Problems) -> dict[str, Labels]:
+def load_labels(root: Path, g: Gather) -> dict[str, Labels]:
     """Load handouts/labels/<language>.yaml; every language must have the master's labels."""
     labels: dict[str, Labels] = {}
     files: dict[str, Loaded] = {}
     for path in sorted((root / CONTENT_DIR / LABELS_DIR).glob("*.yaml")):
-        loaded = _load(path, ContentError, problems)
-        found = convert(Labels, loaded, problems) if loaded else None
+        loaded = _load(path, ContentError, g)
+        found = convert(Labels, loaded, g.problems) if loaded else None
         if found is not None and loaded is not None:
             labels[path.stem] = found
             files[path.stem] = loaded
     master = labels.get("en")
     for lang, found in labels.items():
         for key in sorted(set(master.text) - set(found.text) if master else ()):
-            problems.add(files[lang].file, 1, f"text.{key}", "label is missing",
+            g.problems.add(files[lang].file, 1, f"text.{key}", "label is missing",
                          "every label of en.yaml, translated")
     return labels
 
@@ -258,24 +269,64 @@ def load_library(root: Path, clinic: str | None = None, treatment: str | None = 
 
     `clinic` is a clinic id or the path of a clinic folder.
     """
-    problems = Problems()
-    fonts = load_fonts(root, problems)
-    labels = load_labels(root, problems)
+    g = Gather()
+    fonts = load_fonts(root, g)
+    labels = load_labels(root, g)
     treatments: dict[str, Treatment] = {}
     content = root / CONTENT_DIR
     for folder in _subfolders(content) if content.is_dir() else []:
         if folder.name == LABELS_DIR or (treatment and folder.name != treatment):
             continue
-        found = load_treatment(folder, problems)
+        found = load_treatment(folder, g)
         if found is not None:
             treatments[found.meta.id] = found
     clinics: dict[str, ClinicEntry] = {}
     for folder in _clinic_folders(root, clinic):
-        entry = load_clinic(folder, fonts, treatments, labels, problems)
+        entry = load_clinic(folder, fonts, treatments, labels, g)
         if entry is not None:
             clinics[entry.clinic.id] = entry
-    problems.raise_if_any(HandoutError)
+    g.problems.raise_if_any(HandoutError)
+    for entry in clinics.values():
+        check_clinic_text(root, entry, fonts[entry.clinic.font], treatments, g)
+    g.problems.raise_if_any(HandoutError)
     return Library(root, treatments, clinics, fonts, labels)
+
+
+def check_clinic_text(root: Path, entry: ClinicEntry, font: FontEntry, treatments: dict[str, Treatment],
+                      g: Gather) -> None:
+    """Every text a clinic's handouts print must be drawable by the clinic's font."""
+    from .fonts import describe, register, uncovered
+
+    registered = register(font)
+    files = [entry.folder / "clinic.yaml", *(entry.folder / "content" / f"{t}.yaml"
+                                              for t in entry.additions)]
+    for treatment in treatments.values():
+        for lang in entry.clinic.languages:
+            if lang in treatment.languages:
+                files += [treatment.folder / lang / f"{name}.yaml" for name in ("facts", *KINDS)]
+    for lang in entry.clinic.languages:
+        files.append(root / CONTENT_DIR / LABELS_DIR / f"{lang}.yaml")
+    for path in files:
+        loaded = g.files.get(path)
+        if loaded is None:
+            continue
+        for where, text in _strings(loaded.data, ()):
+            for ch in uncovered(text, registered):
+                g.problems.add(loaded.file, loaded.line(where), path_text(where),
+                               f"character {describe(ch)} cannot be drawn by font "
+                               f"{registered.family} (used by clinic {entry.clinic.id})",
+                               "characters the font covers, or another font in clinic.yaml")
+
+
+def _strings(value: Any, path: PathT) -> Iterator[tuple[PathT, str]]:
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _strings(item, (*path, i))
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _strings(item, (*path, key))
 
 
 def _clinic_folders(root: Path, clinic: str | None) -> list[Path]:

@@ -80,7 +80,8 @@ def parse_yaml(text: str, name: str, error: type[HandoutError] = ContentError) -
     try:
         for event in yaml.parse(text, Loader=_Loader):
             if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
-                problems.add(name, event.start_mark.line + 1, "(document)",
+                mark = event.start_mark
+                problems.add(name, mark.line + 1 if mark else 1, "(document)",
                              "anchors and aliases are not allowed", "write the value out in full")
         problems.raise_if_any(error)
         node = yaml.compose(text, Loader=_Loader)

@@ -15,7 +15,6 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from reportlab import rl_config
-from reportlab.graphics.barcode.qr import QrCodeWidget
 from reportlab.graphics.shapes import Drawing
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_RIGHT
@@ -41,7 +40,7 @@ from reportlab.platypus import PageBreak as RLPageBreak
 from . import blocks as b
 from .branding import Clinic
 from .errors import RenderError
-from .flowables import BoxedItem, FieldCell, InitialsBox, SectionHeading, WriteLines
+from .flowables import BoxedItem, FieldCell, InitialsBox, QrCode, SectionHeading, WriteLines
 from .fonts import Registered, describe, register, uncovered
 from .library import ClinicEntry, FontEntry
 
@@ -96,17 +95,18 @@ def theme(clinic: Clinic, font_entry: FontEntry) -> Theme:
                        spaceAfter=2),
         "subtitle": style("subtitle", fontSize=11.5, leading=15, textColor=GREY, spaceAfter=8),
         "section": style("section", fontName=font.bold, fontSize=14.5, leading=18,
-                         textColor=primary, spaceBefore=10, spaceAfter=4, keepWithNext=1),
+                         textColor=primary, spaceBefore=9, spaceAfter=3, keepWithNext=1),
         "heading": style("heading", fontName=font.bold, fontSize=12, leading=15.5,
                          spaceBefore=5, spaceAfter=3, keepWithNext=1),
         "bullet": style("bullet", leftIndent=15, bulletIndent=3, spaceAfter=3,
                         bulletFontName=font.regular),
-        "box": style("box", leftIndent=22, spaceAfter=6),
+        "box": style("box", leftIndent=22, spaceAfter=4.5),
         "cell": style("cell", spaceAfter=0),
         "cell_head": style("cell_head", fontName=font.bold, textColor=colors.white, spaceAfter=0),
         "label": style("label", fontSize=9, leading=11, textColor=GREY, spaceAfter=0),
         "value": style("value", fontSize=11.5, leading=14, spaceAfter=0),
-        "qr_caption": style("qr_caption", fontSize=7.5, leading=9, textColor=GREY, spaceAfter=0),
+        "qr_caption": style("qr_caption", fontSize=7.5, leading=9, textColor=GREY, spaceAfter=0,
+                            alignment=TA_RIGHT),
         "callout_title": style("callout_title", fontName=font.bold, fontSize=12, leading=15.5,
                                spaceAfter=3),
         "header_name": style("header_name", fontName=font.bold, fontSize=11, leading=13,
@@ -156,14 +156,6 @@ def logo(path: Path) -> ImageReader | Drawing:
                                   "an SVG with a width and height")
         return drawing
     return ImageReader(str(path))
-
-
-def _qr_drawing(data: str, size: float) -> Drawing:
-    widget = QrCodeWidget(data, barBorder=0)
-    x0, y0, x1, y1 = widget.getBounds()
-    drawing = Drawing(size, size, transform=[size / (x1 - x0), 0, 0, size / (y1 - y0), 0, 0])
-    drawing.add(widget)
-    return drawing
 
 
 def _fit(width: float, height: float, box_w: float, box_h: float) -> tuple[float, float]:
@@ -230,7 +222,7 @@ class Builder:
         yield table
         yield Spacer(1, 6)
 
-    def _field(self, label: str, value: str, min_height: float = 34.0) -> FieldCell:
+    def _field(self, label: str, value: str, min_height: float = 31.0) -> FieldCell:
         shown = self.para(_text(value), "value") if value else None
         return FieldCell(self.para(_text(label), "label"), shown, RULE, min_height)
 
@@ -285,20 +277,23 @@ class Builder:
                    self.para(_text(f"{info.subtitle} \u00b7 {clinic_name}"), "subtitle")]
         if not info.qr:
             return KeepTogether(heading)
-        size = 21 * mm
-        code = [_qr_drawing(info.qr, size), self.para(_text(info.qr_caption), "qr_caption")]
-        table = Table([[heading, code]], colWidths=[self.width - size - 8 * mm, size + 8 * mm],
+        size = 18 * mm
+        caption = self.para(_text(info.qr_caption), "qr_caption")
+        table = Table([[heading, caption, QrCode(info.qr, size)]],
+                      colWidths=[self.width - size - 30 * mm, 27 * mm, size + 3 * mm],
                       hAlign="LEFT")
         table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"),
+                                   ("VALIGN", (1, 0), (1, 0), "MIDDLE"),
                                    ("LEFTPADDING", (0, 0), (-1, -1), 0),
                                    ("RIGHTPADDING", (0, 0), (-1, -1), 0),
-                                   ("LEFTPADDING", (1, 0), (1, 0), 8 * mm),
-                                   ("TOPPADDING", (0, 0), (-1, -1), 0)]))
+                                   ("LEFTPADDING", (2, 0), (2, 0), 3 * mm),
+                                   ("TOPPADDING", (0, 0), (-1, -1), 0),
+                                   ("BOTTOMPADDING", (0, 0), (-1, -1), 4)]))
         return table
 
     def _Qr(self, block: b.Qr) -> Iterator[Flowable]:
         size = 26 * mm
-        table = Table([[_qr_drawing(block.data, size), self.para(_text(block.caption), "body")]],
+        table = Table([[QrCode(block.data, size), self.para(_text(block.caption), "body")]],
                       colWidths=[size + 10, self.width - size - 10], hAlign="LEFT")
         table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
                                    ("LEFTPADDING", (0, 0), (-1, -1), 0)]))
@@ -378,7 +373,7 @@ class _PagedCanvas(Canvas):  # type: ignore[misc]
         self.pages: list[dict[str, Any]] = []
         self.marks: list[tuple[str, str, float, float]] = []
 
-    def showPage(self) -> None:  # noqa: N802 - reportlab's name
+    def showPage(self) -> None:
         self.pages.append(dict(self.__dict__))
         self.marks = []
         self._startPage()
@@ -387,7 +382,7 @@ class _PagedCanvas(Canvas):  # type: ignore[misc]
         total = len(self.pages)
         for number, state in enumerate(self.pages, 1):
             self.__dict__.update(state)
-            for key, title, left, top in self.marks:
+            for key, title, _left, top in self.marks:
                 self.bookmarkHorizontalAbsolute(key, top, left=0)
                 self.addOutlineEntry(title, key, level=0)
             self.footer(self, number, total)
@@ -439,6 +434,14 @@ def _header(clinic: Clinic, th: Theme, logo_path: Path, page_w: float, page_h: f
     text_w = frame_w - LOGO_W - 6 * mm
 
     def draw(canv: Canvas, _doc: Any) -> None:
+        # The header is the same on every page: draw it once into a form, reuse it per page.
+        if not canv.hasForm("header"):
+            canv.beginForm("header")
+            draw_once(canv)
+            canv.endForm()
+        canv.doForm("header")
+
+    def draw_once(canv: Canvas) -> None:
         canv.saveState()
         top = page_h - 9 * mm
         if isinstance(image, Drawing):

@@ -10,7 +10,6 @@ import dataclasses
 import re
 import types
 import typing
-from collections.abc import Callable
 from typing import Any, Literal, TypeVar, Union, get_args, get_origin
 
 from .errors import Problems
@@ -30,14 +29,16 @@ def spec(doc: str, *, default: Any = dataclasses.MISSING, pattern: str | None = 
             "pattern_doc": pattern_doc, "max_len": max_len, "min_items": min_items,
             "max_items": max_items}
     if isinstance(default, list | dict):
-        factory: Callable[[], Any] = (lambda d=default: type(d)(d))
+        def factory(d: Any = default) -> Any:
+            return type(d)(d)
+
         return dataclasses.field(default_factory=factory, metadata=meta)
     return dataclasses.field(default=default, metadata=meta)
 
 
-ID = {"pattern": r"^[a-z0-9]+(-[a-z0-9]+)*$", "pattern_doc": "lower-case letters, digits and dashes",
+ID: dict[str, Any] = {"pattern": r"^[a-z0-9]+(-[a-z0-9]+)*$", "pattern_doc": "lower-case letters, digits and dashes",
       "max_len": 40}
-DATE = {"pattern": r"^\d{4}-\d{2}-\d{2}$", "pattern_doc": "a date as YYYY-MM-DD", "max_len": 10}
+DATE: dict[str, Any] = {"pattern": r"^\d{4}-\d{2}-\d{2}$", "pattern_doc": "a date as YYYY-MM-DD", "max_len": 10}
 
 
 def _hints(model: type) -> dict[str, Any]:
