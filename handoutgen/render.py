@@ -171,6 +171,13 @@ class Builder:
         self.width = frame_width
         self.sections = 0
 
+    def table(self, rows: list[list[Any]], widths: list[float], style: list[tuple[Any, ...]],
+              repeat: int = 0) -> Table:
+        """A left-aligned table in the clinic's font (reportlab's default font is never used)."""
+        table = Table(rows, colWidths=widths, hAlign="LEFT", repeatRows=repeat)
+        table.setStyle(TableStyle([("FONT", (0, 0), (-1, -1), self.th.font.regular, 11), *style]))
+        return table
+
     def para(self, markup: str, style: str) -> Paragraph:
         return Paragraph(markup, self.th.styles[style])
 
@@ -211,15 +218,12 @@ class Builder:
         cols = len(block.rows[0])
         rows = [[self.para(inline_markup(cell), "cell_head" if block.header and r == 0 else "cell")
                  for cell in row] for r, row in enumerate(block.rows)]
-        table = Table(rows, colWidths=[self.width / cols] * cols, repeatRows=1 if block.header else 0,
-                      hAlign="LEFT")
-        style = [("VALIGN", (0, 0), (-1, -1), "TOP"),
-                 ("LINEBELOW", (0, 0), (-1, -1), 0.5, RULE),
-                 ("TOPPADDING", (0, 0), (-1, -1), 4), ("BOTTOMPADDING", (0, 0), (-1, -1), 5)]
+        style: list[tuple[Any, ...]] = [
+            ("VALIGN", (0, 0), (-1, -1), "TOP"), ("LINEBELOW", (0, 0), (-1, -1), 0.5, RULE),
+            ("TOPPADDING", (0, 0), (-1, -1), 4), ("BOTTOMPADDING", (0, 0), (-1, -1), 5)]
         if block.header:
             style.append(("BACKGROUND", (0, 0), (-1, 0), self.th.primary))
-        table.setStyle(TableStyle(style))
-        yield table
+        yield self.table(rows, [self.width / cols] * cols, style, repeat=1 if block.header else 0)
         yield Spacer(1, 6)
 
     def _field(self, label: str, value: str, min_height: float = 31.0) -> FieldCell:
@@ -228,14 +232,11 @@ class Builder:
 
     def _grid(self, cells: list[Flowable], columns: int, widths: list[float] | None = None) -> Table:
         rows = [cells[i:i + columns] for i in range(0, len(cells), columns)]
-        rows[-1] = rows[-1] + [""] * (columns - len(rows[-1]))
-        table = Table(rows, colWidths=widths or [self.width / columns] * columns, hAlign="LEFT")
-        table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "BOTTOM"),
-                                   ("LEFTPADDING", (0, 0), (-1, -1), 0),
-                                   ("RIGHTPADDING", (0, 0), (-1, -1), 14),
-                                   ("TOPPADDING", (0, 0), (-1, -1), 3),
-                                   ("BOTTOMPADDING", (0, 0), (-1, -1), 5)]))
-        return table
+        rows[-1] = rows[-1] + [Spacer(0, 0) for _ in range(columns - len(rows[-1]))]
+        return self.table(rows, widths or [self.width / columns] * columns, [
+            ("VALIGN", (0, 0), (-1, -1), "BOTTOM"), ("LEFTPADDING", (0, 0), (-1, -1), 0),
+            ("RIGHTPADDING", (0, 0), (-1, -1), 14), ("TOPPADDING", (0, 0), (-1, -1), 3),
+            ("BOTTOMPADDING", (0, 0), (-1, -1), 5)])
 
     def _Fields(self, block: b.Fields) -> Iterator[Flowable]:
         if block.fields:
@@ -252,13 +253,12 @@ class Builder:
         for item in block.items:
             markup = f"<b>{inline_markup(item.title)}</b><br/>{inline_markup(item.text)}"
             rows.append([self.para(markup, "cell"), InitialsBox(caption, self.th.primary)])
-        table = Table(rows, colWidths=[self.width - 70, 70], hAlign="LEFT")
-        table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"),
+        table = self.table(rows, [self.width - 70, 70], [("VALIGN", (0, 0), (-1, -1), "TOP"),
                                    ("LEFTPADDING", (0, 0), (-1, -1), 0),
                                    ("LEFTPADDING", (1, 0), (1, -1), 14),
                                    ("TOPPADDING", (0, 0), (-1, -1), 5),
                                    ("BOTTOMPADDING", (0, 0), (-1, -1), 6),
-                                   ("LINEBELOW", (0, 0), (-1, -1), 0.5, RULE)]))
+                                   ("LINEBELOW", (0, 0), (-1, -1), 0.5, RULE)])
         yield table
         yield Spacer(1, 6)
 
@@ -279,24 +279,18 @@ class Builder:
             return KeepTogether(heading)
         size = 18 * mm
         caption = self.para(_text(info.qr_caption), "qr_caption")
-        table = Table([[heading, caption, QrCode(info.qr, size)]],
-                      colWidths=[self.width - size - 30 * mm, 27 * mm, size + 3 * mm],
-                      hAlign="LEFT")
-        table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"),
-                                   ("VALIGN", (1, 0), (1, 0), "MIDDLE"),
-                                   ("LEFTPADDING", (0, 0), (-1, -1), 0),
-                                   ("RIGHTPADDING", (0, 0), (-1, -1), 0),
-                                   ("LEFTPADDING", (2, 0), (2, 0), 3 * mm),
-                                   ("TOPPADDING", (0, 0), (-1, -1), 0),
-                                   ("BOTTOMPADDING", (0, 0), (-1, -1), 4)]))
-        return table
+        widths = [self.width - size - 30 * mm, 27 * mm, size + 3 * mm]
+        return self.table([[heading, caption, QrCode(info.qr, size)]], widths, [
+            ("VALIGN", (0, 0), (-1, -1), "TOP"), ("VALIGN", (1, 0), (1, 0), "MIDDLE"),
+            ("LEFTPADDING", (0, 0), (-1, -1), 0), ("RIGHTPADDING", (0, 0), (-1, -1), 0),
+            ("LEFTPADDING", (2, 0), (2, 0), 3 * mm), ("TOPPADDING", (0, 0), (-1, -1), 0),
+            ("BOTTOMPADDING", (0, 0), (-1, -1), 4)])
 
     def _Qr(self, block: b.Qr) -> Iterator[Flowable]:
         size = 26 * mm
-        table = Table([[QrCode(block.data, size), self.para(_text(block.caption), "body")]],
-                      colWidths=[size + 10, self.width - size - 10], hAlign="LEFT")
-        table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
-                                   ("LEFTPADDING", (0, 0), (-1, -1), 0)]))
+        cells = [[QrCode(block.data, size), self.para(_text(block.caption), "body")]]
+        table = self.table(cells, [size + 10, self.width - size - 10],
+                           [("VALIGN", (0, 0), (-1, -1), "MIDDLE"), ("LEFTPADDING", (0, 0), (-1, -1), 0)])
         yield KeepTogether([Spacer(1, 6), table])
 
     def _Spacer(self, block: b.Spacer) -> Iterator[Flowable]:
@@ -311,12 +305,11 @@ class Builder:
             inner.append(self.para(_text(block.title), "callout_title"))
         inner.extend(self.blocks(block.blocks))
         warn = block.tone == "warning"
-        table = Table([[inner]], colWidths=[self.width], hAlign="LEFT")
-        table.setStyle(TableStyle([
+        table = self.table([[inner]], [self.width], [
             ("BACKGROUND", (0, 0), (-1, -1), self.th.warn_tint if warn else self.th.tint),
             ("LINEBEFORE", (0, 0), (0, -1), 3, WARNING if warn else self.th.accent),
             ("LEFTPADDING", (0, 0), (-1, -1), 10), ("RIGHTPADDING", (0, 0), (-1, -1), 10),
-            ("TOPPADDING", (0, 0), (-1, -1), 7), ("BOTTOMPADDING", (0, 0), (-1, -1), 4)]))
+            ("TOPPADDING", (0, 0), (-1, -1), 7), ("BOTTOMPADDING", (0, 0), (-1, -1), 4)])
         yield table
         yield Spacer(1, 8)
 
@@ -414,6 +407,7 @@ def render(document: b.Document, entry: ClinicEntry, font_entry: FontEntry, labe
         subject=f"{info.subtitle}: {info.title}", creator="handoutgen",
         keywords=f"{info.treatment}, {info.kind}, version {info.version}, {info.fingerprint}",
         lang=info.language, invariant=1, pageCompression=1,
+        initialFontName=th.font.regular, initialFontSize=11, initialLeading=15.2,
     )
     frame = Frame(MARGIN, FOOTER, frame_w, page_h - HEADER - FOOTER, id="body",
                   leftPadding=0, rightPadding=0, topPadding=4, bottomPadding=0)
@@ -451,6 +445,8 @@ def _header(clinic: Clinic, th: Theme, logo_path: Path, page_w: float, page_h: f
             canv.scale(w / image.width, h / image.height)
             from reportlab.graphics import renderPDF
 
+            # Text in a drawing defaults to Helvetica; make the default the clinic's own font.
+            image.initialFontName, image.initialFontSize = th.font.regular, 11
             renderPDF.draw(image, canv, 0, 0)
             canv.restoreState()
         else:

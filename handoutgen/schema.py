@@ -21,14 +21,27 @@ MAX_TEXT = 2000
 _hints_cache: dict[type, dict[str, Any]] = {}
 
 
-def spec(doc: str, *, default: Any = dataclasses.MISSING, pattern: str | None = None,
-         pattern_doc: str = "", max_len: int = MAX_TEXT, min_items: int = 0,
-         max_items: int = 200) -> Any:
+def spec(
+    doc: str,
+    *,
+    default: Any = dataclasses.MISSING,
+    pattern: str | None = None,
+    pattern_doc: str = "",
+    max_len: int = MAX_TEXT,
+    min_items: int = 0,
+    max_items: int = 200,
+) -> Any:
     """Declare a schema field: what it is, its default and its limits."""
-    meta = {"doc": doc, "pattern": re.compile(pattern) if pattern else None,
-            "pattern_doc": pattern_doc, "max_len": max_len, "min_items": min_items,
-            "max_items": max_items}
+    meta = {
+        "doc": doc,
+        "pattern": re.compile(pattern) if pattern else None,
+        "pattern_doc": pattern_doc,
+        "max_len": max_len,
+        "min_items": min_items,
+        "max_items": max_items,
+    }
     if isinstance(default, list | dict):
+
         def factory(d: Any = default) -> Any:
             return type(d)(d)
 
@@ -36,9 +49,16 @@ def spec(doc: str, *, default: Any = dataclasses.MISSING, pattern: str | None = 
     return dataclasses.field(default=default, metadata=meta)
 
 
-ID: dict[str, Any] = {"pattern": r"^[a-z0-9]+(-[a-z0-9]+)*$", "pattern_doc": "lower-case letters, digits and dashes",
-      "max_len": 40}
-DATE: dict[str, Any] = {"pattern": r"^\d{4}-\d{2}-\d{2}$", "pattern_doc": "a date as YYYY-MM-DD", "max_len": 10}
+ID: dict[str, Any] = {
+    "pattern": r"^[a-z0-9]+(-[a-z0-9]+)*$",
+    "pattern_doc": "lower-case letters, digits and dashes",
+    "max_len": 40,
+}
+DATE: dict[str, Any] = {
+    "pattern": r"^\d{4}-\d{2}-\d{2}$",
+    "pattern_doc": "a date as YYYY-MM-DD",
+    "max_len": 10,
+}
 
 
 def _hints(model: type) -> dict[str, Any]:
@@ -94,8 +114,11 @@ class Converter:
 
     def model(self, model: type[T], value: Any, path: PathT) -> T | None:
         if not isinstance(value, dict):
-            self.fail(path, f"expected a mapping, got {_got_name(value)}",
-                      "fields: " + ", ".join(f.name for f in dataclasses.fields(model)))  # type: ignore[arg-type]
+            self.fail(
+                path,
+                f"expected a mapping, got {_got_name(value)}",
+                "fields: " + ", ".join(f.name for f in dataclasses.fields(model)),  # type: ignore[arg-type]
+            )
             return None
         hints = _hints(model)
         fields = {f.name: f for f in dataclasses.fields(model)}  # type: ignore[arg-type]
@@ -107,8 +130,7 @@ class Converter:
         kwargs: dict[str, Any] = {}
         for name, fld in fields.items():
             if name not in value:
-                missing = (fld.default is dataclasses.MISSING
-                           and fld.default_factory is dataclasses.MISSING)
+                missing = fld.default is dataclasses.MISSING and fld.default_factory is dataclasses.MISSING
                 if missing:
                     self.fail(path, f"missing field '{name}'", fld.metadata.get("doc", "required"))
                     ok = False
@@ -145,19 +167,22 @@ class Converter:
         if origin is Literal:
             allowed = get_args(tp)
             if value not in allowed:
-                self.fail(path, f"{value!r} is not allowed",
-                          "expected one of: " + ", ".join(str(a) for a in allowed))
+                self.fail(
+                    path,
+                    f"{value!r} is not allowed",
+                    "expected one of: " + ", ".join(str(a) for a in allowed),
+                )
                 return _BAD
             return value
         return self.scalar(tp, value, path, meta)
 
     def scalar(self, tp: Any, value: Any, path: PathT, meta: typing.Mapping[str, Any]) -> Any:
         good = (isinstance(value, tp) and not (tp is not bool and isinstance(value, bool))) or (
-            tp is float and isinstance(value, int) and not isinstance(value, bool))
+            tp is float and isinstance(value, int) and not isinstance(value, bool)
+        )
         if not good:
             doc = meta.get("doc", "")
-            self.fail(path, f"expected {_type_name(tp)}, got {_got_name(value)}",
-                      doc or _type_name(tp))
+            self.fail(path, f"expected {_type_name(tp)}, got {_got_name(value)}", doc or _type_name(tp))
             return _BAD
         if tp is str:
             return self.text(value, path, meta)
@@ -191,11 +216,9 @@ class Converter:
 
     def mapping(self, tp: Any, value: Any, path: PathT, meta: typing.Mapping[str, Any]) -> Any:
         if not isinstance(value, dict):
-            self.fail(path, f"expected a mapping, got {_got_name(value)}",
-                      meta.get("doc", "a mapping"))
+            self.fail(path, f"expected a mapping, got {_got_name(value)}", meta.get("doc", "a mapping"))
             return _BAD
-        out: dict[Key, Any] = {key: self.value(tp, item, (*path, key), meta)
-                               for key, item in value.items()}
+        out: dict[Key, Any] = {key: self.value(tp, item, (*path, key), meta) for key, item in value.items()}
         return _BAD if any(item is _BAD for item in out.values()) else out
 
 

@@ -1,0 +1,87 @@
+"""Shared test helpers: a private copy of the library, the command line, and PDF inspection."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from handoutgen.cli import main
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Run:
+    """The outcome of one command-line run."""
+
+    code: int
+    out: str
+    err: str
+
+    @property
+    def errors(self) -> list[str]:
+        return [line for line in self.err.splitlines() if line]
+
+
+@pytest.fixture
+def lib(tmp_path: Path) -> Path:
+    """A private, editable copy of the bundled library (fonts linked, not copied)."""
+    root = tmp_path / "lib"
+    root.mkdir()
+    for name in ("handouts", "templates"):
+        shutil.copytree(REPO / name, root / name)
+    (root / "assets").mkdir()
+    shutil.copytree(REPO / "assets" / "clinics", root / "assets" / "clinics")
+    (root / "assets" / "fonts").symlink_to(REPO / "assets" / "fonts")
+    return root
+
+
+@contextlib.contextmanager
+def _cwd(path: Path) -> Iterator[None]:
+    old = Path.cwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(old)
+
+
+def cli(root: Path, *args: str) -> Run:
+    """Run the command line in this process, from `root`, capturing both streams."""
+    out, err = io.StringIO(), io.StringIO()
+    with _cwd(root), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(list(args))
+    return Run(code, out.getvalue(), err.getvalue())
+
+
+def script(root: Path, *args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    """Run `python generate.py ...` as a real process from `root`."""
+    return subprocess.run([sys.executable, str(REPO / "generate.py"), *args], cwd=root,
+                          capture_output=True, input=stdin, timeout=120, check=False)
+
+
+def pdf_text(path: Path, page: int | None = None) -> str:
+    """Extracted text, in reading order, by poppler's pdftotext."""
+    pages = ["-f", str(page), "-l", str(page)] if page else []
+    return subprocess.run(["pdftotext", *pages, str(path), "-"], capture_output=True, check=True,
+                          text=True).stdout
+
+
+def qpdf_ok(path: Path) -> bool:
+    """True when `qpdf --check` finds no problem."""
+    return subprocess.run(["qpdf", "--check", str(path)], capture_output=True,
+                          check=False).returncode == 0
+
+
+def flat(text: str) -> str:
+    """Collapse whitespace so phrases broken over lines still match."""
+    return " ".join(text.split())
