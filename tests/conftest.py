@@ -70,9 +70,9 @@ def script(root: Path, *args: str, stdin: bytes | None = None) -> subprocess.Com
 
 
 def pdf_text(path: Path, page: int | None = None) -> str:
-    """Extracted text, in reading order, by poppler's pdftotext."""
+    """Extracted text in the order it is drawn (pdftotext -raw): the order a reader gets."""
     pages = ["-f", str(page), "-l", str(page)] if page else []
-    return subprocess.run(["pdftotext", *pages, str(path), "-"], capture_output=True, check=True,
+    return subprocess.run(["pdftotext", "-raw", *pages, str(path), "-"], capture_output=True, check=True,
                           text=True).stdout
 
 
