@@ -117,6 +117,14 @@ def theme(clinic: Clinic, font_entry: FontEntry) -> Theme:
     return Theme(font, primary, accent, text, _mix(accent, 0.14), _mix(WARNING, 0.09), styles)
 
 
+def _unkept(flowables: list[Flowable]) -> list[Flowable]:
+    """Unwrap KeepTogether groups: nested ones never fit (their wrap forces a split)."""
+    out: list[Flowable] = []
+    for flowable in flowables:
+        out.extend(_unkept(flowable._content) if isinstance(flowable, KeepTogether) else [flowable])
+    return out
+
+
 def inline_markup(inline: b.Inline) -> str:
     """Turn inline runs into reportlab paragraph markup; all text is escaped here."""
     parts: list[str] = []
@@ -191,10 +199,13 @@ class Builder:
 
     def _Section(self, block: b.Section) -> Iterator[Flowable]:
         self.sections += 1
+        heading = SectionHeading(_text(block.title), self.th.styles["section"],
+                                 f"s{self.sections}", block.title)
+        # A heading never ends a page: it travels with the section's first block.
+        first = _unkept(list(self.blocks(block.blocks[:1])))
         yield CondPageBreak(60)
-        yield SectionHeading(_text(block.title), self.th.styles["section"],
-                             f"s{self.sections}", block.title)
-        yield from self.blocks(block.blocks)
+        yield KeepTogether([heading, *first])
+        yield from self.blocks(block.blocks[1:])
 
     def _Heading(self, block: b.Heading) -> Iterator[Flowable]:
         yield self.para(inline_markup(block.text), "heading")
@@ -314,7 +325,7 @@ class Builder:
         yield Spacer(1, 8)
 
     def _Keep(self, block: b.Keep) -> Iterator[Flowable]:
-        yield KeepTogether(list(self.blocks(block.blocks)))
+        yield KeepTogether(_unkept(list(self.blocks(block.blocks))))
 
 
 def document_text(document: b.Document, clinic: Clinic) -> Iterator[str]:
