@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -49,6 +50,7 @@ def environment(dirs: tuple[Path, ...]) -> jinja2.Environment:
     """Build the one Jinja2 environment used for a template lookup order."""
     env = ImmutableSandboxedEnvironment(
         loader=jinja2.FileSystemLoader([str(d) for d in dirs if d.is_dir()]),
+        bytecode_cache=_bytecode_cache(),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -56,6 +58,16 @@ def environment(dirs: tuple[Path, ...]) -> jinja2.Environment:
         auto_reload=False,
     )
     return env
+
+
+def _bytecode_cache() -> jinja2.BytecodeCache | None:
+    """Keep compiled templates between runs (keyed by source checksum), when a cache folder works."""
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "handoutgen" / "jinja"
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return jinja2.FileSystemBytecodeCache(str(base)) if os.access(base, os.W_OK) else None
 
 
 @lru_cache(maxsize=64)

@@ -6,7 +6,6 @@ import itertools
 from functools import lru_cache
 from typing import Any
 
-from reportlab.graphics.barcode.qr import QrCodeWidget
 from reportlab.lib.colors import Color, black
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Flowable, Paragraph
@@ -137,17 +136,21 @@ class InitialsBox(Flowable):  # type: ignore[misc]
 @lru_cache(maxsize=256)
 def qr_runs(data: str) -> tuple[int, tuple[tuple[int, int, int], ...]]:
     """Encode `data` once: the module count and the dark runs as (row, column, length)."""
-    widget = QrCodeWidget(data)
-    widget.qr.make()
+    from qrcode.main import QRCode as Encoder  # imported on first use: keeps cold start small
+
+    encoder = Encoder(border=0)
+    encoder.add_data(data)
+    encoder.make(fit=True)
+    matrix = encoder.get_matrix()
     runs: list[tuple[int, int, int]] = []
-    for r, row in enumerate(widget.qr.modules):
+    for r, row in enumerate(matrix):
         c = 0
-        for dark, group in itertools.groupby(bool(v) for v in row):
+        for dark, group in itertools.groupby(row):
             count = len(list(group))
             if dark:
                 runs.append((r, c, count))
             c += count
-    return widget.qr.getModuleCount(), tuple(runs)
+    return len(matrix), tuple(runs)
 
 
 class QrCode(Flowable):  # type: ignore[misc]

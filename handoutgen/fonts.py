@@ -12,30 +12,30 @@ from reportlab.pdfbase.ttfonts import TTFError, TTFont
 from .errors import BrandingError
 from .library import FontEntry
 
-STYLES = (("regular", 0, 0), ("bold", 1, 0), ("italic", 0, 1), ("bold_italic", 1, 1))
+UPRIGHT = (("regular", 0, 0), ("bold", 1, 0))
+SLANTED = (("italic", 0, 1), ("bold_italic", 1, 1))
 # Characters layouts draw themselves never reach a font: line breaks only.
 _ALWAYS = frozenset("\n")
 
 
 @dataclass(frozen=True)
 class Registered:
-    """Names of a registered family's four faces and the characters all of them can draw."""
+    """Names of a registered family's faces and the characters they can all draw."""
 
     regular: str
     bold: str
-    italic: str
-    bold_italic: str
     covered: frozenset[int]
     family: str
 
 
-@lru_cache(maxsize=16)
-def register(entry: FontEntry) -> Registered:
-    """Register a family's four faces under `<id>`, `<id>-bold`, ... and return their names."""
-    names: dict[str, str] = {}
+def _face_name(entry: FontEntry, style: str) -> str:
+    return entry.id if style == "regular" else f"{entry.id}-{style.replace('_', '-')}"
+
+
+def _register_faces(entry: FontEntry, styles: tuple[tuple[str, int, int], ...]) -> frozenset[int]:
     covered: frozenset[int] | None = None
-    for style, bold, italic in STYLES:
-        name = entry.id if style == "regular" else f"{entry.id}-{style.replace('_', '-')}"
+    for style, bold, italic in styles:
+        name = _face_name(entry, style)
         try:
             font = TTFont(name, str(entry.files[style]))
         except (TTFError, OSError, ValueError) as err:
@@ -45,9 +45,25 @@ def register(entry: FontEntry) -> Registered:
         addMapping(entry.id, bold, italic, name)
         cmap = frozenset(font.face.charToGlyph)
         covered = cmap if covered is None else covered & cmap
-        names[style] = name
-    return Registered(names["regular"], names["bold"], names["italic"], names["bold_italic"],
-                      covered or frozenset(), entry.family.name)
+    return covered or frozenset()
+
+
+@lru_cache(maxsize=16)
+def register(entry: FontEntry) -> Registered:
+    """Register a family's upright faces (italic ones load only when a document needs them)."""
+    covered = _register_faces(entry, UPRIGHT)
+    for _style, bold, italic in SLANTED:  # until loaded, italic text would use the upright face
+        addMapping(entry.id, bold, italic, _face_name(entry, ("regular", "bold")[bold]))
+    return Registered(_face_name(entry, "regular"), _face_name(entry, "bold"), covered,
+                      entry.family.name)
+
+
+@lru_cache(maxsize=16)
+def register_italic(entry: FontEntry) -> Registered:
+    """Register the italic faces too; the coverage becomes what all four faces can draw."""
+    upright = register(entry)
+    return Registered(upright.regular, upright.bold, upright.covered & _register_faces(entry, SLANTED),
+                      upright.family)
 
 
 def uncovered(text: str, font: Registered) -> list[str]:

@@ -12,10 +12,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
-from xml.sax.saxutils import escape
 
 from reportlab import rl_config
-from reportlab.graphics.shapes import Drawing
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_RIGHT
 from reportlab.lib.pagesizes import A4, LETTER
@@ -41,7 +39,7 @@ from . import blocks as b
 from .branding import Clinic
 from .errors import RenderError
 from .flowables import BoxedItem, FieldCell, InitialsBox, QrCode, SectionHeading, WriteLines
-from .fonts import Registered, describe, register, uncovered
+from .fonts import Registered, describe, register, register_italic, uncovered
 from .library import ClinicEntry, FontEntry
 
 rl_config.useA85 = 0  # plain binary streams: smaller and faster than ASCII85
@@ -148,12 +146,14 @@ def fill(label: str, **values: str) -> str:
     return label
 
 
-def _text(value: str) -> str:
-    return escape(value)
+def escape(value: str) -> str:
+    """Escape text for reportlab's paragraph markup: data never becomes markup."""
+    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
 
 
 @lru_cache(maxsize=32)
-def logo(path: Path) -> ImageReader | Drawing:
+def logo(path: Path) -> Any:
     """Load a clinic logo once per process: a raster image or an SVG drawing."""
     if path.suffix.lower() == ".svg":
         from svglib.svglib import svg2rlg
@@ -199,7 +199,7 @@ class Builder:
 
     def _Section(self, block: b.Section) -> Iterator[Flowable]:
         self.sections += 1
-        heading = SectionHeading(_text(block.title), self.th.styles["section"],
+        heading = SectionHeading(escape(block.title), self.th.styles["section"],
                                  f"s{self.sections}", block.title)
         # A heading never ends a page: it travels with the section's first block.
         first = _unkept(list(self.blocks(block.blocks[:1])))
@@ -238,8 +238,8 @@ class Builder:
         yield Spacer(1, 6)
 
     def _field(self, label: str, value: str, min_height: float = 31.0) -> FieldCell:
-        shown = self.para(_text(value), "value") if value else None
-        return FieldCell(self.para(_text(label), "label"), shown, RULE, min_height)
+        shown = self.para(escape(value), "value") if value else None
+        return FieldCell(self.para(escape(label), "label"), shown, RULE, min_height)
 
     def _grid(self, cells: list[Flowable], columns: int, widths: list[float] | None = None) -> Table:
         rows = [cells[i:i + columns] for i in range(0, len(cells), columns)]
@@ -259,7 +259,7 @@ class Builder:
         yield Spacer(1, 8)
 
     def _Initials(self, block: b.Initials) -> Iterator[Flowable]:
-        caption = self.para(_text(block.box_label), "label")
+        caption = self.para(escape(block.box_label), "label")
         rows = []
         for item in block.items:
             markup = f"<b>{inline_markup(item.title)}</b><br/>{inline_markup(item.text)}"
@@ -280,16 +280,16 @@ class Builder:
                  self._field(day, "", 34), self._field(clock, "", 34)]
         top = self._grid(cells[:1], 1)
         bottom = self._grid(cells[1:], 3, [self.width - 2 * third, third, third])
-        yield KeepTogether([self.para(_text(block.role), "heading"), top, bottom, Spacer(1, 8)])
+        yield KeepTogether([self.para(escape(block.role), "heading"), top, bottom, Spacer(1, 8)])
 
     def title_block(self, info: b.DocumentInfo, clinic_name: str) -> Flowable:
         """The document title and subtitle, with the QR code beside them when there is one."""
-        heading = [self.para(_text(info.title), "title"),
-                   self.para(_text(f"{info.subtitle} \u00b7 {clinic_name}"), "subtitle")]
+        heading = [self.para(escape(info.title), "title"),
+                   self.para(escape(f"{info.subtitle} \u00b7 {clinic_name}"), "subtitle")]
         if not info.qr:
             return KeepTogether(heading)
         size = 18 * mm
-        caption = self.para(_text(info.qr_caption), "qr_caption")
+        caption = self.para(escape(info.qr_caption), "qr_caption")
         widths = [self.width - size - 30 * mm, 27 * mm, size + 3 * mm]
         return self.table([[heading, caption, QrCode(info.qr, size)]], widths, [
             ("VALIGN", (0, 0), (-1, -1), "TOP"), ("VALIGN", (1, 0), (1, 0), "MIDDLE"),
@@ -299,7 +299,7 @@ class Builder:
 
     def _Qr(self, block: b.Qr) -> Iterator[Flowable]:
         size = 26 * mm
-        cells = [[QrCode(block.data, size), self.para(_text(block.caption), "body")]]
+        cells = [[QrCode(block.data, size), self.para(escape(block.caption), "body")]]
         table = self.table(cells, [size + 10, self.width - size - 10],
                            [("VALIGN", (0, 0), (-1, -1), "MIDDLE"), ("LEFTPADDING", (0, 0), (-1, -1), 0)])
         yield KeepTogether([Spacer(1, 6), table])
@@ -313,7 +313,7 @@ class Builder:
     def _Callout(self, block: b.Callout) -> Iterator[Flowable]:
         inner: list[Flowable] = []
         if block.title:
-            inner.append(self.para(_text(block.title), "callout_title"))
+            inner.append(self.para(escape(block.title), "callout_title"))
         inner.extend(self.blocks(block.blocks))
         warn = block.tone == "warning"
         table = self.table([[inner]], [self.width], [
@@ -328,35 +328,48 @@ class Builder:
         yield KeepTogether(_unkept(list(self.blocks(block.blocks))))
 
 
-def document_text(document: b.Document, clinic: Clinic) -> Iterator[str]:
+def documentescape(document: b.Document, clinic: Clinic) -> Iterator[str]:
     """Every string that will be drawn, for the font coverage check."""
     info = document.info
     yield from (info.title, info.subtitle, info.footer, clinic.name, *clinic.address, clinic.phone,
                 clinic.email, clinic.website)
-    yield from _block_text(document.blocks)
+    yield from _blockescape(document.blocks)
 
 
-def _block_text(items: tuple[b.Block, ...]) -> Iterator[str]:
+def _blockescape(items: tuple[b.Block, ...]) -> Iterator[str]:
     for block in items:
         for value in vars(block).values():
-            yield from _value_text(value)
+            yield from _valueescape(value)
 
 
-def _value_text(value: Any) -> Iterator[str]:
+def _valueescape(value: Any) -> Iterator[str]:
     if isinstance(value, str):
         yield value
     elif isinstance(value, tuple):
         for item in value:
-            yield from _value_text(item)
+            yield from _valueescape(item)
     elif hasattr(value, "__dataclass_fields__"):
         for item in vars(value).values():
-            yield from _value_text(item)
+            yield from _valueescape(item)
+
+
+def _uses_italic(items: tuple[Any, ...]) -> bool:
+    """True when any inline run of these blocks is italic."""
+    for item in items:
+        if isinstance(item, tuple):
+            if len(item) == 3 and isinstance(item[0], str) and item[2] is True:
+                return True
+            if _uses_italic(item):
+                return True
+        elif hasattr(item, "__dataclass_fields__") and _uses_italic(tuple(vars(item).values())):
+            return True
+    return False
 
 
 def check_coverage(document: b.Document, entry: ClinicEntry, font: Registered, source: str) -> None:
     """Fail with every character of the document that the clinic's font cannot draw."""
     missing: list[str] = []
-    for text in document_text(document, entry.clinic):
+    for text in documentescape(document, entry.clinic):
         for ch in uncovered(text, font):
             if ch not in missing:
                 missing.append(ch)
@@ -399,7 +412,8 @@ def render(document: b.Document, entry: ClinicEntry, font_entry: FontEntry, labe
     """Draw a composed document with the clinic's branding and return the PDF bytes."""
     clinic = entry.clinic
     th = theme(clinic, font_entry)
-    check_coverage(document, entry, th.font, source)
+    font = register_italic(font_entry) if _uses_italic(document.blocks) else th.font
+    check_coverage(document, entry, font, source)
     page_w, page_h = PAPER[clinic.paper]
     frame_w = page_w - 2 * MARGIN
     builder = Builder(th, frame_w)
@@ -430,11 +444,11 @@ def render(document: b.Document, entry: ClinicEntry, font_entry: FontEntry, labe
 def _header(clinic: Clinic, th: Theme, logo_path: Path, page_w: float, page_h: float,
             frame_w: float) -> Callable[[Canvas, Any], None]:
     image = logo(logo_path)
-    name = Paragraph(_text(clinic.name), th.styles["header_name"])
+    name = Paragraph(escape(clinic.name), th.styles["header_name"])
     details = Paragraph(
-        "<br/>".join([_text(", ".join(clinic.address)),
-                      _text(f"{clinic.phone} \u00b7 {clinic.email}"),
-                      _text(clinic.website.removeprefix("https://").removesuffix("/"))]),
+        "<br/>".join([escape(", ".join(clinic.address)),
+                      escape(f"{clinic.phone} \u00b7 {clinic.email}"),
+                      escape(clinic.website.removeprefix("https://").removesuffix("/"))]),
         th.styles["header"])
     text_w = frame_w - LOGO_W - 6 * mm
 
@@ -449,7 +463,7 @@ def _header(clinic: Clinic, th: Theme, logo_path: Path, page_w: float, page_h: f
     def draw_once(canv: Canvas) -> None:
         canv.saveState()
         top = page_h - 9 * mm
-        if isinstance(image, Drawing):
+        if logo_path.suffix.lower() == ".svg":
             w, h = _fit(image.width, image.height, LOGO_W, LOGO_H)
             canv.saveState()
             canv.translate(MARGIN, top - h)
