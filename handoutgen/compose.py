@@ -11,9 +11,11 @@ import dataclasses
 import hashlib
 import json
 import os
+import sys
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import jinja2
@@ -45,6 +47,41 @@ def template_dirs(root: Path, entry: ClinicEntry) -> list[Path]:
     return [entry.templates, root / TEMPLATES_DIR]
 
 
+class _UndefinedAt(jinja2.UndefinedError):
+    """An undefined name, with the template file and line where it was looked up."""
+
+    def __init__(self, message: str, origin: tuple[str, int] | None) -> None:
+        super().__init__(message)
+        self.origin = origin
+
+
+class _Undefined(jinja2.StrictUndefined):
+    """StrictUndefined that remembers where the missing name was used, for the error line."""
+
+    __slots__ = ("_origin",)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        frame: FrameType | None = sys._getframe(1)
+        while frame is not None and "__jinja_template__" not in frame.f_globals:
+            frame = frame.f_back
+        self._origin: tuple[str, int] | None = None
+        if frame is not None:
+            template = frame.f_globals["__jinja_template__"]
+            self._origin = (template.filename or template.name,
+                            template.get_corresponding_lineno(frame.f_lineno))
+
+    def _fail_with_undefined_error(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            super()._fail_with_undefined_error(*args, **kwargs)
+        except jinja2.UndefinedError as err:
+            raise _UndefinedAt(str(err.message), self._origin) from None
+
+    __str__ = __iter__ = __len__ = __eq__ = __ne__ = __bool__ = __hash__ = __contains__ = (
+        _fail_with_undefined_error)
+    __getattr__ = jinja2.StrictUndefined.__getattr__
+
+
 @lru_cache(maxsize=64)
 def environment(dirs: tuple[Path, ...]) -> jinja2.Environment:
     """Build the one Jinja2 environment used for a template lookup order."""
@@ -52,7 +89,7 @@ def environment(dirs: tuple[Path, ...]) -> jinja2.Environment:
         loader=jinja2.FileSystemLoader([str(d) for d in dirs if d.is_dir()]),
         bytecode_cache=_bytecode_cache(),
         autoescape=True,
-        undefined=jinja2.StrictUndefined,
+        undefined=_Undefined,
         trim_blocks=True,
         lstrip_blocks=True,
         auto_reload=False,
@@ -166,34 +203,57 @@ def compose(library: Library, request: Request) -> Document:
         raise TemplateError.one(display(Path(err.filename or name)), err.lineno or 1, "(template)",
                                 f"syntax error: {err.message}", "Jinja2 syntax") from err
     except jinja2.UndefinedError as err:
-        raise TemplateError.one(_template_file(dirs, name), _error_line(err, name),
-                                "(template)", f"undefined value: {err.message}",
+        origin = getattr(err, "origin", None)
+        place: tuple[str, int] = (display(Path(origin[0])), origin[1]) if origin \
+            else _error_place(err, dirs, name)
+        raise TemplateError.one(*place, "(template)",
+                                f"undefined value: {err.message}",
                                 "names listed in the README's template reference") from err
     except jinja2.TemplateError as err:
-        raise TemplateError.one(_template_file(dirs, name), _error_line(err, name), "(template)",
+        raise TemplateError.one(*_error_place(err, dirs, name), "(template)",
                                 f"template failed: {err}",
                                 "Jinja2 templates over the documented data") from err
-    blocks = markup.parse(text, source_file)
+    try:
+        blocks = markup.parse(text, source_file)
+    except TemplateError as err:
+        raise _in_template_lines(err, template, context, source_file) from err
     return Document(info, blocks)
+
+
+def _in_template_lines(err: TemplateError, template: jinja2.Template, context: dict[str, Any],
+                       source_file: str) -> TemplateError:
+    """Re-point markup problems from lines of the rendered output to lines of the template.
+
+    Rendering again chunk by chunk tells which template line wrote each output line. It only
+    happens when there is an error to report.
+    """
+    origin: list[int] = []
+    generator: Any = template.root_render_func(template.new_context(context))
+    for chunk in generator:
+        line = template.get_corresponding_lineno(generator.gi_frame.f_lineno)
+        if not origin:
+            origin.append(line)
+        origin.extend(line + k for k in range(1, chunk.count("\n") + 1))
+    return TemplateError([
+        dataclasses.replace(p, line=origin[min(p.line, len(origin)) - 1])
+        if p.file == source_file and origin else p for p in err.problems])
 
 
 def _qr_data(policy: str, website: str, doc_id: str) -> str:
     return {"website": website, "document-id": doc_id}.get(policy, "")
 
 
-def _template_file(dirs: tuple[Path, ...], name: str) -> str:
-    for folder in dirs:
-        if (folder / name).is_file():
-            return display(folder / name)
-    return name
-
-
-def _error_line(err: Exception, name: str) -> int:
-    """Find the template line an exception was raised from in its traceback."""
+def _error_place(err: Exception, dirs: tuple[Path, ...], name: str) -> tuple[str, int]:
+    """The template file and line an exception was raised from: the innermost template frame."""
+    place = (name, 1)
     tb = err.__traceback__
-    line = 1
     while tb is not None:
-        if tb.tb_frame.f_code.co_filename.endswith(name):
-            line = tb.tb_lineno
+        filename = tb.tb_frame.f_code.co_filename
+        if filename.endswith(".j2"):
+            place = (display(Path(filename)), tb.tb_lineno)
         tb = tb.tb_next
-    return line
+    if place[0] == name:
+        for folder in dirs:
+            if (folder / name).is_file():
+                return display(folder / name), 1
+    return place

@@ -38,9 +38,10 @@ def _register_faces(entry: FontEntry, styles: tuple[tuple[str, int, int], ...]) 
         name = _face_name(entry, style)
         try:
             font = TTFont(name, str(entry.files[style]))
-        except (TTFError, OSError, ValueError) as err:
-            raise BrandingError.one(f"assets/fonts/{entry.id}", 1, f"{entry.id}.{style}",
-                                    f"cannot load font: {err}", "a TrueType (.ttf) font") from err
+        except (TTFError, OSError, ValueError, KeyError, IndexError) as err:
+            raise BrandingError.one(entry.source, entry.lines[style], f"{entry.id}.{style}",
+                                    f"cannot load font {entry.files[style].name!r}: damaged or "
+                                    "not TrueType", "a TrueType (.ttf) font") from err
         pdfmetrics.registerFont(font)
         addMapping(entry.id, bold, italic, name)
         cmap = frozenset(font.face.charToGlyph)

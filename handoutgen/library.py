@@ -72,6 +72,8 @@ class FontEntry:
     id: str
     family: FontFamily
     files: dict[str, Path]
+    source: str  # fonts.yaml, for messages
+    lines: dict[str, int]
 
 
 @dataclass(frozen=True, eq=False)
@@ -91,6 +93,8 @@ class Gather:
     def __init__(self) -> None:
         self.problems = Problems()
         self.files: dict[Path, Loaded] = {}
+        self.declared_fonts: set[str] = set()  # in fonts.yaml, loaded or not
+        self.treatment_folders: set[str] = set()  # under handouts/, loaded or not
 
 
 def inside(base: Path, relative: str) -> Path | None:
@@ -159,19 +163,21 @@ def load_clinic(folder: Path, library_fonts: dict[str, FontEntry], treatments: d
         return None
     ok = True
 
-    def fail(path: tuple[str, ...], message: str, allowed: str) -> None:
+    def fail(path: PathT, message: str, allowed: str) -> None:
         nonlocal ok
         ok = False
-        g.problems.add(loaded.file, loaded.line(path), ".".join(path), message, allowed)
+        g.problems.add(loaded.file, loaded.line(path), path_text(path), message, allowed)
 
     if folder.parent.name == CLINICS_DIR.name and clinic.id != folder.name:
         fail(("id",), f"id {clinic.id!r} differs from its folder name", f"use {folder.name!r}")
-    if clinic.font not in library_fonts:
+    if clinic.font in g.declared_fonts - set(library_fonts):
+        ok = False  # the family is declared but broken: fonts.yaml's problem is reported
+    elif clinic.font not in library_fonts:
         fail(("font",), f"unknown font {clinic.font!r}",
-             "expected one of: " + ", ".join(sorted(library_fonts)))
+             "expected one of: " + ", ".join(sorted(g.declared_fonts)))
     for i, lang in enumerate(clinic.languages):
         if lang not in labels:
-            fail(("languages", str(i)), f"no labels for language {lang!r}",
+            fail(("languages", i), f"no labels for language {lang!r}",
                  "expected one of: " + ", ".join(sorted(labels)))
     logo = inside(folder, clinic.logo)
     if logo is None:
@@ -184,6 +190,8 @@ def load_clinic(folder: Path, library_fonts: dict[str, FontEntry], treatments: d
     content_dir = folder / "content"
     if content_dir.is_dir():
         for path in sorted(content_dir.glob("*.yaml")):
+            if path.stem in g.treatment_folders and path.stem not in treatments:
+                continue  # that treatment is not loaded (not asked for, or reported broken)
             extra = _load_additions(path, treatments, g)
             if extra is not None:
                 additions[path.stem] = extra
@@ -200,8 +208,9 @@ def _load_additions(path: Path, treatments: dict[str, Treatment],
         return None
     treatment = treatments.get(path.stem)
     if treatment is None:
-        g.problems.add(loaded.file, 1, "(document)", f"no treatment {path.stem!r}",
-                     "name the file after a treatment: " + ", ".join(sorted(treatments)))
+        if path.stem not in g.treatment_folders:
+            g.problems.add(loaded.file, 1, "(document)", f"no treatment {path.stem!r}",
+                           "name the file after a treatment: " + ", ".join(sorted(g.treatment_folders)))
         return None
     risk_ids = {r.id for lang in treatment.languages.values() for r in lang.facts.risks}
     bad = False
@@ -223,6 +232,7 @@ def load_fonts(root: Path, g: Gather) -> dict[str, FontEntry]:
         g.problems.add(loaded.file, 1, "(document)", "expected a mapping", "font id -> family")
         return {}
     fonts: dict[str, FontEntry] = {}
+    g.declared_fonts.update(loaded.data)
     for font_id in loaded.data:
         family = convert(FontFamily, loaded, g.problems, (font_id,))
         if family is None:
@@ -242,7 +252,8 @@ def load_fonts(root: Path, g: Gather) -> dict[str, FontEntry]:
             else:
                 files[style] = path
         if len(files) == 5:
-            fonts[font_id] = FontEntry(font_id, family, files)
+            lines = {style: loaded.line((font_id, style)) for style in files}
+            fonts[font_id] = FontEntry(font_id, family, files, loaded.file, lines)
     return fonts
 
 
@@ -259,7 +270,7 @@ def load_labels(root: Path, g: Gather) -> dict[str, Labels]:
     master = labels.get("en")
     for lang, found in labels.items():
         for key in sorted(set(master.text) - set(found.text) if master else ()):
-            g.problems.add(files[lang].file, 1, f"text.{key}", "label is missing",
+            g.problems.add(files[lang].file, files[lang].line(("text",)), f"text.{key}", "label is missing",
                          "every label of en.yaml, translated")
     return labels
 
@@ -275,6 +286,8 @@ def load_library(root: Path, clinic: str | None = None, treatment: str | None = 
     treatments: dict[str, Treatment] = {}
     content = root / CONTENT_DIR
     for folder in _subfolders(content) if content.is_dir() else []:
+        if (folder / "treatment.yaml").is_file():
+            g.treatment_folders.add(folder.name)
         if folder.name == LABELS_DIR or (treatment and folder.name != treatment):
             continue
         found = load_treatment(folder, g)
@@ -285,11 +298,23 @@ def load_library(root: Path, clinic: str | None = None, treatment: str | None = 
         entry = load_clinic(folder, fonts, treatments, labels, g)
         if entry is not None:
             clinics[entry.clinic.id] = entry
+    if clinic is None:  # a full load checks every face of every family, even unused ones
+        _check_fonts(fonts, g)
     g.problems.raise_if_any(HandoutError)
     for entry in clinics.values():
         check_clinic_text(root, entry, fonts[entry.clinic.font], treatments, g)
     g.problems.raise_if_any(HandoutError)
     return Library(root, treatments, clinics, fonts, labels)
+
+
+def _check_fonts(fonts: dict[str, FontEntry], g: Gather) -> None:
+    from .fonts import register_italic
+
+    for entry in fonts.values():
+        try:
+            register_italic(entry)
+        except HandoutError as err:
+            g.problems.extend(err)
 
 
 def check_clinic_text(root: Path, entry: ClinicEntry, font: FontEntry, treatments: dict[str, Treatment],

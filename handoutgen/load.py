@@ -19,6 +19,7 @@ PathT = tuple[Key, ...]
 _Loader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _TAG = "tag:yaml.org,2002:"
 _SCALARS = {f"{_TAG}{name}" for name in ("str", "int", "float", "bool", "null", "timestamp")}
+_ALLOWED_TAGS = _SCALARS | {f"{_TAG}seq", f"{_TAG}map"}
 _constructor = yaml.constructor.SafeConstructor()
 
 
@@ -119,14 +120,14 @@ class _Walker:
                 self.problems.add(self.name, line, path_text(path), "too many values",
                                   f"at most {MAX_NODES} per file")
             return None
+        if node.tag not in _ALLOWED_TAGS:
+            self.problems.add(self.name, line, path_text(path), f"tag {node.tag!r} is not allowed",
+                              "plain text, numbers, true/false, lists and mappings")
+            return None
         if isinstance(node, yaml.MappingNode):
             return self.mapping(node, path)
         if isinstance(node, yaml.SequenceNode):
             return [self.value(item, (*path, i)) for i, item in enumerate(node.value)]
-        if node.tag not in _SCALARS:
-            self.problems.add(self.name, line, path_text(path), f"tag {node.tag!r} is not allowed",
-                              "plain text, numbers, true/false, lists and mappings")
-            return None
         if node.tag in (f"{_TAG}str", f"{_TAG}timestamp"):
             return node.value
         return _constructor.construct_object(node)

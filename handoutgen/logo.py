@@ -35,8 +35,8 @@ def _check_raster(path: Path, expected: str) -> list[Finding]:
         with Image.open(path) as image:
             fmt, (width, height) = image.format, image.size
             image.verify()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
-        return [(f"{path.name!r} is not a readable image ({err})", f"a valid {expected} file")]
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        return [(f"{path.name!r} is not a readable image", f"a valid {expected} file")]
     if fmt != expected:
         return [(f"{path.name!r} holds {fmt} data", f"{expected} data to match its extension")]
     if width > MAX_PIXELS or height > MAX_PIXELS:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from conftest import cli, script
 
 BUILD = ("build", "--clinic", "harbour-skin", "--treatment", "mesotherapy", "--kind", "aftercare")

@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO
+
 from handoutgen.errors import DeliveryError
 from handoutgen.output import confined, write_atomic
 

@@ -6,7 +6,6 @@ import stat
 from pathlib import Path
 
 import pytest
-
 from conftest import cli, flat, pdf_text, qpdf_ok, script
 
 BASE = ("build", "--treatment", "mesotherapy")
