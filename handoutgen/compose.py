@@ -7,6 +7,7 @@ markup escaped, and a misspelt name is an error rather than an empty space.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -104,7 +105,21 @@ def _bytecode_cache() -> jinja2.BytecodeCache | None:
         base.mkdir(parents=True, exist_ok=True)
     except OSError:
         return None
-    return jinja2.FileSystemBytecodeCache(str(base)) if os.access(base, os.W_OK) else None
+    return _QuietCache(str(base)) if os.access(base, os.W_OK) else None
+
+
+class _QuietCache(jinja2.FileSystemBytecodeCache):
+    """A bytecode cache is only a speed-up: failing to read or write it must never fail a build."""
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        try:
+            super().load_bytecode(bucket)
+        except (OSError, ValueError, EOFError):
+            bucket.reset()
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        with contextlib.suppress(OSError):
+            super().dump_bytecode(bucket)
 
 
 @lru_cache(maxsize=64)

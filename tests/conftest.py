@@ -32,6 +32,18 @@ class Run:
         return [line for line in self.err.splitlines() if line]
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _fresh_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Start every run with an empty template cache, as on a new machine."""
+    old = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("cache"))
+    yield
+    if old is None:
+        del os.environ["XDG_CACHE_HOME"]
+    else:
+        os.environ["XDG_CACHE_HOME"] = old
+
+
 @pytest.fixture
 def lib(tmp_path: Path) -> Path:
     """A private, editable copy of the bundled library (fonts linked, not copied)."""
