@@ -12,6 +12,7 @@ from reportlab.platypus import Flowable, Paragraph
 from reportlab.platypus.paragraph import ParagraphStyle
 
 BOX = 12.0  # tick and initials boxes: big enough for a pen (about 4.2 mm)
+VALUE_LINE = 14.0  # the leading of one line of a field's value (render's "value" style)
 
 
 class SectionHeading(Paragraph):  # type: ignore[misc]
@@ -73,31 +74,37 @@ class WriteLines(Flowable):  # type: ignore[misc]
 
 
 class FieldCell(Flowable):  # type: ignore[misc]
-    """A small label above a value, or above an empty line to write on."""
+    """A small label above a value, or above an empty line to write on.
+
+    Room for one line of value is always kept, so a cell is as tall with a one-line value as
+    without one. An empty cell with a slot number records where its value would be drawn,
+    which lets a layout made once be filled in for each patient.
+    """
 
     def __init__(self, label: Paragraph, value: Paragraph | None, colour: Color,
-                 min_height: float = 34.0) -> None:
+                 min_height: float = 31.0, slot: int | None = None) -> None:
         super().__init__()
         self.label = label
         self.value = value
         self.colour = colour
         self.min_height = min_height
-        self._sizes: tuple[float, float] = (0.0, 0.0)
+        self.slot = slot
+        self._label_h = 0.0
 
     def wrap(self, avail_width: float, avail_height: float) -> tuple[float, float]:
         self.width = avail_width
-        _, label_h = self.label.wrap(avail_width, avail_height)
+        self._label_h = self.label.wrap(avail_width, avail_height)[1]
         value_h = self.value.wrap(avail_width, avail_height)[1] if self.value else 0.0
-        self._sizes = (label_h, value_h)
-        self.height = max(self.min_height, label_h + value_h + 6)
+        self.height = max(self.min_height, self._label_h + max(value_h, VALUE_LINE) + 6)
         return avail_width, self.height
 
     def draw(self) -> None:
         canv: Canvas = self.canv
-        label_h = self._sizes[0]
-        self.label.drawOn(canv, 0, self.height - label_h)
+        self.label.drawOn(canv, 0, self.height - self._label_h)
         if self.value is not None:
             self.value.drawOn(canv, 0, 3)
+        elif self.slot is not None and hasattr(canv, "slots"):
+            canv.slots.append((self.slot, len(canv._code), self.width))
         canv.saveState()
         canv.setStrokeColor(self.colour)
         canv.setLineWidth(0.8)

@@ -50,9 +50,9 @@ class Treatment:
     languages: dict[str, LanguageContent]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ClinicEntry:
-    """A clinic's branding with its folder, logo and own additions per treatment."""
+    """A clinic's branding with its folder, logo and own additions (hashed by identity)."""
 
     clinic: Clinic
     folder: Path

@@ -6,6 +6,7 @@ content fingerprint, "Page X of Y") is drawn once the page count is known.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -20,6 +21,8 @@ from reportlab.lib.pagesizes import A4, LETTER
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.lib.utils import ImageReader
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (
     BaseDocTemplate,
@@ -178,6 +181,7 @@ class Builder:
         self.th = th
         self.width = frame_width
         self.sections = 0
+        self.slots = 0
 
     def table(self, rows: list[list[Any]], widths: list[float], style: list[tuple[Any, ...]],
               repeat: int = 0) -> Table:
@@ -237,9 +241,13 @@ class Builder:
         yield self.table(rows, [self.width / cols] * cols, style, repeat=1 if block.header else 0)
         yield Spacer(1, 6)
 
-    def _field(self, label: str, value: str, min_height: float = 31.0) -> FieldCell:
+    def _field(self, label: str, value: str, min_height: float = 31.0, slot: bool = True) -> FieldCell:
+        """A field cell; a slot cell's value may instead be drawn in when a layout is emitted."""
         shown = self.para(escape(value), "value") if value else None
-        return FieldCell(self.para(escape(label), "label"), shown, RULE, min_height)
+        number = None
+        if slot:
+            number, self.slots = self.slots, self.slots + 1
+        return FieldCell(self.para(escape(label), "label"), shown, RULE, min_height, number)
 
     def _grid(self, cells: list[Flowable], columns: int, widths: list[float] | None = None) -> Table:
         rows = [cells[i:i + columns] for i in range(0, len(cells), columns)]
@@ -276,8 +284,8 @@ class Builder:
     def _Signature(self, block: b.Signature) -> Iterator[Flowable]:
         sign, printed, day, clock = block.labels
         third = self.width / 4
-        cells = [self._field(sign, "", 44), self._field(printed, block.name, 34),
-                 self._field(day, "", 34), self._field(clock, "", 34)]
+        cells = [self._field(sign, "", 44, slot=False), self._field(printed, block.name),
+                 self._field(day, "", slot=False), self._field(clock, "", slot=False)]
         top = self._grid(cells[:1], 1)
         bottom = self._grid(cells[1:], 3, [self.width - 2 * third, third, third])
         yield KeepTogether([self.para(escape(block.role), "heading"), top, bottom, Spacer(1, 8)])
@@ -328,29 +336,29 @@ class Builder:
         yield KeepTogether(_unkept(list(self.blocks(block.blocks))))
 
 
-def documentescape(document: b.Document, clinic: Clinic) -> Iterator[str]:
+def document_text(document: b.Document, clinic: Clinic) -> Iterator[str]:
     """Every string that will be drawn, for the font coverage check."""
     info = document.info
     yield from (info.title, info.subtitle, info.footer, clinic.name, *clinic.address, clinic.phone,
                 clinic.email, clinic.website)
-    yield from _blockescape(document.blocks)
+    yield from _block_text(document.blocks)
 
 
-def _blockescape(items: tuple[b.Block, ...]) -> Iterator[str]:
+def _block_text(items: tuple[b.Block, ...]) -> Iterator[str]:
     for block in items:
         for value in vars(block).values():
-            yield from _valueescape(value)
+            yield from _value_text(value)
 
 
-def _valueescape(value: Any) -> Iterator[str]:
+def _value_text(value: Any) -> Iterator[str]:
     if isinstance(value, str):
         yield value
     elif isinstance(value, tuple):
         for item in value:
-            yield from _valueescape(item)
+            yield from _value_text(item)
     elif hasattr(value, "__dataclass_fields__"):
         for item in vars(value).values():
-            yield from _valueescape(item)
+            yield from _value_text(item)
 
 
 def _uses_italic(items: tuple[Any, ...]) -> bool:
@@ -369,7 +377,7 @@ def _uses_italic(items: tuple[Any, ...]) -> bool:
 def check_coverage(document: b.Document, entry: ClinicEntry, font: Registered, source: str) -> None:
     """Fail with every character of the document that the clinic's font cannot draw."""
     missing: list[str] = []
-    for text in documentescape(document, entry.clinic):
+    for text in document_text(document, entry.clinic):
         for ch in uncovered(text, font):
             if ch not in missing:
                 missing.append(ch)
@@ -380,90 +388,241 @@ def check_coverage(document: b.Document, entry: ClinicEntry, font: Registered, s
                            for ch in missing])
 
 
-class _PagedCanvas(Canvas):  # type: ignore[misc]
-    """Holds pages back until the end so the footer can say "Page X of Y"."""
+class _RecordingCanvas(Canvas):  # type: ignore[misc]
+    """Records each finished page instead of writing it, so pages can be replayed later.
 
-    footer: Callable[[Canvas, int, int], None]
+    The footer ("Page X of Y") needs the page count, bookmarks need the final page objects,
+    and a cached layout is replayed for every patient: all happen when a Layout is emitted.
+    """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.pages: list[dict[str, Any]] = []
+        self.pages: list[Page] = []
         self.marks: list[tuple[str, str, float, float]] = []
+        self.slots: list[tuple[int, int, float]] = []
 
     def showPage(self) -> None:
-        self.pages.append(dict(self.__dict__))
-        self.marks = []
+        state = {key: getattr(self, key) for key in _PAGE_STATE}
+        self.pages.append(Page(state, self.slots, self.marks))
+        self.marks, self.slots = [], []
         self._startPage()
 
     def save(self) -> None:
-        total = len(self.pages)
-        for number, state in enumerate(self.pages, 1):
-            self.__dict__.update(state)
-            for key, title, _left, top in self.marks:
-                self.bookmarkHorizontalAbsolute(key, top, left=0)
-                self.addOutlineEntry(title, key, level=0)
-            self.footer(self, number, total)
-            Canvas.showPage(self)
-        super().save()
+        """Nothing to write: a Layout is emitted by `emit`."""
 
 
-def render(document: b.Document, entry: ClinicEntry, font_entry: FontEntry, labels: dict[str, str],
-           source: str) -> bytes:
-    """Draw a composed document with the clinic's branding and return the PDF bytes."""
+# Canvas attributes that belong to one page (content, resources in use, graphics state).
+_PAGE_STATE = (
+    "_code", "_psCommandsAfterPage", "_psCommandsBeforePage", "_currentPageHasImages",
+    "_formsinuse", "_annotationrefs", "_formData", "_colorsUsed", "_shadingUsed", "_x", "_y",
+    "_fontname", "_fontsize", "_textMode", "_leading", "_currentMatrix", "_fillMode",
+    "_charSpace", "_wordSpace", "_horizScale", "_textRenderMode", "_rise", "_textLineMatrix",
+    "_textMatrix", "_lineCap", "_lineJoin", "_lineDash", "_lineWidth", "_mitreLimit",
+    "_fillColorObj", "_strokeColorObj", "_extgstate", "state_stack", "_pageNumber",
+)
+
+
+@dataclass
+class Page:
+    """One laid-out page: its content and where patient values go into it."""
+
+    state: dict[str, Any]
+    slots: list[tuple[int, int, float]]  # (slot id, position in the page's code, width)
+    marks: list[tuple[str, str, float, float]]  # bookmarks: (key, title, left, top)
+
+
+@dataclass
+class Layout:
+    """A laid-out document, ready to be emitted any number of times with different values."""
+
+    pages: list[Page]
+    fonts: list[tuple[str, str]]  # font name -> internal PDF name, in order of first use
+    states: dict[str, Any]  # font name -> subset state (which glyph has which code)
+    meta: dict[str, Any]  # canvas settings and metadata
+    header: _Header
+    footer: Callable[[Canvas, int, int], None]
+    value_style: ParagraphStyle
+
+
+def _snapshot(state: Any) -> Any:
+    copy = TTFont.State.__new__(TTFont.State)
+    copy.__dict__.update(state.__dict__)
+    copy.assignments = dict(state.assignments)
+    copy.subsets = [list(subset) for subset in state.subsets]
+    copy.frozen = 0
+    return copy
+
+
+def layout(document: b.Document, entry: ClinicEntry, font_entry: FontEntry,
+           labels: dict[str, str]) -> Layout:
+    """Lay a document out once: flowables on branded pages, recorded for `emit`."""
     clinic = entry.clinic
     th = theme(clinic, font_entry)
-    font = register_italic(font_entry) if _uses_italic(document.blocks) else th.font
-    check_coverage(document, entry, font, source)
     page_w, page_h = PAPER[clinic.paper]
     frame_w = page_w - 2 * MARGIN
     builder = Builder(th, frame_w)
     info = document.info
     story: list[Flowable] = [builder.title_block(info, clinic.name), *builder.blocks(document.blocks)]
-    header = _header(clinic, th, entry.logo, page_w, page_h, frame_w)
-
-    def footer(canv: Canvas, number: int, total: int) -> None:
-        _draw_footer(canv, th, info, clinic, labels, number, total, page_w)
-
-    canvas_class = type("PagedCanvas", (_PagedCanvas,), {"footer": staticmethod(footer)})
-    out = io.BytesIO()
-    doc = BaseDocTemplate(
-        out, pagesize=(page_w, page_h), leftMargin=MARGIN, rightMargin=MARGIN,
-        topMargin=HEADER, bottomMargin=FOOTER, title=info.title, author=clinic.name,
-        subject=f"{info.subtitle}: {info.title}", creator="handoutgen",
-        keywords=f"{info.treatment}, {info.kind}, version {info.version}, {info.fingerprint}",
-        lang=info.language, invariant=1, pageCompression=1,
-        initialFontName=th.font.regular, initialFontSize=11, initialLeading=15.2,
-    )
+    header = _Header(clinic, th, entry.logo, page_w, page_h, frame_w)
+    meta = {"pagesize": (page_w, page_h), "title": info.title, "author": clinic.name,
+            "subject": f"{info.subtitle}: {info.title}", "creator": "handoutgen",
+            "keywords": f"{info.treatment}, {info.kind}, version {info.version}, {info.fingerprint}",
+            "lang": info.language, "invariant": 1, "pageCompression": 1,
+            "initialFontName": th.font.regular, "initialFontSize": 11, "initialLeading": 15.2}
+    doc = BaseDocTemplate(io.BytesIO(), leftMargin=MARGIN, rightMargin=MARGIN, topMargin=HEADER,
+                          bottomMargin=FOOTER, **meta)
     frame = Frame(MARGIN, FOOTER, frame_w, page_h - HEADER - FOOTER, id="body",
                   leftPadding=0, rightPadding=0, topPadding=4, bottomPadding=0)
     doc.addPageTemplates([PageTemplate("page", [frame], onPage=header)])
-    doc.build(story, canvasmaker=canvas_class)
+    doc.build(story, canvasmaker=_RecordingCanvas)
+    canv = doc.canv
+    pdf = canv._doc
+    states = {font.fontName: _snapshot(font.state[pdf]) for font in pdf.delayedFonts}
+
+    def footer(c: Canvas, number: int, total: int) -> None:
+        _draw_footer(c, th, info, clinic, labels, number, total, page_w)
+
+    return Layout(canv.pages, list(pdf.fontMapping.items()), states, meta, header, footer,
+                  th.styles["value"])
+
+
+def emit(lay: Layout, values: tuple[str, ...] = ()) -> bytes | None:
+    """Write a laid-out document as PDF, with `values` drawn into its empty slots.
+
+    Returns None when a value needs more than one line: the layout would change, so the
+    caller lays the document out with the values instead.
+    """
+    filled: dict[int, Paragraph] = {}
+    for page in lay.pages:
+        for slot, _index, width in page.slots:
+            if slot < len(values) and values[slot]:
+                para = Paragraph(escape(values[slot]), lay.value_style)
+                if para.wrap(width, 1e6)[1] > lay.value_style.leading + 0.01:
+                    return None
+                filled[slot] = para
+    out = io.BytesIO()
+    meta = dict(lay.meta)
+    canv = Canvas(out, pagesize=meta.pop("pagesize"), invariant=meta.pop("invariant"),
+                  pageCompression=meta.pop("pageCompression"), lang=meta.pop("lang"),
+                  initialFontName=meta.pop("initialFontName"),
+                  initialFontSize=meta.pop("initialFontSize"),
+                  initialLeading=meta.pop("initialLeading"))
+    for key, value in meta.items():
+        getattr(canv, "set" + key.capitalize())(value)
+    pdf = canv._doc
+    for name, internal in lay.fonts:  # same internal names and glyph codes as the layout
+        pdf.fontMapping[name] = internal
+        font = pdfmetrics.getFont(name)
+        pdf.delayedFonts.append(font)
+        font.state[pdf] = _snapshot(lay.states[name])
+    lay.header.define(canv)
+    total = len(lay.pages)
+    for number, page in enumerate(lay.pages, 1):
+        canv.__dict__.update(page.state)
+        code = page.state["_code"]
+        canv._code = []
+        start = 0
+        for slot, index, _width in page.slots:
+            canv._code.extend(code[start:index])
+            start = index
+            if slot in filled:
+                filled[slot].drawOn(canv, 0, 3)
+        canv._code.extend(code[start:])
+        canv._formsinuse = list(page.state["_formsinuse"])
+        for key, title, _left, top in page.marks:
+            canv.bookmarkHorizontalAbsolute(key, top, left=0)
+            canv.addOutlineEntry(title, key, level=0)
+        lay.footer(canv, number, total)
+        Canvas.showPage(canv)
+    canv.save()
     return out.getvalue()
 
 
-def _header(clinic: Clinic, th: Theme, logo_path: Path, page_w: float, page_h: float,
-            frame_w: float) -> Callable[[Canvas, Any], None]:
-    image = logo(logo_path)
-    name = Paragraph(escape(clinic.name), th.styles["header_name"])
-    details = Paragraph(
-        "<br/>".join([escape(", ".join(clinic.address)),
-                      escape(f"{clinic.phone} \u00b7 {clinic.email}"),
-                      escape(clinic.website.removeprefix("https://").removesuffix("/"))]),
-        th.styles["header"])
-    text_w = frame_w - LOGO_W - 6 * mm
+def strip(document: b.Document) -> tuple[b.Document, tuple[str, ...]]:
+    """Split a document into its layout (slot values emptied) and the slot values, in order.
 
-    def draw(canv: Canvas, _doc: Any) -> None:
-        # The header is the same on every page: draw it once into a form, reuse it per page.
+    The order is the order in which Builder numbers its slots: fields, and the printed name
+    of each signature.
+    """
+    values: list[str] = []
+
+    def walk(items: tuple[b.Block, ...]) -> tuple[b.Block, ...]:
+        out: list[b.Block] = []
+        for block in items:
+            if isinstance(block, b.Fields):
+                values.extend(f.value for f in block.fields)
+                block = dataclasses.replace(block, fields=tuple(
+                    dataclasses.replace(f, value="") for f in block.fields))
+            elif isinstance(block, b.Signature):
+                values.append(block.name)
+                block = dataclasses.replace(block, name="")
+            elif isinstance(block, b.Section | b.Callout | b.Keep):
+                block = dataclasses.replace(block, blocks=walk(block.blocks))
+            out.append(block)
+        return tuple(out)
+
+    blank = b.Document(document.info, walk(document.blocks))
+    return blank, tuple(values)
+
+
+@lru_cache(maxsize=64)
+def _cached_layout(blank: b.Document, entry: ClinicEntry, font_entry: FontEntry,
+                   labels: tuple[tuple[str, str], ...]) -> Layout:
+    return layout(blank, entry, font_entry, dict(labels))
+
+
+def render(document: b.Document, entry: ClinicEntry, font_entry: FontEntry, labels: dict[str, str],
+           source: str) -> bytes:
+    """Draw a composed document with the clinic's branding and return the PDF bytes.
+
+    Most of a personalised handout is the same for every patient of a clinic, treatment and
+    kind: the layout with empty patient fields is made once per process and reused, and the
+    patient's values are drawn into their boxes. A value too long for its box falls back to a
+    full layout, so the result is always what a full layout would give.
+    """
+    th = theme(entry.clinic, font_entry)
+    font = register_italic(font_entry) if _uses_italic(document.blocks) else th.font
+    check_coverage(document, entry, font, source)
+    blank, values = strip(document)
+    pdf = emit(_cached_layout(blank, entry, font_entry, tuple(labels.items())), values)
+    if pdf is None:
+        pdf = emit(layout(document, entry, font_entry, labels))
+    assert pdf is not None  # a layout with its values inline has no slots left to fill
+    return pdf
+
+
+class _Header:
+    """The branded page header: drawn once per PDF into a form, then placed on every page."""
+
+    def __init__(self, clinic: Clinic, th: Theme, logo_path: Path, page_w: float, page_h: float,
+                 frame_w: float) -> None:
+        self.clinic, self.th, self.logo_path = clinic, th, logo_path
+        self.page_w, self.page_h = page_w, page_h
+        self.text_w = frame_w - LOGO_W - 6 * mm
+        self.image = logo(logo_path)
+        self.name = Paragraph(escape(clinic.name), th.styles["header_name"])
+        self.details = Paragraph(
+            "<br/>".join([escape(", ".join(clinic.address)),
+                          escape(f"{clinic.phone} \u00b7 {clinic.email}"),
+                          escape(clinic.website.removeprefix("https://").removesuffix("/"))]),
+            th.styles["header"])
+
+    def __call__(self, canv: Canvas, _doc: Any) -> None:
         if not canv.hasForm("header"):
-            canv.beginForm("header")
-            draw_once(canv)
-            canv.endForm()
+            self.define(canv)
         canv.doForm("header")
 
-    def draw_once(canv: Canvas) -> None:
+    def define(self, canv: Canvas) -> None:
+        """Draw the header into the form named "header" of this PDF."""
+        canv.beginForm("header")
+        self._draw(canv)
+        canv.endForm()
+
+    def _draw(self, canv: Canvas) -> None:
+        th, image, page_w, page_h = self.th, self.image, self.page_w, self.page_h
         canv.saveState()
         top = page_h - 9 * mm
-        if logo_path.suffix.lower() == ".svg":
+        if self.logo_path.suffix.lower() == ".svg":
             w, h = _fit(image.width, image.height, LOGO_W, LOGO_H)
             canv.saveState()
             canv.translate(MARGIN, top - h)
@@ -478,17 +637,15 @@ def _header(clinic: Clinic, th: Theme, logo_path: Path, page_w: float, page_h: f
             iw, ih = image.getSize()
             w, h = _fit(iw, ih, LOGO_W, LOGO_H)
             canv.drawImage(image, MARGIN, top - h, w, h, mask="auto")
-        _, nh = name.wrap(text_w, 30)
-        name.drawOn(canv, page_w - MARGIN - text_w, top - nh)
-        _, dh = details.wrap(text_w, 30)
-        details.drawOn(canv, page_w - MARGIN - text_w, top - nh - dh - 1)
+        _, nh = self.name.wrap(self.text_w, 30)
+        self.name.drawOn(canv, page_w - MARGIN - self.text_w, top - nh)
+        _, dh = self.details.wrap(self.text_w, 30)
+        self.details.drawOn(canv, page_w - MARGIN - self.text_w, top - nh - dh - 1)
         canv.setStrokeColor(th.primary)
         canv.setLineWidth(1.6)
         y = page_h - HEADER + 2 * mm
         canv.line(MARGIN, y, page_w - MARGIN, y)
         canv.restoreState()
-
-    return draw
 
 
 def _draw_footer(canv: Canvas, th: Theme, info: b.DocumentInfo, clinic: Clinic,
