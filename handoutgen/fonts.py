@@ -11,6 +11,7 @@ from reportlab.pdfbase.ttfonts import TTFError, TTFont
 
 from .errors import BrandingError
 from .library import FontEntry
+from .speed import remember_subsets
 
 UPRIGHT = (("regular", 0, 0), ("bold", 1, 0))
 SLANTED = (("italic", 0, 1), ("bold_italic", 1, 1))
@@ -42,6 +43,7 @@ def _register_faces(entry: FontEntry, styles: tuple[tuple[str, int, int], ...]) 
             raise BrandingError.one(entry.source, entry.lines[style], f"{entry.id}.{style}",
                                     f"cannot load font {entry.files[style].name!r}: damaged or "
                                     "not TrueType", "a TrueType (.ttf) font") from err
+        font.face.makeSubset = remember_subsets(font.face.makeSubset)
         pdfmetrics.registerFont(font)
         addMapping(entry.id, bold, italic, name)
         cmap = frozenset(font.face.charToGlyph)
@@ -53,8 +55,6 @@ def _register_faces(entry: FontEntry, styles: tuple[tuple[str, int, int], ...]) 
 def register(entry: FontEntry) -> Registered:
     """Register a family's upright faces (italic ones load only when a document needs them)."""
     covered = _register_faces(entry, UPRIGHT)
-    for _style, bold, italic in SLANTED:  # until loaded, italic text would use the upright face
-        addMapping(entry.id, bold, italic, _face_name(entry, ("regular", "bold")[bold]))
     return Registered(_face_name(entry, "regular"), _face_name(entry, "bold"), covered,
                       entry.family.name)
 

@@ -14,13 +14,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from reportlab import rl_config
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_RIGHT
 from reportlab.lib.pagesizes import A4, LETTER
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.lib.utils import ImageReader
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
@@ -44,8 +42,7 @@ from .errors import RenderError
 from .flowables import BoxedItem, FieldCell, InitialsBox, QrCode, SectionHeading, WriteLines
 from .fonts import Registered, describe, register, register_italic, uncovered
 from .library import ClinicEntry, FontEntry
-
-rl_config.useA85 = 0  # plain binary streams: smaller and faster than ASCII85
+from .speed import draw_image, image_size
 
 PAPER = {"a4": A4, "letter": LETTER}
 MARGIN = 18 * mm
@@ -156,17 +153,15 @@ def escape(value: str) -> str:
 
 
 @lru_cache(maxsize=32)
-def logo(path: Path) -> Any:
-    """Load a clinic logo once per process: a raster image or an SVG drawing."""
-    if path.suffix.lower() == ".svg":
-        from svglib.svglib import svg2rlg
+def svg_logo(path: Path) -> Any:
+    """Load an SVG logo once per process as a reportlab drawing."""
+    from svglib.svglib import svg2rlg
 
-        drawing = svg2rlg(str(path))
-        if drawing is None or drawing.width <= 0 or drawing.height <= 0:
-            raise RenderError.one(str(path), 1, "logo", "SVG could not be drawn",
-                                  "an SVG with a width and height")
-        return drawing
-    return ImageReader(str(path))
+    drawing = svg2rlg(str(path))
+    if drawing is None or drawing.width <= 0 or drawing.height <= 0:
+        raise RenderError.one(str(path), 1, "logo", "SVG could not be drawn",
+                              "an SVG with a width and height")
+    return drawing
 
 
 def _fit(width: float, height: float, box_w: float, box_h: float) -> tuple[float, float]:
@@ -599,7 +594,7 @@ class _Header:
         self.clinic, self.th, self.logo_path = clinic, th, logo_path
         self.page_w, self.page_h = page_w, page_h
         self.text_w = frame_w - LOGO_W - 6 * mm
-        self.image = logo(logo_path)
+        self.image: Any = svg_logo(logo_path) if logo_path.suffix.lower() == ".svg" else None
         self.name = Paragraph(escape(clinic.name), th.styles["header_name"])
         self.details = Paragraph(
             "<br/>".join([escape(", ".join(clinic.address)),
@@ -634,9 +629,8 @@ class _Header:
             renderPDF.draw(image, canv, 0, 0)
             canv.restoreState()
         else:
-            iw, ih = image.getSize()
-            w, h = _fit(iw, ih, LOGO_W, LOGO_H)
-            canv.drawImage(image, MARGIN, top - h, w, h, mask="auto")
+            w, h = _fit(*image_size(self.logo_path), LOGO_W, LOGO_H)
+            draw_image(canv, self.logo_path, MARGIN, top - h, w, h)
         _, nh = self.name.wrap(self.text_w, 30)
         self.name.drawOn(canv, page_w - MARGIN - self.text_w, top - nh)
         _, dh = self.details.wrap(self.text_w, 30)

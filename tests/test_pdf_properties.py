@@ -78,3 +78,31 @@ def test_body_text_is_at_least_11pt(lib: Path, tmp_path: Path) -> None:
     heights = [float(m.group(2)) - float(m.group(1)) for m in re.finditer(
         r'yMin="([\d.]+)" xMax="[\d.]+" yMax="([\d.]+)">Rest<', html)]
     assert heights and min(heights) >= 11 * 0.95
+
+
+def _fonts(pdf: Path) -> list[str]:
+    import subprocess
+
+    listing = subprocess.run(["pdffonts", str(pdf)], capture_output=True, text=True, check=True)
+    return sorted(line.split()[0].split("+")[-1] for line in listing.stdout.splitlines()[2:])
+
+
+def test_full_library_build_uses_the_same_faces_as_a_single_build(lib: Path, tmp_path: Path) -> None:
+    """Loading every face of every family (as `all` does) must not change which face draws what."""
+    assert cli(lib, "all", "--out", str(tmp_path / "out")).code == 0
+    everything = tmp_path / "out" / "harbour-skin" / "mesotherapy-aftercare.pdf"
+    single = _build(lib, "harbour-skin", "aftercare", tmp_path / "single.pdf")
+    assert _fonts(everything) == _fonts(single) == ["NotoSans-Bold", "NotoSans-Regular"]
+    assert everything.read_bytes() == single.read_bytes()
+
+
+def test_italic_text_uses_the_italic_face(lib: Path, tmp_path: Path) -> None:
+    override = lib / "assets" / "clinics" / "maple-street" / "templates"
+    override.mkdir()
+    text = (lib / "templates" / "aftercare.xml.j2").read_text(encoding="utf-8")
+    text = text.replace('<p style="lead">{{ part.intro }}</p>',
+                        '<p style="lead"><i>{{ part.intro }}</i> <b><i>Keep this sheet.</i></b></p>')
+    (override / "aftercare.xml.j2").write_text(text, encoding="utf-8")
+    pdf = _build(lib, "maple-street", "aftercare", tmp_path / "italic.pdf")
+    assert _fonts(pdf) == ["DejaVuSans", "DejaVuSans-Bold", "DejaVuSans-BoldOblique",
+                           "DejaVuSans-Oblique"]

@@ -1,0 +1,106 @@
+"""Work that comes out the same in every PDF of a process, done once (reportlab tuning).
+
+A batch writes thousands of PDFs that share fonts and a logo. reportlab rebuilds them for every
+document; these helpers remember the results:
+
+- compressed streams: a font subset or image compressed for one PDF is the same bytes for the
+  next, so the compressed form is remembered (by content, in a small LRU);
+- font subsets: the TrueType subset for a given set of glyphs is built once;
+- the logo: decoded and compressed into an image object once, then shared by every PDF.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import zlib
+from collections import OrderedDict
+from collections.abc import Callable
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from reportlab import rl_config
+from reportlab.lib.utils import ImageReader
+from reportlab.pdfbase import pdfdoc
+from reportlab.pdfgen.canvas import Canvas
+
+rl_config.useA85 = 0  # plain binary streams: smaller and faster than ASCII85
+MEMO_MIN_BYTES = 2048  # smaller streams compress faster than they can be looked up
+MEMO_ENTRIES = 64
+
+
+class _RememberingCompress(pdfdoc.PDFStreamFilterZCompress):  # type: ignore[misc]
+    """reportlab's Flate filter, remembering the output for streams it has seen recently."""
+
+    def __init__(self) -> None:
+        self.memo: OrderedDict[bytes, bytes] = OrderedDict()
+
+    def encode(self, text: str | bytes) -> bytes:
+        data = text.encode("utf8") if isinstance(text, str) else text
+        if len(data) < MEMO_MIN_BYTES:
+            return zlib.compress(data)
+        found = self.memo.get(data)
+        if found is None:
+            found = self.memo[data] = zlib.compress(data)
+            if len(self.memo) > MEMO_ENTRIES:
+                self.memo.popitem(last=False)
+        else:
+            self.memo.move_to_end(data)
+        return found
+
+
+pdfdoc.PDFZCompress = _RememberingCompress()
+
+
+def remember_subsets(make_subset: Callable[[list[int]], bytes]) -> Callable[[list[int]], bytes]:
+    """Wrap a font face's makeSubset so each distinct glyph set is subset once."""
+    cached = lru_cache(maxsize=32)(lambda glyphs: make_subset(list(glyphs)))
+
+    def make(subset: list[int]) -> bytes:
+        result: bytes = cached(tuple(subset))
+        return result
+
+    return make
+
+
+@lru_cache(maxsize=16)
+def _image(path: Path) -> tuple[Any, Any, str]:
+    """The logo as a reportlab image object (and its transparency mask), built once."""
+    name = "logo" + hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    image = pdfdoc.PDFImageXObject(name, ImageReader(str(path)), mask="auto")
+    image.name = name
+    smask = getattr(image, "_smask", None)
+    if smask is not None:
+        del image._smask
+    return image, smask, name
+
+
+def draw_image(canv: Canvas, path: Path, x: float, y: float, width: float, height: float) -> None:
+    """Draw a raster image like Canvas.drawImage, sharing one image object between PDFs."""
+    image, smask, name = _image(path)
+    doc = canv._doc
+    ref = doc.getXObjectName(name)
+    if ref not in doc.idToObject:
+        # A PDF object is bound to the document it is registered in: register shallow copies,
+        # which share the already compressed pixel data.
+        image = copy.copy(image)
+        canv._setXObjects(image)
+        doc.Reference(image, ref)
+        doc.addForm(name, image)
+        if smask is not None:
+            smask = copy.copy(smask)
+            canv._setXObjects(smask)
+            image.smask = doc.Reference(smask, doc.getXObjectName(smask.name))
+    canv.saveState()
+    canv.translate(x, y)
+    canv.scale(width, height)
+    canv._code.append(f"/{ref} Do")
+    canv.restoreState()
+    canv._formsinuse.append(name)  # the page or form drawing it lists it among its resources
+
+
+def image_size(path: Path) -> tuple[int, int]:
+    """Pixel size of a raster image."""
+    image = _image(path)[0]
+    return int(image.width), int(image.height)
