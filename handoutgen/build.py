@@ -2,33 +2,22 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable
 from pathlib import Path
 
+from . import runner
+from .blocks import Document
 from .compose import TEMPLATE_SUFFIX, Request, compose, template_dirs
 from .content import KINDS
 from .errors import HandoutError, Problem, Problems, RenderError, UsageError
-from .fonts import describe, register, uncovered
+from .fonts import describe, register, register_italic, uncovered
 from .library import Library
 from .load import display
-from .output import confined, write_atomic
-from .patient import FIELDS, KIND_FIELDS, SOURCE, allowed_fields, check_value, normalise
-from .render import render
+from .patient import FIELDS, allowed_fields, check_value, normalise
+from .render import check_coverage, render, uses_italic
 
 # (field name, raw value, where it came from: file and line, e.g. the argument's position)
 PatientInput = tuple[str, str, str, int]
-
-
-@dataclass(frozen=True)
-class Summary:
-    """What a build run did."""
-
-    built: int
-    clinics: int
-    seconds: float
-    out: Path
 
 
 def check_patient(library: Library, clinic_id: str, kinds: Iterable[str],
@@ -59,16 +48,27 @@ def check_patient(library: Library, clinic_id: str, kinds: Iterable[str],
     return normalise(checked)
 
 
+def template_source(library: Library, request: Request) -> str:
+    """The template file a request's document comes from, for messages."""
+    entry = library.clinics[request.clinic]
+    name = request.kind + TEMPLATE_SUFFIX
+    found = next((d / name for d in template_dirs(library.root, entry) if (d / name).is_file()),
+                 Path(name))
+    return display(found)
+
+
+def render_documents(library: Library, requests: tuple[Request, ...],
+                     documents: tuple[Document, ...], duplex: bool = False) -> bytes:
+    """Render composed documents of one clinic: one handout, or several as a packet."""
+    entry = library.clinics[requests[0].clinic]
+    return render(documents, entry, library.fonts[entry.clinic.font],
+                  library.labels[requests[0].language].text,
+                  template_source(library, requests[0]), duplex)
+
+
 def build_document(library: Library, request: Request) -> bytes:
     """Compose and render one document."""
-    entry = library.clinics[request.clinic]
-    document = compose(library, request)
-    source = display(next((d / (request.kind + TEMPLATE_SUFFIX)
-                           for d in template_dirs(library.root, entry)
-                           if (d / (request.kind + TEMPLATE_SUFFIX)).is_file()),
-                          Path(request.kind + TEMPLATE_SUFFIX)))
-    return render(document, entry, library.fonts[entry.clinic.font],
-                  library.labels[request.language].text, source)
+    return render_documents(library, (request,), (compose(library, request),))
 
 
 def all_requests(library: Library) -> list[Request]:
@@ -83,15 +83,19 @@ def all_requests(library: Library) -> list[Request]:
     return requests
 
 
-def output_name(library: Library, request: Request) -> str:
-    """out/<clinic>/<treatment>-<kind>.pdf, with .<language> for a clinic's extra languages."""
+def language_suffix(library: Library, request: Request) -> str:
+    """"" for a clinic's first language, ".<language>" for its others."""
     default = library.clinics[request.clinic].clinic.languages[0]
-    lang = "" if request.language == default else f".{request.language}"
-    return f"{request.clinic}/{request.treatment}-{request.kind}{lang}.pdf"
+    return "" if request.language == default else f".{request.language}"
+
+
+def output_name(library: Library, request: Request) -> str:
+    """<clinic>/<treatment>-<kind>.pdf, with .<language> for a clinic's extra languages."""
+    return f"{request.clinic}/{request.treatment}-{request.kind}{language_suffix(library, request)}.pdf"
 
 
 def build_many(library: Library, requests: list[Request]) -> dict[Request, bytes]:
-    """Build every request in memory first, so one bad document means no files at all."""
+    """Build every request in memory; every problem of every document is reported together."""
     problems: list[Problem] = []
     built: dict[Request, bytes] = {}
     for request in requests:
@@ -104,19 +108,29 @@ def build_many(library: Library, requests: list[Request]) -> dict[Request, bytes
     return built
 
 
-def build_all(library: Library, out: Path) -> Summary:
-    """Build every handout for every clinic into `out`."""
-    start = time.perf_counter()
-    built = build_many(library, all_requests(library))
-    for request, pdf in built.items():
-        write_atomic(confined(out, output_name(library, request)), pdf)
-    return Summary(len(built), len({r.clinic for r in built}), time.perf_counter() - start, out)
+def build_all(library: Library, out: Path, jobs: int, force: bool = False) -> runner.Summary:
+    """Build every handout for every clinic into `out`, skipping what is up to date.
+
+    Every document is composed and checked first: if any of them has a problem, nothing is
+    written.
+    """
+    requests = all_requests(library)
+    problems: list[Problem] = []
+    for request in requests:
+        try:
+            validate(library, request, compose(library, request))
+        except HandoutError as err:
+            problems.extend(err.problems)
+    if problems:
+        raise RenderError(problems)
+    tasks = [runner.Task(output_name(library, r), (r,), inputs=runner.inputs_key(library, (r,), False))
+             for r in requests]
+    return runner.run(library, tasks, out, jobs, force, label="handouts")
 
 
-def patient_inputs(pairs: Mapping[str, tuple[str, int]]) -> list[PatientInput]:
-    """Tag values from the command line with their argument positions."""
-    return [(name, value, SOURCE, pos) for name, (value, pos) in pairs.items()]
-
-
-__all__ = ["KIND_FIELDS", "Summary", "all_requests", "build_all", "build_document",
-           "check_patient", "output_name", "patient_inputs"]
+def validate(library: Library, request: Request, document: Document) -> None:
+    """Check a composed document can be drawn with its clinic's font."""
+    entry = library.clinics[request.clinic]
+    font_entry = library.fonts[entry.clinic.font]
+    font = register_italic(font_entry) if uses_italic(document.blocks) else register(font_entry)
+    check_coverage(document, entry, font, template_source(library, request))

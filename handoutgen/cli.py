@@ -9,22 +9,25 @@ from __future__ import annotations
 import argparse
 import hashlib
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
 from . import __version__
+from .appointments import OPTIONAL, REQUIRED, Shard, plan
 from .build import build_all, build_document, build_many, check_patient, output_name
 from .compose import Request
 from .content import KINDS
-from .errors import HandoutError, Problem, UsageError
+from .errors import DeliveryError, HandoutError, Problem, UsageError
 from .library import CLINICS_DIR, CONTENT_DIR, LABELS_DIR, Library, load_library
 from .output import write_atomic
 from .patient import FIELDS, KIND_FIELDS, SOURCE
+from .runner import default_jobs, run
 
 EXIT_OK = 0
-EXIT_ERROR = 1
+EXIT_ERROR = 1  # bad input: nothing was built
+EXIT_ROWS = 2  # some documents or rows failed; every other one was built
+EXIT_OUTPUT = 3  # an output could not be written (e.g. disk full): the run stopped
 
 
 class _Parser(argparse.ArgumentParser):
@@ -48,7 +51,18 @@ def make_parser() -> argparse.ArgumentParser:
                         help="library folder holding handouts/, templates/ and assets/")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
     every = sub.add_parser("all", help="build every handout for every clinic (the default)")
-    every.add_argument("--out", type=Path, default=Path("out"), help="output folder (default: out)")
+    _run_options(every)
+    batch = sub.add_parser("batch", help="build the documents of every appointment in a CSV export")
+    batch.add_argument("--appointments", type=Path, required=True, metavar="FILE.csv",
+                       help="UTF-8 CSV with a header row: " + ", ".join(REQUIRED)
+                       + " (and optionally " + ", ".join(OPTIONAL) + ")")
+    batch.add_argument("--packet", action="store_true",
+                       help="one PDF per appointment with its documents in order, bookmarked")
+    batch.add_argument("--duplex", action="store_true",
+                       help="with --packet: start every document on a front side")
+    batch.add_argument("--shard", default="1/1", metavar="K/N",
+                       help="build only the K-th of N disjoint slices of the rows")
+    _run_options(batch)
     one = sub.add_parser("build", help="build one handout, optionally for one patient")
     one.add_argument("--clinic", required=True, help="clinic id or clinic folder")
     one.add_argument("--treatment", required=True, help="treatment id, e.g. mesotherapy")
@@ -61,6 +75,13 @@ def make_parser() -> argparse.ArgumentParser:
     sub.add_parser("check", help="validate content, templates and clinics; list every problem")
     sub.add_parser("list", help="show the clinics, treatments, kinds and fields")
     return parser
+
+
+def _run_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", type=Path, default=Path("out"), help="output folder (default: out)")
+    parser.add_argument("--jobs", type=int, default=default_jobs(),
+                        help="worker processes (default: all cores)")
+    parser.add_argument("--force", action="store_true", help="rebuild even what is up to date")
 
 
 def _position(argv: Sequence[str], *flags: str) -> int:
@@ -157,14 +178,46 @@ def cmd_build(root: Path, argv: Sequence[str], args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_all(root: Path, args: argparse.Namespace) -> int:
+def cmd_all(root: Path, argv: Sequence[str], args: argparse.Namespace) -> int:
     """Build every handout for every clinic."""
-    start = time.perf_counter()
+    _check_jobs(argv, args.jobs)
     library = load_library(root)
-    summary = build_all(library, args.out)
-    print(f"Built {summary.built} handouts for {summary.clinics} clinics in "
-          f"{time.perf_counter() - start:.1f} s into {summary.out}/")
-    return EXIT_OK
+    summary = build_all(library, args.out, args.jobs, args.force)
+    print(summary.line(args.out))
+    return EXIT_OK if not summary.failed else EXIT_ROWS
+
+
+def cmd_batch(root: Path, argv: Sequence[str], args: argparse.Namespace) -> int:
+    """Build the documents of every appointment in a CSV export."""
+    _check_jobs(argv, args.jobs)
+    shard = _shard(argv, args.shard)
+    if args.duplex and not args.packet:
+        raise UsageError.one(SOURCE, _position(argv, "--duplex"), "--duplex", "needs --packet",
+                             "--packet --duplex")
+    library = load_library(root)
+    planned = plan(args.appointments, library, args.packet, args.duplex, shard)
+    for problem in planned.problems:
+        print(problem, file=sys.stderr)
+    summary = run(library, planned.tasks, args.out, args.jobs, args.force, label="batch")
+    for problem in summary.problems:
+        print(problem, file=sys.stderr)
+    summary.failed += planned.failed_documents
+    print(summary.line(args.out))
+    return EXIT_OK if not summary.failed else EXIT_ROWS
+
+
+def _check_jobs(argv: Sequence[str], jobs: int) -> None:
+    if not 1 <= jobs <= 256:
+        raise UsageError.one(SOURCE, _position(argv, "--jobs"), "--jobs", f"{jobs} is not allowed",
+                             "1 to 256 worker processes")
+
+
+def _shard(argv: Sequence[str], text: str) -> Shard:
+    index, sep, count = text.partition("/")
+    if sep and index.isdigit() and count.isdigit() and 1 <= int(index) <= int(count):
+        return Shard(int(index), int(count))
+    raise UsageError.one(SOURCE, _position(argv, "--shard"), "--shard", f"{text!r} is not a slice",
+                         "K/N with 1 <= K <= N, e.g. 2/4")
 
 
 def cmd_check(root: Path) -> int:
@@ -206,15 +259,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = make_parser().parse_args(argv)
         root = (args.root or default_root()).resolve()
         command = args.command or "all"
-        if command == "all" and args.command is None:
-            args.out = Path("out")
+        if args.command is None:  # plain `generate.py`: build all with the defaults
+            args = make_parser().parse_args([*argv, "all"])
         if command == "build":
             return cmd_build(root, argv, args)
         if command == "check":
             return cmd_check(root)
         if command == "list":
             return cmd_list(root)
-        return cmd_all(root, args)
+        if command == "batch":
+            return cmd_batch(root, argv, args)
+        return cmd_all(root, argv, args)
+    except DeliveryError as err:
+        for problem in err.problems:
+            print(problem, file=sys.stderr)
+        return EXIT_OUTPUT
     except HandoutError as err:
         for problem in err.problems:
             print(problem, file=sys.stderr)

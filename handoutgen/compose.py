@@ -163,9 +163,16 @@ def content_view(library: Library, request: Request) -> dict[str, Any]:
     }
 
 
-@lru_cache(maxsize=256)
 def fingerprint(library: Library, request: Request) -> str:
-    """A short hash of the exact content, branding, labels and layouts a document is made from."""
+    """A short hash of the exact content, branding, labels and layouts a document is made from.
+
+    Patient values are not part of it: every copy of the same form has the same fingerprint.
+    """
+    return _fingerprint(library, dataclasses.replace(request, patient=()))
+
+
+@lru_cache(maxsize=256)
+def _fingerprint(library: Library, request: Request) -> str:
     entry = library.clinics[request.clinic]
     view = content_view(library, request)
     payload = json.dumps({k: _plain(v) for k, v in view.items()}, sort_keys=True,

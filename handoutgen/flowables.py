@@ -16,19 +16,40 @@ VALUE_LINE = 14.0  # the leading of one line of a field's value (render's "value
 
 
 class SectionHeading(Paragraph):  # type: ignore[misc]
-    """A section title that leaves a bookmark where it is drawn."""
+    """A section title that leaves a bookmark (at outline `level`) where it is drawn."""
 
-    def __init__(self, text: str, style: ParagraphStyle, key: str, title: str) -> None:
+    def __init__(self, text: str, style: ParagraphStyle, key: str, title: str, level: int) -> None:
         super().__init__(text, style)
         self.key = key
         self.title = title
+        self.level = level
 
     def draw(self) -> None:
-        left, top = self.canv.absolutePosition(0, self.height)
-        marks = getattr(self.canv, "marks", None)
-        if marks is not None:
-            marks.append((self.key, self.title, left, top))
+        _mark(self.canv, self.key, self.title, self.height, self.level)
         super().draw()
+
+
+class DocumentStart(Flowable):  # type: ignore[misc]
+    """Marks where a document of a packet begins: its pages, and its bookmark when `title` is set."""
+
+    def __init__(self, index: int, key: str, title: str | None) -> None:
+        super().__init__()
+        self.index = index
+        self.key = key
+        self.title = title
+        self.width = self.height = 0
+
+    def draw(self) -> None:
+        self.canv.doc_index = self.index
+        if self.title is not None:
+            _mark(self.canv, self.key, self.title, 0, 0)
+
+
+def _mark(canv: Canvas, key: str, title: str, height: float, level: int) -> None:
+    """Record a bookmark on the page being drawn (the recording canvas binds it later)."""
+    marks = getattr(canv, "marks", None)
+    if marks is not None:
+        marks.append((key, title, canv.absolutePosition(0, height)[1], level))
 
 
 class BoxedItem(Paragraph):  # type: ignore[misc]

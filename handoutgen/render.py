@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -23,11 +24,13 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (
+    ActionFlowable,
     BaseDocTemplate,
     CondPageBreak,
     Flowable,
     Frame,
     KeepTogether,
+    NextPageTemplate,
     PageTemplate,
     Paragraph,
     Spacer,
@@ -39,7 +42,15 @@ from reportlab.platypus import PageBreak as RLPageBreak
 from . import blocks as b
 from .branding import Clinic
 from .errors import RenderError
-from .flowables import BoxedItem, FieldCell, InitialsBox, QrCode, SectionHeading, WriteLines
+from .flowables import (
+    BoxedItem,
+    DocumentStart,
+    FieldCell,
+    InitialsBox,
+    QrCode,
+    SectionHeading,
+    WriteLines,
+)
 from .fonts import Registered, describe, register, register_italic, uncovered
 from .library import ClinicEntry, FontEntry
 from .speed import draw_image, image_size
@@ -172,9 +183,10 @@ def _fit(width: float, height: float, box_w: float, box_h: float) -> tuple[float
 class Builder:
     """Turns blocks into flowables with one clinic's theme."""
 
-    def __init__(self, th: Theme, frame_width: float) -> None:
+    def __init__(self, th: Theme, frame_width: float, section_level: int = 0) -> None:
         self.th = th
         self.width = frame_width
+        self.section_level = section_level  # 1 in a packet, under each document's bookmark
         self.sections = 0
         self.slots = 0
 
@@ -199,7 +211,7 @@ class Builder:
     def _Section(self, block: b.Section) -> Iterator[Flowable]:
         self.sections += 1
         heading = SectionHeading(escape(block.title), self.th.styles["section"],
-                                 f"s{self.sections}", block.title)
+                                 f"s{self.sections}", block.title, self.section_level)
         # A heading never ends a page: it travels with the section's first block.
         first = _unkept(list(self.blocks(block.blocks[:1])))
         yield CondPageBreak(60)
@@ -356,15 +368,15 @@ def _value_text(value: Any) -> Iterator[str]:
             yield from _value_text(item)
 
 
-def _uses_italic(items: tuple[Any, ...]) -> bool:
+def uses_italic(items: tuple[Any, ...]) -> bool:
     """True when any inline run of these blocks is italic."""
     for item in items:
         if isinstance(item, tuple):
             if len(item) == 3 and isinstance(item[0], str) and item[2] is True:
                 return True
-            if _uses_italic(item):
+            if uses_italic(item):
                 return True
-        elif hasattr(item, "__dataclass_fields__") and _uses_italic(tuple(vars(item).values())):
+        elif hasattr(item, "__dataclass_fields__") and uses_italic(tuple(vars(item).values())):
             return True
     return False
 
@@ -393,13 +405,15 @@ class _RecordingCanvas(Canvas):  # type: ignore[misc]
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.pages: list[Page] = []
-        self.marks: list[tuple[str, str, float, float]] = []
+        self.marks: list[tuple[str, str, float, int]] = []
         self.slots: list[tuple[int, int, float]] = []
+        self.doc_index = 0
+        self.blank = False
 
     def showPage(self) -> None:
         state = {key: getattr(self, key) for key in _PAGE_STATE}
-        self.pages.append(Page(state, self.slots, self.marks))
-        self.marks, self.slots = [], []
+        self.pages.append(Page(state, self.slots, self.marks, -1 if self.blank else self.doc_index))
+        self.marks, self.slots, self.blank = [], [], False
         self._startPage()
 
     def save(self) -> None:
@@ -423,19 +437,20 @@ class Page:
 
     state: dict[str, Any]
     slots: list[tuple[int, int, float]]  # (slot id, position in the page's code, width)
-    marks: list[tuple[str, str, float, float]]  # bookmarks: (key, title, left, top)
+    marks: list[tuple[str, str, float, int]]  # bookmarks: (key, title, top, outline level)
+    document: int  # index of the document the page belongs to; -1 for a blank duplex page
 
 
 @dataclass
 class Layout:
-    """A laid-out document, ready to be emitted any number of times with different values."""
+    """Laid-out documents, ready to be emitted any number of times with different values."""
 
     pages: list[Page]
     fonts: list[tuple[str, str]]  # font name -> internal PDF name, in order of first use
     states: dict[str, Any]  # font name -> subset state (which glyph has which code)
     meta: dict[str, Any]  # canvas settings and metadata
     header: _Header
-    footer: Callable[[Canvas, int, int], None]
+    footers: list[Callable[[Canvas, int, int], None]]  # one per document
     value_style: ParagraphStyle
 
 
@@ -448,37 +463,72 @@ def _snapshot(state: Any) -> Any:
     return copy
 
 
-def layout(document: b.Document, entry: ClinicEntry, font_entry: FontEntry,
-           labels: dict[str, str]) -> Layout:
-    """Lay a document out once: flowables on branded pages, recorded for `emit`."""
+class _DuplexPad(ActionFlowable):  # type: ignore[misc]
+    """Before the next document of a duplex packet: a blank back page if this one ended on a front."""
+
+    def apply(self, doc: BaseDocTemplate) -> None:
+        if doc.page % 2:
+            doc.handle_nextPageTemplate("blank")
+            doc.handle_pageBreak()
+
+
+def _metadata(documents: tuple[b.Document, ...], clinic: Clinic, labels: dict[str, str],
+              th: Theme) -> dict[str, Any]:
+    first = documents[0].info
+    if len(documents) == 1:
+        title, subject = first.title, f"{first.subtitle}: {first.title}"
+    else:
+        title = fill(labels["packet_title"], treatment=first.subtitle)
+        subject = "; ".join(d.info.title for d in documents)
+    keywords = ", ".join(f"{d.info.treatment} {d.info.kind} version {d.info.version} "
+                         f"{d.info.fingerprint}" for d in documents)
+    return {"pagesize": PAPER[clinic.paper], "title": title, "author": clinic.name,
+            "subject": subject, "creator": "handoutgen", "keywords": keywords,
+            "lang": first.language, "invariant": 1, "pageCompression": 1,
+            "initialFontName": th.font.regular, "initialFontSize": 11, "initialLeading": 15.2}
+
+
+def layout(documents: tuple[b.Document, ...], entry: ClinicEntry, font_entry: FontEntry,
+           labels: dict[str, str], duplex: bool = False) -> Layout:
+    """Lay documents out once, one after the other: branded pages, recorded for `emit`.
+
+    Several documents make a packet: each starts on a new page (on a front side when
+    `duplex`), keeps its own footer and page numbers, and gets a bookmark above its sections.
+    """
     clinic = entry.clinic
     th = theme(clinic, font_entry)
     page_w, page_h = PAPER[clinic.paper]
     frame_w = page_w - 2 * MARGIN
-    builder = Builder(th, frame_w)
-    info = document.info
-    story: list[Flowable] = [builder.title_block(info, clinic.name), *builder.blocks(document.blocks)]
+    packet = len(documents) > 1
+    builder = Builder(th, frame_w, section_level=1 if packet else 0)
+    story: list[Flowable] = []
+    for index, document in enumerate(documents):
+        if index:
+            story += [_DuplexPad()] if duplex else []
+            story += [NextPageTemplate("page"), RLPageBreak()]
+        info = document.info
+        story += [DocumentStart(index, f"d{index}", info.title if packet else None),
+                  builder.title_block(info, clinic.name), *builder.blocks(document.blocks)]
     header = _Header(clinic, th, entry.logo, page_w, page_h, frame_w)
-    meta = {"pagesize": (page_w, page_h), "title": info.title, "author": clinic.name,
-            "subject": f"{info.subtitle}: {info.title}", "creator": "handoutgen",
-            "keywords": f"{info.treatment}, {info.kind}, version {info.version}, {info.fingerprint}",
-            "lang": info.language, "invariant": 1, "pageCompression": 1,
-            "initialFontName": th.font.regular, "initialFontSize": 11, "initialLeading": 15.2}
+    meta = _metadata(documents, clinic, labels, th)
     doc = BaseDocTemplate(io.BytesIO(), leftMargin=MARGIN, rightMargin=MARGIN, topMargin=HEADER,
                           bottomMargin=FOOTER, **meta)
     frame = Frame(MARGIN, FOOTER, frame_w, page_h - HEADER - FOOTER, id="body",
                   leftPadding=0, rightPadding=0, topPadding=4, bottomPadding=0)
-    doc.addPageTemplates([PageTemplate("page", [frame], onPage=header)])
+    blank = _BlankPage(th, labels["blank_page"], page_w, page_h)
+    doc.addPageTemplates([PageTemplate("page", [frame], onPage=header),
+                          PageTemplate("blank", [Frame(0, 0, page_w, page_h, id="blank")],
+                                       onPage=blank)])
     doc.build(story, canvasmaker=_RecordingCanvas)
-    canv = doc.canv
-    pdf = canv._doc
+    pdf = doc.canv._doc
     states = {font.fontName: _snapshot(font.state[pdf]) for font in pdf.delayedFonts}
 
-    def footer(c: Canvas, number: int, total: int) -> None:
-        _draw_footer(c, th, info, clinic, labels, number, total, page_w)
+    def footer(info: b.DocumentInfo) -> Callable[[Canvas, int, int], None]:
+        return lambda c, number, total: _draw_footer(c, th, info, clinic, labels, number, total,
+                                                     page_w)
 
-    return Layout(canv.pages, list(pdf.fontMapping.items()), states, meta, header, footer,
-                  th.styles["value"])
+    return Layout(doc.canv.pages, list(pdf.fontMapping.items()), states, meta, header,
+                  [footer(d.info) for d in documents], th.styles["value"])
 
 
 def emit(lay: Layout, values: tuple[str, ...] = ()) -> bytes | None:
@@ -511,8 +561,9 @@ def emit(lay: Layout, values: tuple[str, ...] = ()) -> bytes | None:
         pdf.delayedFonts.append(font)
         font.state[pdf] = _snapshot(lay.states[name])
     lay.header.define(canv)
-    total = len(lay.pages)
-    for number, page in enumerate(lay.pages, 1):
+    totals = Counter(page.document for page in lay.pages)
+    numbers: Counter[int] = Counter()
+    for page in lay.pages:
         canv.__dict__.update(page.state)
         code = page.state["_code"]
         canv._code = []
@@ -524,10 +575,12 @@ def emit(lay: Layout, values: tuple[str, ...] = ()) -> bytes | None:
                 filled[slot].drawOn(canv, 0, 3)
         canv._code.extend(code[start:])
         canv._formsinuse = list(page.state["_formsinuse"])
-        for key, title, _left, top in page.marks:
+        for key, title, top, level in page.marks:
             canv.bookmarkHorizontalAbsolute(key, top, left=0)
-            canv.addOutlineEntry(title, key, level=0)
-        lay.footer(canv, number, total)
+            canv.addOutlineEntry(title, key, level=level)
+        if page.document >= 0:
+            numbers[page.document] += 1
+            lay.footers[page.document](canv, numbers[page.document], totals[page.document])
         Canvas.showPage(canv)
     canv.save()
     return out.getvalue()
@@ -561,14 +614,14 @@ def strip(document: b.Document) -> tuple[b.Document, tuple[str, ...]]:
 
 
 @lru_cache(maxsize=64)
-def _cached_layout(blank: b.Document, entry: ClinicEntry, font_entry: FontEntry,
-                   labels: tuple[tuple[str, str], ...]) -> Layout:
-    return layout(blank, entry, font_entry, dict(labels))
+def _cached_layout(blanks: tuple[b.Document, ...], entry: ClinicEntry, font_entry: FontEntry,
+                   labels: tuple[tuple[str, str], ...], duplex: bool) -> Layout:
+    return layout(blanks, entry, font_entry, dict(labels), duplex)
 
 
-def render(document: b.Document, entry: ClinicEntry, font_entry: FontEntry, labels: dict[str, str],
-           source: str) -> bytes:
-    """Draw a composed document with the clinic's branding and return the PDF bytes.
+def render(documents: tuple[b.Document, ...], entry: ClinicEntry, font_entry: FontEntry,
+           labels: dict[str, str], source: str, duplex: bool = False) -> bytes:
+    """Draw composed documents (one, or several as a packet) and return the PDF bytes.
 
     Most of a personalised handout is the same for every patient of a clinic, treatment and
     kind: the layout with empty patient fields is made once per process and reused, and the
@@ -576,14 +629,33 @@ def render(document: b.Document, entry: ClinicEntry, font_entry: FontEntry, labe
     full layout, so the result is always what a full layout would give.
     """
     th = theme(entry.clinic, font_entry)
-    font = register_italic(font_entry) if _uses_italic(document.blocks) else th.font
-    check_coverage(document, entry, font, source)
-    blank, values = strip(document)
-    pdf = emit(_cached_layout(blank, entry, font_entry, tuple(labels.items())), values)
+    italic = any(uses_italic(d.blocks) for d in documents)
+    font = register_italic(font_entry) if italic else th.font
+    for document in documents:
+        check_coverage(document, entry, font, source)
+    stripped = [strip(d) for d in documents]
+    blanks = tuple(blank for blank, _ in stripped)
+    values = tuple(v for _, doc_values in stripped for v in doc_values)
+    pdf = emit(_cached_layout(blanks, entry, font_entry, tuple(labels.items()), duplex), values)
     if pdf is None:
-        pdf = emit(layout(document, entry, font_entry, labels))
+        pdf = emit(layout(documents, entry, font_entry, labels, duplex))
     assert pdf is not None  # a layout with its values inline has no slots left to fill
     return pdf
+
+
+class _BlankPage:
+    """The back of a duplex page left empty on purpose, saying so."""
+
+    def __init__(self, th: Theme, text: str, page_w: float, page_h: float) -> None:
+        self.th, self.text, self.page_w, self.page_h = th, text, page_w, page_h
+
+    def __call__(self, canv: Canvas, _doc: Any) -> None:
+        canv.blank = True
+        canv.saveState()
+        canv.setFillColor(GREY)
+        canv.setFont(self.th.font.regular, 11)
+        canv.drawCentredString(self.page_w / 2, self.page_h / 2, self.text)
+        canv.restoreState()
 
 
 class _Header:

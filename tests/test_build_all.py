@@ -28,7 +28,8 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert result.stderr == b""
     summary = result.stdout.decode().strip().splitlines()
     assert len(summary) == 1
-    assert re.fullmatch(r"Built 6 handouts for 2 clinics in \d+\.\d s into out/", summary[0])
+    assert re.fullmatch(r"Built 6, skipped 0 \(up to date\), failed 0 in \d+\.\d s "
+                        r"\(\d+ documents/s\) into out/", summary[0])
     return root / "out"
 
 

@@ -54,8 +54,8 @@ def test_reused_layout_matches_a_full_layout(library: Library, tmp_path: Path, c
     document = compose(library, request)
     entry = library.clinics[clinic]
     font, labels = library.fonts[entry.clinic.font], library.labels["en"].text
-    fast = render(document, entry, font, labels, "test")
-    full = emit(layout(document, entry, font, labels))
+    fast = render((document,), entry, font, labels, "test")
+    full = emit(layout((document,), entry, font, labels))
     assert full is not None
     assert _text(fast, tmp_path, "fast") == _text(full, tmp_path, "full")
     assert _pages(fast, tmp_path, "fast") == _pages(full, tmp_path, "full")
@@ -68,6 +68,6 @@ def test_long_values_take_the_full_path(library: Library) -> None:
     document = compose(library, request)
     entry = library.clinics["harbour-skin"]
     blank, values = strip(document)
-    lay = layout(blank, entry, library.fonts[entry.clinic.font], library.labels["en"].text)
+    lay = layout((blank,), entry, library.fonts[entry.clinic.font], library.labels["en"].text)
     assert emit(lay, values) is None
     assert emit(lay, ("Short Name",)) is not None

@@ -39,7 +39,7 @@ def test_full_disk_leaves_no_partial_file(tmp_path: Path) -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
                             check=False, timeout=120)
-    assert result.returncode == 1
+    assert result.returncode == 3
     assert result.stderr == f"error: {target}:1: output: cannot write: File too large " \
                             "(a writable folder with free space)\n"
     assert target.read_bytes() == b"old copy"

@@ -1,0 +1,226 @@
+"""Run many builds: in parallel worker processes, skipping what is up to date, resumable.
+
+The parent process validates and plans; each worker gets a small Task (what to build, where),
+composes and renders it with the library it inherited, writes the file itself (atomically)
+and sends back only the manifest records. The parent appends them to the manifest as they
+arrive, so a run killed at any moment can simply be run again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import os
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from . import manifest
+from .compose import Request, compose, fingerprint
+from .errors import DeliveryError, HandoutError, Problem
+from .library import Library
+from .manifest import Record
+from .output import confined, write_atomic
+
+
+@dataclass(frozen=True)
+class Task:
+    """One output file: a document, or a packet of documents, for one appointment (or none)."""
+
+    file: str  # relative to the output folder
+    requests: tuple[Request, ...]  # a packet holds several, in order
+    duplex: bool = False
+    appointment_id: str = ""
+    inputs: str = ""  # hash of everything the file is made from: equal means up to date
+
+
+@dataclass
+class Summary:
+    """What a run did, in documents (a packet of three counts three)."""
+
+    built: int = 0
+    skipped: int = 0
+    failed: int = 0
+    seconds: float = 0.0
+    problems: list[Problem] = field(default_factory=list)
+
+    def line(self, out: Path) -> str:
+        """The one summary line a run ends with."""
+        rate = self.built / self.seconds if self.seconds else 0.0
+        return (f"Built {self.built}, skipped {self.skipped} (up to date), failed {self.failed} "
+                f"in {self.seconds:.1f} s ({rate:.0f} documents/s) into {out}/")
+
+
+@lru_cache(maxsize=1)
+def program_digest() -> str:
+    """A hash of this program's own code: a new version rebuilds everything."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def inputs_key(library: Library, requests: Iterable[Request], duplex: bool) -> str:
+    """Hash of everything a file is made from: program, content, branding, layouts, patient."""
+    digest = hashlib.sha256(program_digest().encode())
+    for request in requests:
+        digest.update(repr((fingerprint(library, request), request)).encode())
+    digest.update(b"duplex" if duplex else b"simplex")
+    return digest.hexdigest()
+
+
+def up_to_date(task: Task, existing: dict[tuple[str, str, str], Record], out: Path) -> bool:
+    """True when the file exists, is what the manifest recorded, and was made from these inputs."""
+    sha = None
+    for request in task.requests:
+        record = existing.get((task.appointment_id, task.file, request.kind))
+        if record is None or record.status != "built" or record.inputs != task.inputs:
+            return False
+        sha = record.sha256
+    try:
+        return hashlib.sha256((out / task.file).read_bytes()).hexdigest() == sha
+    except OSError:
+        return False
+
+
+@dataclass
+class Result:
+    """What a worker sends back: manifest records, and problems if the task failed."""
+
+    records: list[Record]
+    problems: list[Problem]
+    fatal: bool = False  # the output cannot be written: stop the run
+
+
+class _Worker:
+    """The state a worker process builds tasks with (inherited from the parent by fork)."""
+
+    current: _Worker | None = None
+
+    def __init__(self, library: Library, out: Path) -> None:
+        self.library = library
+        self.out = out
+
+    def build(self, task: Task) -> Result:
+        from .build import render_documents  # build plans runs; workers only use its renderer
+
+        library = self.library
+        try:
+            documents = tuple(compose(library, r) for r in task.requests)
+            pdf = render_documents(library, task.requests, documents, task.duplex)
+        except HandoutError as err:
+            return Result(self.records(task, "", "failed"), err.problems)
+        try:
+            write_atomic(confined(self.out, task.file), pdf, mode=0o600 if task.appointment_id
+                         else 0o644)
+        except DeliveryError as err:
+            return Result([], err.problems, fatal=True)
+        return Result(self.records(task, hashlib.sha256(pdf).hexdigest(), "built"), [])
+
+    def records(self, task: Task, sha: str, status: str) -> list[Record]:
+        out = []
+        for request in task.requests:
+            treatment = self.library.treatments[request.treatment]
+            out.append(Record(task.file, sha, request.clinic, request.treatment, request.kind,
+                              request.language, treatment.meta.version,
+                              fingerprint(self.library, request), task.appointment_id, status,
+                              task.inputs))
+        return out
+
+
+def _init(library: Library, out: Path) -> None:
+    _Worker.current = _Worker(library, out)
+
+
+def _work(task: Task) -> Result:
+    worker = _Worker.current
+    assert worker is not None
+    return worker.build(task)
+
+
+class Progress:
+    """A progress bar with rate and ETA on a terminal; a plain line every few seconds otherwise."""
+
+    def __init__(self, total: int, label: str, stream: Any = None, every: float = 5.0) -> None:
+        self.stream = stream or sys.stderr
+        self.total, self.label, self.every = total, label, every
+        self.done = 0
+        self.start = self.last = time.perf_counter()
+        self.bar: Any = None
+        if total and self.stream.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, unit="doc", desc=label, file=self.stream, leave=False)
+
+    def update(self, count: int) -> None:
+        self.done += count
+        if self.bar is not None:
+            self.bar.update(count)
+            return
+        now = time.perf_counter()
+        if now - self.last >= self.every and self.done < self.total:
+            self.last = now
+            rate = self.done / (now - self.start)
+            eta = (self.total - self.done) / rate if rate else 0
+            print(f"{self.label}: {self.done}/{self.total} documents, {rate:.0f}/s, "
+                  f"about {eta:.0f} s left", file=self.stream, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def run(library: Library, tasks: list[Task], out: Path, jobs: int, force: bool = False,
+        label: str = "building") -> Summary:
+    """Build every task that is not up to date; stop at the first output that cannot be written."""
+    start = time.perf_counter()
+    summary = Summary()
+    existing = {} if force else manifest.read(out)
+    todo = []
+    for task in tasks:
+        if not force and up_to_date(task, existing, out):
+            summary.skipped += len(task.requests)
+        else:
+            todo.append(task)
+    writer = manifest.Writer(out)
+    progress = Progress(sum(len(t.requests) for t in todo), label)
+    try:
+        for result in _results(library, todo, out, jobs):
+            if result.fatal:
+                raise DeliveryError(result.problems)
+            writer.write(result.records)
+            count = len(result.records)
+            if result.problems:
+                summary.failed += count
+                summary.problems.extend(result.problems)
+            else:
+                summary.built += count
+            progress.update(count)
+    finally:
+        progress.close()
+        writer.close()
+    summary.seconds = time.perf_counter() - start
+    return summary
+
+
+def _results(library: Library, tasks: list[Task], out: Path, jobs: int) -> Iterator[Result]:
+    if jobs <= 1 or len(tasks) <= 1:
+        _init(library, out)
+        yield from map(_work, tasks)
+        return
+    # fork: workers inherit the loaded library, fonts and caches instead of loading them again
+    context = multiprocessing.get_context("fork")
+    chunk = max(1, min(16, len(tasks) // (jobs * 8)))
+    with context.Pool(jobs, initializer=_init, initargs=(library, out)) as pool:
+        yield from pool.imap_unordered(_work, tasks, chunksize=chunk)
+
+
+def default_jobs() -> int:
+    """All the cores this process may use."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
