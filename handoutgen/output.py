@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 import tempfile
 from pathlib import Path
 
 from .errors import DeliveryError
 from .load import display
+
+TEMP_SUFFIX = ".part"
+# Temporary names say which host and process write them, so leftovers of a killed run can be
+# told from the files of a run still going (see remove_leftovers).
+_HOST = socket.gethostname()
 
 
 def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
@@ -20,7 +26,7 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
     folder = path.parent
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".part", dir=folder)
+        fd, tmp = tempfile.mkstemp(prefix=f".tmp-{_HOST}-{os.getpid()}-", suffix=TEMP_SUFFIX, dir=folder)
     except OSError as err:
         raise DeliveryError.one(display(path), 1, "output", f"cannot write: {err.strerror}",
                                 "a writable folder") from err
@@ -37,6 +43,28 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
         raise DeliveryError.one(display(path), 1, "output", f"cannot write: {err.strerror}",
                                 "a writable folder with free space") from err
     _sync_folder(folder)
+
+
+def remove_leftovers(out: Path) -> int:
+    """Delete temporary files left under `out` by killed runs of this host; return how many."""
+    removed = 0
+    for path in out.rglob(f".tmp-{_HOST}-*{TEMP_SUFFIX}") if out.is_dir() else ():
+        pid = path.name.removeprefix(f".tmp-{_HOST}-").split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            with contextlib.suppress(OSError):
+                path.unlink()
+                removed += 1
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _sync_folder(folder: Path) -> None:

@@ -24,7 +24,7 @@ from .compose import Request, compose, fingerprint
 from .errors import DeliveryError, HandoutError, Problem
 from .library import Library
 from .manifest import Record
-from .output import confined, write_atomic
+from .output import confined, remove_leftovers, write_atomic
 
 
 @dataclass(frozen=True)
@@ -179,6 +179,7 @@ def run(library: Library, tasks: list[Task], out: Path, jobs: int, force: bool =
     """Build every task that is not up to date; stop at the first output that cannot be written."""
     start = time.perf_counter()
     summary = Summary()
+    remove_leftovers(out)
     existing = {} if force else manifest.read(out)
     todo = []
     for task in tasks:
