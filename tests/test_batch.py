@@ -220,7 +220,8 @@ def test_rerun_skips_what_is_up_to_date_and_rebuilds_what_changed(lib: Path, tmp
     after = files(out)
     assert sorted(f for f in after if after[f] != before[f]) == [
         f"maple-street/A1002/mesotherapy-{k}.pdf" for k in ("aftercare", "consent", "pre-treatment")]
-    assert "Drink plenty of fresh water" in flat(pdf_text(out / "maple-street/A1002/mesotherapy-aftercare.pdf"))
+    aftercare = out / "maple-street/A1002/mesotherapy-aftercare.pdf"
+    assert "Drink plenty of fresh water" in flat(pdf_text(aftercare))
     # A damaged output is not up to date, whatever the manifest says.
     (out / "harbour-skin/A1001/mesotherapy-consent.pdf").write_bytes(b"%PDF-1.4 broken")
     repaired = cli(lib, "batch", "--appointments", str(appointments), "--out", str(out))
