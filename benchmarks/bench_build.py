@@ -24,7 +24,7 @@ def warm(docs: int, clinic: str) -> float:
     from handoutgen.compose import Request
     from handoutgen.library import load_library
 
-    library = load_library(ROOT, clinic=clinic, treatment="mesotherapy")
+    library = load_library(ROOT, clinics=[clinic], treatment="mesotherapy")
 
     def request(i: int) -> Request:
         values = check_patient(library, clinic, ("aftercare",), [

@@ -36,6 +36,7 @@ MAX_ROWS = 200_000
 MAX_CELL = 500
 BadCell = Callable[[str, str, str], None]  # records a problem in a column of the current row
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_CLINIC_ID = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -112,6 +113,11 @@ def read_rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
                              "comma-separated values with a header row") from err
 
 
+def clinics_named(path: Path) -> set[str]:
+    """The clinic ids an appointments file mentions (to load only those clinics)."""
+    return {row["clinic"] for _line, row in read_rows(path) if _CLINIC_ID.match(row.get("clinic", ""))}
+
+
 def plan(path: Path, library: Library, packet: bool, duplex: bool, shard: Shard) -> Plan:
     """Check every row of this shard and turn the good ones into tasks."""
     name = display(path)
@@ -162,7 +168,7 @@ def _row_tasks(library: Library, row: dict[str, str], line: int, bad: BadCell,
     entry = library.clinics.get(clinic)
     if clinic and entry is None:
         bad("clinic", f"unknown clinic {clinic[:40]!r}",
-            "expected one of: " + ", ".join(sorted(library.clinics)))
+            "expected one of: " + ", ".join(library.clinic_ids))
     if treatment and treatment not in library.treatments:
         bad("treatment", f"unknown treatment {treatment[:40]!r}",
             "expected one of: " + ", ".join(sorted(library.treatments)))

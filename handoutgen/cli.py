@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import NoReturn
 
 from . import __version__
-from .appointments import OPTIONAL, REQUIRED, Shard, plan
+from .appointments import OPTIONAL, REQUIRED, Shard, clinics_named, plan
 from .build import build_all, build_document, build_many, check_patient, output_name
 from .compose import Request
 from .content import KINDS
 from .errors import DeliveryError, HandoutError, Problem, UsageError
-from .library import CLINICS_DIR, CONTENT_DIR, LABELS_DIR, Library, load_library
+from .library import CONTENT_DIR, LABELS_DIR, Library, load_library
 from .output import write_atomic
 from .patient import FIELDS, KIND_FIELDS, SOURCE
 from .runner import default_jobs, run
@@ -102,7 +102,7 @@ def _pick(library: Library, argv: Sequence[str], args: argparse.Namespace) -> Re
 
     clinic_id = _clinic_id(library, args.clinic)
     if clinic_id is None:
-        bad("--clinic", args.clinic, _known(library.root / CLINICS_DIR, "clinic.yaml"))
+        bad("--clinic", args.clinic, library.clinic_ids)
     if args.treatment not in library.treatments:
         bad("--treatment", args.treatment, _known(library.root / CONTENT_DIR, "treatment.yaml"))
     if args.kind not in KINDS:
@@ -156,7 +156,7 @@ def _patient_values(argv: Sequence[str], args: argparse.Namespace) -> list[tuple
 
 def cmd_build(root: Path, argv: Sequence[str], args: argparse.Namespace) -> int:
     """Build one document, optionally personalised."""
-    library = load_library(root, clinic=args.clinic, treatment=args.treatment)
+    library = load_library(root, clinics=[args.clinic], treatment=args.treatment)
     request = _pick(library, argv, args)
     values = check_patient(library, request.clinic, (request.kind,), _patient_values(argv, args))
     request = Request(request.clinic, request.treatment, request.kind, request.language,
@@ -194,7 +194,7 @@ def cmd_batch(root: Path, argv: Sequence[str], args: argparse.Namespace) -> int:
     if args.duplex and not args.packet:
         raise UsageError.one(SOURCE, _position(argv, "--duplex"), "--duplex", "needs --packet",
                              "--packet --duplex")
-    library = load_library(root)
+    library = load_library(root, clinics=clinics_named(args.appointments))
     planned = plan(args.appointments, library, args.packet, args.duplex, shard)
     for problem in planned.problems:
         print(problem, file=sys.stderr)
@@ -224,7 +224,7 @@ def cmd_check(root: Path) -> int:
     """Validate everything by composing and rendering every document in memory."""
     from .build import all_requests
 
-    library = load_library(root)
+    library = load_library(root, deep=True)
     requests = all_requests(library)
     build_many(library, requests)
     print(f"OK: {len(library.treatments)} treatments, {len(library.clinics)} clinics, "

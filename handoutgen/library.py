@@ -5,7 +5,7 @@ Everything is checked before anything is drawn, and every problem is reported to
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -85,6 +85,7 @@ class Library:
     clinics: dict[str, ClinicEntry]
     fonts: dict[str, FontEntry]
     labels: dict[str, Labels]
+    clinic_ids: tuple[str, ...] = ()  # every clinic folder, including those not loaded
 
 
 class Gather:
@@ -275,10 +276,12 @@ def load_labels(root: Path, g: Gather) -> dict[str, Labels]:
     return labels
 
 
-def load_library(root: Path, clinic: str | None = None, treatment: str | None = None) -> Library:
-    """Load and validate the library under `root`, or only one clinic / treatment of it.
+def load_library(root: Path, clinics: Collection[str] | None = None, treatment: str | None = None,
+                 deep: bool = False) -> Library:
+    """Load and validate the library under `root`, or only some clinics / one treatment of it.
 
-    `clinic` is a clinic id or the path of a clinic folder.
+    `clinics` holds clinic ids or clinic folder paths. `deep` also checks every face of every
+    font family, including faces no document uses yet (the `check` command).
     """
     g = Gather()
     fonts = load_fonts(root, g)
@@ -293,18 +296,25 @@ def load_library(root: Path, clinic: str | None = None, treatment: str | None = 
         found = load_treatment(folder, g)
         if found is not None:
             treatments[found.meta.id] = found
-    clinics: dict[str, ClinicEntry] = {}
-    for folder in _clinic_folders(root, clinic):
+    loaded: dict[str, ClinicEntry] = {}
+    for folder in _clinic_folders(root, clinics):
         entry = load_clinic(folder, fonts, treatments, labels, g)
         if entry is not None:
-            clinics[entry.clinic.id] = entry
-    if clinic is None:  # a full load checks every face of every family, even unused ones
+            loaded[entry.clinic.id] = entry
+    if deep:
         _check_fonts(fonts, g)
     g.problems.raise_if_any(HandoutError)
-    for entry in clinics.values():
+    for entry in loaded.values():
         check_clinic_text(root, entry, fonts[entry.clinic.font], treatments, g)
     g.problems.raise_if_any(HandoutError)
-    return Library(root, treatments, clinics, fonts, labels)
+    return Library(root, treatments, loaded, fonts, labels, known_clinics(root))
+
+
+def known_clinics(root: Path) -> tuple[str, ...]:
+    """The ids of every clinic folder of the library, loaded or not."""
+    base = root / CLINICS_DIR
+    return tuple(p.name for p in _subfolders(base) if (p / "clinic.yaml").is_file()) \
+        if base.is_dir() else ()
 
 
 def _check_fonts(fonts: dict[str, FontEntry], g: Gather) -> None:
@@ -354,12 +364,14 @@ def _strings(value: Any, path: PathT) -> Iterator[tuple[PathT, str]]:
             yield from _strings(item, (*path, key))
 
 
-def _clinic_folders(root: Path, clinic: str | None) -> list[Path]:
+def _clinic_folders(root: Path, clinics: Collection[str] | None) -> list[Path]:
     base = root / CLINICS_DIR
-    if clinic is None:
+    if clinics is None:
         return _subfolders(base) if base.is_dir() else []
-    if (base / clinic / "clinic.yaml").is_file() and "/" not in clinic:
-        return [base / clinic]
-    if Path(clinic, "clinic.yaml").is_file():
-        return [Path(clinic)]
-    return []
+    folders = []
+    for clinic in sorted(clinics):
+        if "/" not in clinic and (base / clinic / "clinic.yaml").is_file():
+            folders.append(base / clinic)
+        elif Path(clinic, "clinic.yaml").is_file():
+            folders.append(Path(clinic))
+    return folders

@@ -75,6 +75,37 @@ def cli(root: Path, *args: str) -> Run:
     return Run(code, out.getvalue(), err.getvalue())
 
 
+def run_all(lib: Path, out: Path) -> Run:
+    """Build everything into `out`; check the common shape of a failed run."""
+    run = cli(lib, "all", "--out", str(out))
+    assert run.code == 1
+    assert "Traceback" not in run.err
+    assert run.out == ""
+    assert not out.exists() or not any(out.rglob("*.pdf"))
+    return run
+
+
+def edit(root: Path, name: str, old: str, new: str) -> str:
+    """Replace the one occurrence of `old` in a library file; return the new text."""
+    path = root / name
+    text = path.read_text(encoding="utf-8")
+    assert text.count(old) == 1, f"{old!r} is not unique in {name}"
+    text = text.replace(old, new)
+    path.write_text(text, encoding="utf-8")
+    return text
+
+
+def text_of(root: Path, name: str) -> str:
+    """The text of a library file."""
+    return (root / name).read_text(encoding="utf-8")
+
+
+def line_of(text: str, needle: str) -> int:
+    """The 1-based line on which `needle` starts in `text`."""
+    assert text.count(needle) == 1, f"{needle!r} is not unique"
+    return text[:text.index(needle)].count("\n") + 1
+
+
 def script(root: Path, *args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
     """Run `python generate.py ...` as a real process from `root`."""
     return subprocess.run([sys.executable, str(REPO / "generate.py"), *args], cwd=root,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import Run, cli
+from conftest import cli, edit, line_of, run_all
 
 from handoutgen import load
 
@@ -16,40 +16,6 @@ PAIN = "  - id: pain\n"  # the fourth risk, risks[3]
 PAIN_NAME = "    name: Mild pain\n"
 RISK_FIELDS = "allowed: id, name, description, expected, call_if, term, lasts"
 TAGS = "plain text, numbers, true/false, lists and mappings"
-# Known bug (see test_broken_treatment_does_not_blame_clinic_additions): when a treatment fails to
-# load, every clinic's additions file for it is also reported as naming an unknown treatment.
-CASCADE = "no treatment 'mesotherapy'"
-
-
-def edit(root: Path, name: str, old: str, new: str) -> str:
-    """Replace the one occurrence of `old` in a library file; return the new text."""
-    path = root / name
-    text = path.read_text(encoding="utf-8")
-    assert text.count(old) == 1, f"{old!r} is not unique in {name}"
-    text = text.replace(old, new)
-    path.write_text(text, encoding="utf-8")
-    return text
-
-
-def line_of(text: str, needle: str) -> int:
-    """The 1-based line on which `needle` starts in `text`."""
-    assert text.count(needle) == 1, f"{needle!r} is not unique"
-    return text[:text.index(needle)].count("\n") + 1
-
-
-def run_all(lib: Path, out: Path) -> Run:
-    """Build everything into `out`; check the common shape of a failed run."""
-    run = cli(lib, "all", "--out", str(out))
-    assert run.code == 1
-    assert "Traceback" not in run.err
-    assert run.out == ""
-    assert not out.exists() or not any(out.rglob("*.pdf"))
-    return run
-
-
-def own(run: Run) -> list[str]:
-    """The error lines, without the known spurious lines about the clinics' additions files."""
-    return [line for line in run.errors if CASCADE not in line]
 
 
 @pytest.mark.parametrize(("old", "anchor", "where", "message"), [
@@ -67,21 +33,21 @@ def test_missing_required_field(lib: Path, tmp_path: Path, old: str, anchor: str
     text = edit(lib, FACTS, old, "")
     run = run_all(lib, tmp_path / "out")
     line = line_of(text, anchor)
-    assert own(run) == [f"error: {FACTS}:{line}: {where}: {message}"]
+    assert run.errors == [f"error: {FACTS}:{line}: {where}: {message}"]
 
 
 def test_unknown_field_lists_the_allowed_ones(lib: Path, tmp_path: Path) -> None:
     text = edit(lib, FACTS, PAIN_NAME, PAIN_NAME + "    severity: low\n")
     run = run_all(lib, tmp_path / "out")
     line = line_of(text, "    severity: low\n")
-    assert own(run) == [f"error: {FACTS}:{line}: risks[3].severity: unknown field ({RISK_FIELDS})"]
+    assert run.errors == [f"error: {FACTS}:{line}: risks[3].severity: unknown field ({RISK_FIELDS})"]
 
 
 def test_list_where_text_is_expected(lib: Path, tmp_path: Path) -> None:
     text = edit(lib, FACTS, PAIN_NAME, "    name:\n      - Mild pain\n")
     run = run_all(lib, tmp_path / "out")
     line = line_of(text, "    name:\n")
-    assert own(run) == [
+    assert run.errors == [
         f"error: {FACTS}:{line}: risks[3].name: expected text, got a list (plain name, e.g. Swelling)"]
 
 
@@ -89,7 +55,7 @@ def test_duplicate_key(lib: Path, tmp_path: Path) -> None:
     text = edit(lib, FACTS, PAIN_NAME, PAIN_NAME + "    name: Pain\n")
     run = run_all(lib, tmp_path / "out")
     line = line_of(text, "    name: Pain\n")  # the second, repeated key
-    assert own(run) == [
+    assert run.errors == [
         f"error: {FACTS}:{line}: risks[3].name: duplicate key (each field once per mapping)"]
 
 
@@ -102,7 +68,7 @@ def test_anchor_and_alias_both_reported(lib: Path, tmp_path: Path) -> None:
     path.write_text(text, encoding="utf-8")
     run = run_all(lib, tmp_path / "out")
     problem = "(document): anchors and aliases are not allowed (write the value out in full)"
-    assert own(run) == [
+    assert run.errors == [
         f"error: {FACTS}:{line_of(text, '&days')}: {problem}",
         f"error: {FACTS}:{line_of(text, '*days')}: {problem}",
     ]
@@ -112,7 +78,7 @@ def test_python_tag_on_a_scalar_is_refused(lib: Path, tmp_path: Path) -> None:
     text = edit(lib, FACTS, PAIN_NAME, "    name: !!python/name:os.system ''\n")
     run = run_all(lib, tmp_path / "out")
     line = line_of(text, "!!python")
-    assert own(run) == [f"error: {FACTS}:{line}: risks[3].name: "
+    assert run.errors == [f"error: {FACTS}:{line}: risks[3].name: "
                         f"tag 'tag:yaml.org,2002:python/name:os.system' is not allowed ({TAGS})"]
 
 
@@ -122,7 +88,7 @@ def test_python_object_apply_tag_is_refused(lib: Path, tmp_path: Path,
     run = run_all(lib, tmp_path / "out")
     assert "hi" not in capfd.readouterr().out  # never executed
     line = line_of(text, "!!python")
-    assert own(run) == [f"error: {FACTS}:{line}: risks[3].name: "
+    assert run.errors == [f"error: {FACTS}:{line}: risks[3].name: "
                         f"tag 'tag:yaml.org,2002:python/object/apply:os.system' is not allowed ({TAGS})"]
 
 
@@ -138,7 +104,7 @@ def test_tag_on_a_collection_is_refused(lib: Path, tmp_path: Path, old: str, new
     run = cli(lib, "all", "--out", str(tmp_path / "out"))
     line = line_of(text, "!!python")
     assert run.code == 1
-    assert own(run) == [f"error: {FACTS}:{line}: {where}: tag {tag!r} is not allowed ({TAGS})"]
+    assert run.errors == [f"error: {FACTS}:{line}: {where}: tag {tag!r} is not allowed ({TAGS})"]
     assert not any((tmp_path / "out").rglob("*.pdf"))
 
 
@@ -146,7 +112,7 @@ def test_invalid_yaml_syntax(lib: Path, tmp_path: Path) -> None:
     text = edit(lib, FACTS, PAIN_NAME, "   name: Mild pain\n")  # indented one space less
     run = run_all(lib, tmp_path / "out")
     line = line_of(text, "   name: Mild pain\n")
-    assert own(run) == [f"error: {FACTS}:{line}: (document): invalid YAML: did not find expected '-' "
+    assert run.errors == [f"error: {FACTS}:{line}: (document): invalid YAML: did not find expected '-' "
                         "indicator (see yaml.org for the syntax)"]
 
 
@@ -157,7 +123,7 @@ def test_file_over_the_size_cap(lib: Path, tmp_path: Path) -> None:
     path.write_bytes(padded)
     assert len(padded) == load.MAX_BYTES + 1
     run = run_all(lib, tmp_path / "out")
-    assert own(run) == [f"error: {FACTS}:1: (document): file is {load.MAX_BYTES + 1} bytes "
+    assert run.errors == [f"error: {FACTS}:1: (document): file is {load.MAX_BYTES + 1} bytes "
                         f"(at most {load.MAX_BYTES} bytes)"]
 
 
@@ -170,7 +136,7 @@ def test_empty_text(lib: Path, tmp_path: Path, value: str, problem: str) -> None
     text = edit(lib, FACTS, PAIN_NAME, f"    name: {value}\n".replace(" \n", "\n"))
     run = run_all(lib, tmp_path / "out")
     line = line_of(text, "  - id: pain\n    name:") + 1
-    assert own(run) == [f"error: {FACTS}:{line}: risks[3].name: {problem} (plain name, e.g. Swelling)"]
+    assert run.errors == [f"error: {FACTS}:{line}: risks[3].name: {problem} (plain name, e.g. Swelling)"]
 
 
 def test_expected_risk_needs_lasts(lib: Path, tmp_path: Path) -> None:
@@ -178,7 +144,7 @@ def test_expected_risk_needs_lasts(lib: Path, tmp_path: Path) -> None:
                 "    call_if: >-\n      The pain")
     run = run_all(lib, tmp_path / "out")
     line = line_of(text, PAIN)
-    assert own(run) == [f"error: {FACTS}:{line}: risks[3]: an expected reaction needs 'lasts' "
+    assert run.errors == [f"error: {FACTS}:{line}: risks[3]: an expected reaction needs 'lasts' "
                         "(how long it usually lasts, e.g. a few days)"]
 
 
@@ -186,7 +152,7 @@ def test_duplicate_risk_id(lib: Path, tmp_path: Path) -> None:
     text = edit(lib, FACTS, PAIN, "  - id: itching\n")
     run = run_all(lib, tmp_path / "out")
     line = line_of(text, "  - id: itching\n    name: Mild pain")  # the second 'itching'
-    assert own(run) == [
+    assert run.errors == [
         f"error: {FACTS}:{line}: risks[3].id: duplicate risk id 'itching' (each risk id once)"]
 
 
@@ -194,14 +160,14 @@ def test_treatment_id_differs_from_its_folder(lib: Path, tmp_path: Path) -> None
     text = edit(lib, TREATMENT, "id: mesotherapy\n", "id: meso\n")
     run = run_all(lib, tmp_path / "out")
     line = line_of(text, "id: meso\n")
-    assert own(run) == [
+    assert run.errors == [
         f"error: {TREATMENT}:{line}: id: id 'meso' differs from its folder name (use 'mesotherapy')"]
 
 
 def test_missing_kind_file(lib: Path, tmp_path: Path) -> None:
     (lib / AFTERCARE).unlink()
     run = run_all(lib, tmp_path / "out")
-    assert own(run) == [f"error: {AFTERCARE}:1: (document): file is missing "
+    assert run.errors == [f"error: {AFTERCARE}:1: (document): file is missing "
                         "(create aftercare.yaml in handouts/mesotherapy/en)"]
 
 
@@ -263,7 +229,7 @@ def test_problems_in_two_files_reported_together(lib: Path, tmp_path: Path) -> N
     aftercare = edit(lib, AFTERCARE, "title: Aftercare after mesotherapy\n", "heading: Aftercare\n")
     run = run_all(lib, tmp_path / "out")
     after_fields = "allowed: title, intro, do, dont, normal_intro, call_intro, emergency"
-    assert own(run) == [
+    assert run.errors == [
         f"error: {AFTERCARE}:1: (document): missing field 'title' (document title)",
         f"error: {AFTERCARE}:{line_of(aftercare, 'heading:')}: heading: unknown field ({after_fields})",
         f"error: {FACTS}:{line_of(facts, 'severity')}: risks[3].severity: unknown field ({RISK_FIELDS})",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import Run, cli, flat, pdf_text
+from conftest import Run, cli, edit, flat, line_of, pdf_text, run_all
 
 STOCK = "templates/aftercare.xml.j2"
 PARTS = "templates/_parts.xml.j2"
@@ -16,37 +16,11 @@ BLOCKS = ("section, h, p, ul, checklist, table, fields, lines, initials, signatu
 UNDEFINED = "(names listed in the README's template reference)"
 
 
-def edit(root: Path, name: str, old: str, new: str) -> str:
-    """Replace the one occurrence of `old` in a library file; return the new text."""
-    path = root / name
-    text = path.read_text(encoding="utf-8")
-    assert text.count(old) == 1, f"{old!r} is not unique in {name}"
-    text = text.replace(old, new)
-    path.write_text(text, encoding="utf-8")
-    return text
-
-
-def line_of(text: str, needle: str) -> int:
-    """The 1-based line on which `needle` starts in `text`."""
-    assert text.count(needle) == 1, f"{needle!r} is not unique"
-    return text[:text.index(needle)].count("\n") + 1
-
-
 def override(lib: Path, text: str) -> None:
     """Give maple-street its own aftercare layout."""
     path = lib / OVERRIDE
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
-
-
-def run_all(lib: Path, out: Path) -> Run:
-    """Build everything into `out`; check the common shape of a failed run."""
-    run = cli(lib, "all", "--out", str(out))
-    assert run.code == 1
-    assert "Traceback" not in run.err
-    assert run.out == ""
-    assert not out.exists() or not any(out.rglob("*.pdf"))
-    return run
 
 
 def build(lib: Path, clinic: str, target: Path) -> Run:
