@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from . import runner
 from .blocks import Document
 from .compose import TEMPLATE_SUFFIX, Request, compose, template_dirs
 from .content import KINDS
@@ -15,6 +15,9 @@ from .library import Library
 from .load import display
 from .patient import FIELDS, allowed_fields, check_value, normalise
 from .render import check_coverage, render, uses_italic
+
+if TYPE_CHECKING:
+    from .runner import Summary
 
 # (field name, raw value, where it came from: file and line, e.g. the argument's position)
 PatientInput = tuple[str, str, str, int]
@@ -108,12 +111,14 @@ def build_many(library: Library, requests: list[Request]) -> dict[Request, bytes
     return built
 
 
-def build_all(library: Library, out: Path, jobs: int, force: bool = False) -> runner.Summary:
+def build_all(library: Library, out: Path, jobs: int, force: bool = False) -> Summary:
     """Build every handout for every clinic into `out`, skipping what is up to date.
 
     Every document is composed and checked first: if any of them has a problem, nothing is
     written.
     """
+    from . import runner  # parallel runs are only for building everything
+
     requests = all_requests(library)
     problems: list[Problem] = []
     for request in requests:

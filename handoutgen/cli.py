@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from . import __version__
-from .appointments import OPTIONAL, REQUIRED, Shard, clinics_named, plan
 from .build import build_all, build_document, build_many, check_patient, output_name
 from .compose import Request
 from .content import KINDS
@@ -22,7 +22,9 @@ from .errors import DeliveryError, HandoutError, Problem, UsageError
 from .library import CONTENT_DIR, LABELS_DIR, Library, load_library
 from .output import write_atomic
 from .patient import FIELDS, KIND_FIELDS, SOURCE
-from .runner import default_jobs, run
+
+if TYPE_CHECKING:
+    from .appointments import Shard
 
 EXIT_OK = 0
 EXIT_ERROR = 1  # bad input: nothing was built
@@ -54,8 +56,7 @@ def make_parser() -> argparse.ArgumentParser:
     _run_options(every)
     batch = sub.add_parser("batch", help="build the documents of every appointment in a CSV export")
     batch.add_argument("--appointments", type=Path, required=True, metavar="FILE.csv",
-                       help="UTF-8 CSV with a header row: " + ", ".join(REQUIRED)
-                       + " (and optionally " + ", ".join(OPTIONAL) + ")")
+                       help="UTF-8 CSV with a header row naming the columns (see the README)")
     batch.add_argument("--packet", action="store_true",
                        help="one PDF per appointment with its documents in order, bookmarked")
     batch.add_argument("--duplex", action="store_true",
@@ -79,7 +80,7 @@ def make_parser() -> argparse.ArgumentParser:
 
 def _run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=Path("out"), help="output folder (default: out)")
-    parser.add_argument("--jobs", type=int, default=default_jobs(),
+    parser.add_argument("--jobs", type=int, default=0,
                         help="worker processes (default: all cores)")
     parser.add_argument("--force", action="store_true", help="rebuild even what is up to date")
 
@@ -180,7 +181,7 @@ def cmd_build(root: Path, argv: Sequence[str], args: argparse.Namespace) -> int:
 
 def cmd_all(root: Path, argv: Sequence[str], args: argparse.Namespace) -> int:
     """Build every handout for every clinic."""
-    _check_jobs(argv, args.jobs)
+    _check_jobs(argv, args)
     library = load_library(root)
     summary = build_all(library, args.out, args.jobs, args.force)
     print(summary.line(args.out))
@@ -189,7 +190,10 @@ def cmd_all(root: Path, argv: Sequence[str], args: argparse.Namespace) -> int:
 
 def cmd_batch(root: Path, argv: Sequence[str], args: argparse.Namespace) -> int:
     """Build the documents of every appointment in a CSV export."""
-    _check_jobs(argv, args.jobs)
+    from .appointments import clinics_named, plan  # only batches need these
+    from .runner import run
+
+    _check_jobs(argv, args)
     shard = _shard(argv, args.shard)
     if args.duplex and not args.packet:
         raise UsageError.one(SOURCE, _position(argv, "--duplex"), "--duplex", "needs --packet",
@@ -206,13 +210,20 @@ def cmd_batch(root: Path, argv: Sequence[str], args: argparse.Namespace) -> int:
     return EXIT_OK if not summary.failed else EXIT_ROWS
 
 
-def _check_jobs(argv: Sequence[str], jobs: int) -> None:
+def _check_jobs(argv: Sequence[str], args: argparse.Namespace) -> None:
+    """Default --jobs to the cores this process may use; refuse silly values."""
+    if args.jobs == 0 and "--jobs" not in " ".join(argv):
+        args.jobs = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") \
+            else os.cpu_count() or 1
+    jobs = args.jobs
     if not 1 <= jobs <= 256:
         raise UsageError.one(SOURCE, _position(argv, "--jobs"), "--jobs", f"{jobs} is not allowed",
                              "1 to 256 worker processes")
 
 
 def _shard(argv: Sequence[str], text: str) -> Shard:
+    from .appointments import Shard
+
     index, sep, count = text.partition("/")
     if sep and index.isdigit() and count.isdigit() and 1 <= int(index) <= int(count):
         return Shard(int(index), int(count))

@@ -9,8 +9,6 @@ arrive, so a run killed at any moment can simply be run again.
 from __future__ import annotations
 
 import hashlib
-import multiprocessing
-import os
 import sys
 import time
 from collections.abc import Iterable, Iterator
@@ -213,6 +211,8 @@ def _results(library: Library, tasks: list[Task], out: Path, jobs: int) -> Itera
         _init(library, out)
         yield from map(_work, tasks)
         return
+    import multiprocessing
+
     # fork: workers inherit the loaded library, fonts and caches instead of loading them again
     context = multiprocessing.get_context("fork")
     chunk = max(1, min(16, len(tasks) // (jobs * 8)))
@@ -220,8 +220,5 @@ def _results(library: Library, tasks: list[Task], out: Path, jobs: int) -> Itera
         yield from pool.imap_unordered(_work, tasks, chunksize=chunk)
 
 
-def default_jobs() -> int:
-    """All the cores this process may use."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
