@@ -42,11 +42,11 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 @dataclass
 class Plan:
-    """What a batch will build, and the rows it cannot."""
+    """Counts and problems of a batch's rows, filled in as its tasks are read."""
 
-    tasks: list[Task] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     rows: int = 0  # rows of this shard, good and bad
+    documents: int = 0  # documents the rows of this shard ask for
     failed_documents: int = 0  # documents asked for by bad rows
 
 
@@ -113,38 +113,57 @@ def read_rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
                              "comma-separated values with a header row") from err
 
 
-def clinics_named(path: Path) -> set[str]:
-    """The clinic ids an appointments file mentions (to load only those clinics)."""
-    return {row["clinic"] for _line, row in read_rows(path) if _CLINIC_ID.match(row.get("clinic", ""))}
+def survey(path: Path, shard: Shard) -> tuple[set[str], int]:
+    """Read the file once, cheaply: the clinic ids it names and how many documents it asks for.
+
+    This also checks the header, so a bad header stops a batch before any work.
+    """
+    clinics: set[str] = set()
+    documents = 0
+    for line, row in read_rows(path):
+        if shard.holds(_row_key(row, line)):
+            if _CLINIC_ID.match(row.get("clinic", "")):
+                clinics.add(row["clinic"])
+            documents += len(_listed(row))
+    return clinics, documents
 
 
-def plan(path: Path, library: Library, packet: bool, duplex: bool, shard: Shard) -> Plan:
-    """Check every row of this shard and turn the good ones into tasks."""
+def _row_key(row: dict[str, str], line: int) -> str:
+    return row.get("appointment_id") or f"line {line}"
+
+
+def _listed(row: dict[str, str]) -> list[str]:
+    return [k.strip() for k in row.get("documents", "").split(";") if k.strip()] or [""]
+
+
+def plan(path: Path, library: Library, packet: bool, duplex: bool, shard: Shard,
+         counts: Plan) -> Iterator[Task]:
+    """Check every row of this shard and yield tasks for the good ones, as the file is read.
+
+    Problems and counts go into `counts`.
+    """
     name = display(path)
-    result = Plan()
     first_seen: dict[str, int] = {}
     for line, row in read_rows(path):
-        key = row.get("appointment_id") or f"line {line}"
-        if not shard.holds(key):
+        if not shard.holds(_row_key(row, line)):
             continue
-        result.rows += 1
+        counts.rows += 1
         problems: list[Problem] = []
 
         def bad(column: str, problem: str, allowed: str, line: int = line,
                 problems: list[Problem] = problems) -> None:
             problems.append(Problem(name, line, column, problem, allowed))
 
+        tasks: list[Task] = []
         if "" in row:
             bad("(row)", f"has {row['']}", "as many cells as the header has columns")
         else:
             tasks = _row_tasks(library, row, line, bad, first_seen, packet, duplex)
-            if not problems:
-                result.tasks.extend(tasks)
         if problems:
-            result.problems.extend(problems)
-            listed = [k for k in row.get("documents", "").split(";") if k.strip()]
-            result.failed_documents += max(1, len(listed))
-    return result
+            counts.problems.extend(problems)
+            counts.failed_documents += len(_listed(row))
+        else:
+            yield from tasks
 
 
 def _row_tasks(library: Library, row: dict[str, str], line: int, bad: BadCell,

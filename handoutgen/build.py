@@ -130,7 +130,7 @@ def build_all(library: Library, out: Path, jobs: int, force: bool = False) -> Su
         raise RenderError(problems)
     tasks = [runner.Task(output_name(library, r), (r,), inputs=runner.inputs_key(library, (r,), False))
              for r in requests]
-    return runner.run(library, tasks, out, jobs, force, label="handouts")
+    return runner.run(library, tasks, out, jobs, force, label="handouts", total=len(tasks))
 
 
 def validate(library: Library, request: Request, document: Document) -> None:

@@ -190,7 +190,7 @@ def cmd_all(root: Path, argv: Sequence[str], args: argparse.Namespace) -> int:
 
 def cmd_batch(root: Path, argv: Sequence[str], args: argparse.Namespace) -> int:
     """Build the documents of every appointment in a CSV export."""
-    from .appointments import clinics_named, plan  # only batches need these
+    from .appointments import Plan, plan, survey  # only batches need these
     from .runner import run
 
     _check_jobs(argv, args)
@@ -198,14 +198,14 @@ def cmd_batch(root: Path, argv: Sequence[str], args: argparse.Namespace) -> int:
     if args.duplex and not args.packet:
         raise UsageError.one(SOURCE, _position(argv, "--duplex"), "--duplex", "needs --packet",
                              "--packet --duplex")
-    library = load_library(root, clinics=clinics_named(args.appointments))
-    planned = plan(args.appointments, library, args.packet, args.duplex, shard)
-    for problem in planned.problems:
+    clinics, documents = survey(args.appointments, shard)
+    library = load_library(root, clinics=clinics)
+    counts = Plan()
+    tasks = plan(args.appointments, library, args.packet, args.duplex, shard, counts)
+    summary = run(library, tasks, args.out, args.jobs, args.force, label="batch", total=documents)
+    for problem in [*counts.problems, *summary.problems]:
         print(problem, file=sys.stderr)
-    summary = run(library, planned.tasks, args.out, args.jobs, args.force, label="batch")
-    for problem in summary.problems:
-        print(problem, file=sys.stderr)
-    summary.failed += planned.failed_documents
+    summary.failed += counts.failed_documents
     print(summary.line(args.out))
     return EXIT_OK if not summary.failed else EXIT_ROWS
 

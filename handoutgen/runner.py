@@ -8,10 +8,11 @@ arrive, so a run killed at any moment can simply be run again.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -172,33 +173,41 @@ class Progress:
             self.bar.close()
 
 
-def run(library: Library, tasks: list[Task], out: Path, jobs: int, force: bool = False,
-        label: str = "building") -> Summary:
-    """Build every task that is not up to date; stop at the first output that cannot be written."""
+def run(library: Library, tasks: Iterable[Task], out: Path, jobs: int, force: bool = False,
+        label: str = "building", total: int = 0) -> Summary:
+    """Build every task that is not up to date; stop at the first output that cannot be written.
+
+    Tasks are consumed as the run goes (a 10,000-row batch is never held in memory at once);
+    `total` is the number of documents expected, for the progress bar.
+    """
     start = time.perf_counter()
     summary = Summary()
     remove_leftovers(out)
-    existing = {} if force else manifest.read(out)
-    todo = []
-    for task in tasks:
-        if not force and up_to_date(task, existing, out):
-            summary.skipped += len(task.requests)
-        else:
-            todo.append(task)
     writer = manifest.Writer(out)
-    progress = Progress(sum(len(t.requests) for t in todo), label)
+    progress = Progress(total, label)
     try:
-        for result in _results(library, todo, out, jobs):
-            if result.fatal:
-                raise DeliveryError(result.problems)
-            writer.write(result.records)
-            count = len(result.records)
-            if result.problems:
-                summary.failed += count
-                summary.problems.extend(result.problems)
-            else:
-                summary.built += count
-            progress.update(count)
+        with _pool(library, out, jobs) as results:
+            existing = {} if force else manifest.read(out)  # read after forking: parent only
+
+            def todo() -> Iterator[Task]:
+                for task in tasks:
+                    if not force and up_to_date(task, existing, out):
+                        summary.skipped += len(task.requests)
+                        progress.update(len(task.requests))
+                    else:
+                        yield task
+
+            for result in results(todo()):
+                if result.fatal:
+                    raise DeliveryError(result.problems)
+                writer.write(result.records)
+                count = len(result.records)
+                if result.problems:
+                    summary.failed += count
+                    summary.problems.extend(result.problems)
+                else:
+                    summary.built += count
+                progress.update(count)
     finally:
         progress.close()
         writer.close()
@@ -206,18 +215,20 @@ def run(library: Library, tasks: list[Task], out: Path, jobs: int, force: bool =
     return summary
 
 
-def _results(library: Library, tasks: list[Task], out: Path, jobs: int) -> Iterator[Result]:
-    if jobs <= 1 or len(tasks) <= 1:
+@contextlib.contextmanager
+def _pool(library: Library, out: Path,
+          jobs: int) -> Iterator[Callable[[Iterable[Task]], Iterator[Result]]]:
+    """Workers started before any task is read: they inherit the library, not the plan."""
+    if jobs <= 1:
         _init(library, out)
-        yield from map(_work, tasks)
+        yield lambda tasks: map(_work, tasks)
         return
     import multiprocessing
 
     # fork: workers inherit the loaded library, fonts and caches instead of loading them again
     context = multiprocessing.get_context("fork")
-    chunk = max(1, min(16, len(tasks) // (jobs * 8)))
     with context.Pool(jobs, initializer=_init, initargs=(library, out)) as pool:
-        yield from pool.imap_unordered(_work, tasks, chunksize=chunk)
+        yield lambda tasks: pool.imap_unordered(_work, tasks, chunksize=4)
 
 
 
