@@ -27,7 +27,7 @@ from reportlab.pdfgen.canvas import Canvas
 
 rl_config.useA85 = 0  # plain binary streams: smaller and faster than ASCII85
 MEMO_MIN_BYTES = 2048  # smaller streams compress faster than they can be looked up
-MEMO_ENTRIES = 64
+MEMO_ENTRIES = 24  # a few documents: font and image streams recur in every one
 
 
 class _RememberingCompress(pdfdoc.PDFStreamFilterZCompress):  # type: ignore[misc]
