@@ -20,7 +20,7 @@ from .compose import Request
 from .content import KINDS
 from .errors import HandoutError, Problem, UsageError
 from .library import Library
-from .load import display
+from .load import display, read_text
 from .patient import KIND_FIELDS, allowed_fields
 from .runner import Task, inputs_key
 
@@ -68,19 +68,7 @@ class Shard:
 def read_rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
     """Yield (line, row) for every data row; raise on a file or header that cannot be used."""
     name = display(path)
-    try:
-        raw = path.read_bytes() if path.stat().st_size <= MAX_BYTES else b""
-    except OSError as err:
-        raise UsageError.one(name, 1, "(file)", f"cannot read: {err.strerror}",
-                             "a readable CSV file") from err
-    if not raw and path.stat().st_size > MAX_BYTES:
-        raise UsageError.one(name, 1, "(file)", f"file is {path.stat().st_size} bytes",
-                             f"at most {MAX_BYTES} bytes; split it or use --shard")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        raise UsageError.one(name, 1, "(file)", f"not UTF-8 text (byte {err.start})",
-                             "a UTF-8 CSV export") from err
+    text = read_text(path, MAX_BYTES, UsageError, "(file)", "CSV file", "; split it or use --shard")
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = [cell.strip().lower() for cell in next(reader)]

@@ -105,7 +105,7 @@ def _pick(library: Library, argv: Sequence[str], args: argparse.Namespace) -> Re
     if clinic_id is None:
         bad("--clinic", args.clinic, library.clinic_ids)
     if args.treatment not in library.treatments:
-        bad("--treatment", args.treatment, _known(library.root / CONTENT_DIR, "treatment.yaml"))
+        bad("--treatment", args.treatment, library.treatment_ids)
     if args.kind not in KINDS:
         bad("--kind", args.kind, list(KINDS))
     language = args.language
@@ -134,11 +134,6 @@ def _clinic_id(library: Library, key: str) -> str | None:
         if entry.folder.resolve() == folder:
             return clinic_id
     return None
-
-
-def _known(base: Path, marker: str) -> list[str]:
-    """Names of the folders under `base` that hold `marker` (all clinics, all treatments)."""
-    return sorted(p.name for p in base.iterdir() if (p / marker).is_file()) if base.is_dir() else []
 
 
 def _patient_values(argv: Sequence[str], args: argparse.Namespace) -> list[tuple[str, str, str, int]]:

@@ -86,6 +86,7 @@ class Library:
     fonts: dict[str, FontEntry]
     labels: dict[str, Labels]
     clinic_ids: tuple[str, ...] = ()  # every clinic folder, including those not loaded
+    treatment_ids: tuple[str, ...] = ()  # every treatment folder, including those not loaded
 
 
 class Gather:
@@ -307,14 +308,11 @@ def load_library(root: Path, clinics: Collection[str] | None = None, treatment: 
     for entry in loaded.values():
         check_clinic_text(root, entry, fonts[entry.clinic.font], treatments, g)
     g.problems.raise_if_any(HandoutError)
-    return Library(root, treatments, loaded, fonts, labels, known_clinics(root))
-
-
-def known_clinics(root: Path) -> tuple[str, ...]:
-    """The ids of every clinic folder of the library, loaded or not."""
     base = root / CLINICS_DIR
-    return tuple(p.name for p in _subfolders(base) if (p / "clinic.yaml").is_file()) \
+    clinic_ids = tuple(p.name for p in _subfolders(base) if (p / "clinic.yaml").is_file()) \
         if base.is_dir() else ()
+    return Library(root, treatments, loaded, fonts, labels, clinic_ids,
+                   tuple(sorted(g.treatment_folders)))
 
 
 def _check_fonts(fonts: dict[str, FontEntry], g: Gather) -> None:

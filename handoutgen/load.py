@@ -56,23 +56,29 @@ class Loaded:
         return 1
 
 
-def load_yaml(path: Path, error: type[HandoutError] = ContentError) -> Loaded:
-    """Load one YAML file; reject tags, anchors, aliases, duplicate keys and oversized input."""
+def read_text(path: Path, limit: int, error: type[HandoutError], field: str, what: str,
+              hint: str = "") -> str:
+    """Read a user's UTF-8 text file (a leading byte-order mark is dropped), refusing big ones."""
     name = display(path)
     try:
-        raw = path.read_bytes()
+        size = path.stat().st_size
+        raw = path.read_bytes() if size <= limit else b""
     except OSError as err:
-        raise error.one(name, 1, "(document)", f"cannot read file: {err.strerror}",
-                        "a readable YAML file") from err
-    if len(raw) > MAX_BYTES:
-        raise error.one(name, 1, "(document)", f"file is {len(raw)} bytes",
-                        f"at most {MAX_BYTES} bytes")
+        raise error.one(name, 1, field, f"cannot read file: {err.strerror}",
+                        f"a readable {what}") from err
+    if size > limit:
+        raise error.one(name, 1, field, f"file is {size} bytes", f"at most {limit} bytes{hint}")
     try:
-        text = raw.decode("utf-8")
+        return raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
-        raise error.one(name, 1, "(document)", f"not UTF-8 text (byte {err.start})",
-                        "UTF-8 encoded YAML") from err
-    return parse_yaml(text, name, error)
+        raise error.one(name, 1, field, f"not UTF-8 text (byte {err.start})",
+                        f"UTF-8 encoded {what}") from err
+
+
+def load_yaml(path: Path, error: type[HandoutError] = ContentError) -> Loaded:
+    """Load one YAML file; reject tags, anchors, aliases, duplicate keys and oversized input."""
+    text = read_text(path, MAX_BYTES, error, "(document)", "YAML file")
+    return parse_yaml(text, display(path), error)
 
 
 def parse_yaml(text: str, name: str, error: type[HandoutError] = ContentError) -> Loaded:
