@@ -6,7 +6,7 @@ Everything is checked before anything is drawn, and every problem is reported to
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -57,12 +57,32 @@ class ClinicEntry:
     clinic: Clinic
     folder: Path
     logo: Path
-    additions: dict[str, ClinicAdditions] = field(default_factory=dict)
+    # language -> treatment -> the clinic's own lines in that language
+    by_language: dict[str, dict[str, ClinicAdditions]] = field(default_factory=dict)
 
     @property
     def templates(self) -> Path:
         """The clinic's template override folder (may not exist)."""
         return self.folder / TEMPLATES_DIR
+
+    @property
+    def additions(self) -> dict[str, ClinicAdditions]:
+        """The clinic's own lines in its first language, by treatment.
+
+        A document must use `additions_for`, which picks the document's language.
+        """
+        return self.by_language.get(self.clinic.languages[0], {})
+
+    def additions_for(self, treatment: str, language: str) -> ClinicAdditions | None:
+        """The clinic's own lines for a treatment, in one language (None when it has none)."""
+        return self.by_language.get(language, {}).get(treatment)
+
+
+def additions_file(folder: Path, treatment: str, language: str, default: str) -> Path:
+    """content/<treatment>.yaml for a clinic's first language, content/<treatment>.<language>.yaml
+    for each other one."""
+    suffix = "" if language == default else f".{language}"
+    return folder / "content" / f"{treatment}{suffix}.yaml"
 
 
 @dataclass(frozen=True, eq=False)
@@ -188,30 +208,83 @@ def load_clinic(folder: Path, library_fonts: dict[str, FontEntry], treatments: d
     else:
         for message, allowed in check_logo(logo):
             fail(("logo",), message, allowed)
-    additions: dict[str, ClinicAdditions] = {}
-    content_dir = folder / "content"
-    if content_dir.is_dir():
-        for path in sorted(content_dir.glob("*.yaml")):
-            if path.stem in g.treatment_folders and path.stem not in treatments:
-                continue  # that treatment is not loaded (not asked for, or reported broken)
-            extra = _load_additions(path, treatments, g)
-            if extra is not None:
-                additions[path.stem] = extra
+    by_language = _load_all_additions(folder, clinic, treatments, g)
     if not ok or logo is None:
         return None
-    return ClinicEntry(clinic, folder, logo, additions)
+    return ClinicEntry(clinic, folder, logo, by_language)
 
 
-def _load_additions(path: Path, treatments: dict[str, Treatment],
+def _load_all_additions(folder: Path, clinic: Clinic, treatments: dict[str, Treatment],
+                        g: Gather) -> dict[str, dict[str, ClinicAdditions]]:
+    """Load content/<treatment>.yaml (first language) and content/<treatment>.<language>.yaml.
+
+    Lines in the first language must never reach another language's handout, so a clinic with
+    its own lines for a treatment needs them in every other language it offers that treatment in.
+    """
+    content_dir = folder / "content"
+    default = clinic.languages[0]
+    by_language: dict[str, dict[str, ClinicAdditions]] = {}
+    for path in sorted(content_dir.glob("*.yaml")) if content_dir.is_dir() else ():
+        treatment_id, _, language = path.name.removesuffix(".yaml").partition(".")
+        if treatment_id in g.treatment_folders and treatment_id not in treatments:
+            continue  # that treatment is not loaded (not asked for, or reported broken)
+        if language and language not in clinic.languages[1:]:
+            problem = (f"{language!r} is the clinic's first language" if language == default
+                       else f"the clinic does not offer language {language!r}")
+            g.problems.add(display(path), 1, "(document)", problem,
+                           f"{treatment_id}.yaml for {default}; {treatment_id}.<language>.yaml for "
+                           "another language in clinic.yaml's languages: "
+                           + (", ".join(clinic.languages[1:]) or "none"))
+            continue
+        extra = _load_additions(path, treatment_id, treatments, g)
+        if extra is not None:
+            by_language.setdefault(language or default, {})[treatment_id] = extra
+    for treatment_id, master in sorted(by_language.get(default, {}).items()):
+        master_path = additions_file(folder, treatment_id, default, default)
+        for language in clinic.languages[1:]:
+            path = additions_file(folder, treatment_id, language, default)
+            if language not in treatments[treatment_id].languages:
+                continue  # not built in that language, so nothing can leak
+            if not path.is_file():
+                g.problems.add(display(path), 1, "(document)",
+                               f"file is missing: the clinic offers {treatment_id} in {language!r} "
+                               f"and has its own lines for it in {master_path.name}",
+                               f"create {path.name} in {display(path.parent)} with those lines "
+                               f"in {language!r}")
+            elif (translation := by_language.get(language, {}).get(treatment_id)) is not None:
+                _check_translation(master, master_path.name, translation, g.files[path], g)
+    return by_language
+
+
+def _check_translation(master: ClinicAdditions, master_name: str, translation: ClinicAdditions,
+                       loaded: Loaded, g: Gather) -> None:
+    """A translation of a clinic's lines has the same fields, as many lines and the same risks."""
+    for f in fields(ClinicAdditions):
+        want, got = getattr(master, f.name), getattr(translation, f.name)
+        if isinstance(want, tuple):
+            differs, have, expected = len(want) != len(got), f"{len(got)} lines", f"{len(want)} lines"
+        elif isinstance(want, dict):
+            differs = sorted(want) != sorted(got)
+            have, expected = ", ".join(sorted(got)) or "none", ", ".join(sorted(want)) or "none"
+        else:
+            differs = (want is None) != (got is None)
+            have, expected = ("a paragraph", "none") if got is not None else ("none", "a paragraph")
+        if differs:
+            g.problems.add(loaded.file, loaded.line((f.name,)), f.name,
+                           f"has {have}, but {master_name} has {expected}",
+                           f"the same lines as {master_name}, translated")
+
+
+def _load_additions(path: Path, treatment_id: str, treatments: dict[str, Treatment],
                     g: Gather) -> ClinicAdditions | None:
     loaded = _load(path, BrandingError, g)
     extra = convert(ClinicAdditions, loaded, g.problems) if loaded else None
     if extra is None or loaded is None:
         return None
-    treatment = treatments.get(path.stem)
+    treatment = treatments.get(treatment_id)
     if treatment is None:
-        if path.stem not in g.treatment_folders:
-            g.problems.add(loaded.file, 1, "(document)", f"no treatment {path.stem!r}",
+        if treatment_id not in g.treatment_folders:
+            g.problems.add(loaded.file, 1, "(document)", f"no treatment {treatment_id!r}",
                            "name the file after a treatment: " + ", ".join(sorted(g.treatment_folders)))
         return None
     risk_ids = {r.id for lang in treatment.languages.values() for r in lang.facts.risks}
@@ -331,8 +404,10 @@ def check_clinic_text(root: Path, entry: ClinicEntry, font: FontEntry, treatment
     from .fonts import describe, register, uncovered
 
     registered = register(font)
-    files = [entry.folder / "clinic.yaml", *(entry.folder / "content" / f"{t}.yaml"
-                                              for t in entry.additions)]
+    default = entry.clinic.languages[0]
+    files = [entry.folder / "clinic.yaml",
+             *(additions_file(entry.folder, t, lang, default)
+               for lang, extra in entry.by_language.items() for t in extra)]
     for treatment in treatments.values():
         for lang in entry.clinic.languages:
             if lang in treatment.languages:
