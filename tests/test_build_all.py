@@ -15,6 +15,8 @@ CLINICS = {"harbour-skin": ("Harbour Skin Clinic", (595.276, 841.89)),
 RISKS = ("Swelling (edema)", "Redness (erythema)", "Itching", "Mild pain",
          "More sensitive skin (hyperesthesia)", "(nausea)", "(diarrhea)", "(vomiting)",
          "(subcutaneous nodules)", "(pigmentation)", "(hypersensitivity)")
+# Maple Street also hands out Spanish: its second language gets a .es suffix.
+SPANISH = tuple(f"maple-street/mesotherapy-{k}.es.pdf" for k in KINDS)
 
 
 @pytest.fixture(scope="module")
@@ -28,14 +30,14 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert result.stderr == b""
     summary = result.stdout.decode().strip().splitlines()
     assert len(summary) == 1
-    assert re.fullmatch(r"Built 6, skipped 0 \(up to date\), failed 0 in \d+\.\d s "
+    assert re.fullmatch(r"Built 9, skipped 0 \(up to date\), failed 0 in \d+\.\d s "
                         r"\(\d+ documents/s\) into out/", summary[0])
     return root / "out"
 
 
 def test_every_kind_for_every_clinic_is_written(built: Path) -> None:
     found = sorted(str(p.relative_to(built)) for p in built.rglob("*.pdf"))
-    assert found == sorted(f"{c}/mesotherapy-{k}.pdf" for c in CLINICS for k in KINDS)
+    assert found == sorted([*(f"{c}/mesotherapy-{k}.pdf" for c in CLINICS for k in KINDS), *SPANISH])
 
 
 @pytest.mark.parametrize("clinic", CLINICS)
@@ -79,7 +81,8 @@ def test_consent_form_has_every_required_element(built: Path) -> None:
 def test_no_promises_in_any_handout(built: Path) -> None:
     for path in built.rglob("*.pdf"):
         text = flat(pdf_text(path)).lower()
-        for word in (" will improve", "safely", "permanently", "guarantee "):
+        for word in (" will improve", "safely", "permanently", "guarantee ",
+                     "mejorará", "sin riesgo", "de forma segura", "permanente", "garantizamos"):
             assert word not in text, (path.name, word)
 
 

@@ -24,7 +24,7 @@ def test_list_shows_what_can_be_built(lib: Path) -> None:
 def test_check_passes_on_the_bundled_library(lib: Path) -> None:
     run = cli(lib, "check")
     assert (run.code, run.err) == (0, "")
-    assert run.out == "OK: 1 treatments, 2 clinics, 6 documents checked\n"
+    assert run.out == "OK: 1 treatments, 2 clinics, 9 documents checked\n"
 
 
 def test_unknown_clinic_treatment_kind_and_field_listed_at_once(lib: Path) -> None:

@@ -151,7 +151,7 @@ def test_language_without_labels(lib: Path, tmp_path: Path) -> None:
     text = edit(lib, HARBOUR, "languages: [en]\n", "languages:\n  - en\n  - xx\n")
     run = run_all(lib, tmp_path / "out")
     assert run.errors == [f"error: {HARBOUR}:{line_of(text, '- xx')}: languages[1]: "
-                          "no labels for language 'xx' (expected one of: en)"]
+                          "no labels for language 'xx' (expected one of: en, es)"]
 
 
 def test_fonts_yaml_names_a_missing_file(lib: Path, tmp_path: Path) -> None:
