@@ -89,7 +89,7 @@ def environment(dirs: tuple[Path, ...]) -> jinja2.Environment:
     env = ImmutableSandboxedEnvironment(
         loader=jinja2.FileSystemLoader([str(d) for d in dirs if d.is_dir()]),
         bytecode_cache=_bytecode_cache(),
-        autoescape=True,
+        autoescape=lambda name: name is None or not name.endswith(".txt.j2"),  # plain text: email
         undefined=_Undefined,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -124,10 +124,13 @@ class _QuietCache(jinja2.FileSystemBytecodeCache):
 
 @lru_cache(maxsize=64)
 def templates_digest(dirs: tuple[Path, ...]) -> str:
-    """Hash every template in the lookup order: layout text is part of what the patient saw."""
+    """Hash every layout in the lookup order: layout text is part of what the patient saw.
+
+    Email templates are not part of it: rewording an email does not change the documents.
+    """
     digest = hashlib.sha256()
     for folder in dirs:
-        for path in sorted(folder.rglob("*.j2")) if folder.is_dir() else ():
+        for path in sorted(folder.rglob("*" + TEMPLATE_SUFFIX)) if folder.is_dir() else ():
             digest.update(path.name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
 
@@ -147,7 +150,7 @@ def content_view(library: Library, request: Request) -> dict[str, Any]:
     entry = library.clinics[request.clinic]
     treatment = library.treatments[request.treatment]
     content = treatment.languages[request.language]
-    extra = entry.additions.get(request.treatment)
+    extra = entry.additions_for(request.treatment, request.language)
     facts = content.facts
     if extra is not None and extra.risk_lasts:
         facts = dataclasses.replace(facts, risks=tuple(
@@ -188,7 +191,6 @@ def compose(library: Library, request: Request) -> Document:
     entry = library.clinics[request.clinic]
     treatment = library.treatments[request.treatment]
     dirs = tuple(template_dirs(library.root, entry))
-    env = environment(dirs)
     name = request.kind + TEMPLATE_SUFFIX
     view = content_view(library, request)
     fp = fingerprint(library, request)
@@ -214,32 +216,39 @@ def compose(library: Library, request: Request) -> Document:
     context = {**view, "patient": patient,
                "document": dataclasses.asdict(info),
                "labels": labels}
-    try:
-        template = env.get_template(name)
-        source_file = display(Path(template.filename or name))
-        text = template.render(context)
-    except jinja2.TemplateNotFound as err:
-        raise TemplateError.one(display(dirs[-1] / name), 1, "(template)", "template is missing",
-                                f"create {name} in templates/") from err
-    except jinja2.TemplateSyntaxError as err:
-        raise TemplateError.one(display(Path(err.filename or name)), err.lineno or 1, "(template)",
-                                f"syntax error: {err.message}", "Jinja2 syntax") from err
-    except jinja2.UndefinedError as err:
-        origin = getattr(err, "origin", None)
-        place: tuple[str, int] = (display(Path(origin[0])), origin[1]) if origin \
-            else _error_place(err, dirs, name)
-        raise TemplateError.one(*place, "(template)",
-                                f"undefined value: {err.message}",
-                                "names listed in the README's template reference") from err
-    except jinja2.TemplateError as err:
-        raise TemplateError.one(*_error_place(err, dirs, name), "(template)",
-                                f"template failed: {err}",
-                                "Jinja2 templates over the documented data") from err
+    template, text = render_template(dirs, (name,), context)
+    source_file = display(Path(template.filename or name))
     try:
         blocks = markup.parse(text, source_file)
     except TemplateError as err:
         raise _in_template_lines(err, template, context, source_file) from err
     return Document(info, blocks)
+
+
+def render_template(dirs: tuple[Path, ...], names: tuple[str, ...],
+                    context: dict[str, Any]) -> tuple[jinja2.Template, str]:
+    """Render the first of `names` found in the lookup order; problems point at template lines."""
+    env = environment(dirs)
+    try:
+        template = env.select_template(list(names))
+        return template, template.render(context)
+    except jinja2.TemplateNotFound as err:
+        raise TemplateError.one(display(dirs[-1] / names[0]), 1, "(template)", "template is missing",
+                                f"create {names[0]} in templates/") from err
+    except jinja2.TemplateSyntaxError as err:
+        raise TemplateError.one(display(Path(err.filename or names[0])), err.lineno or 1, "(template)",
+                                f"syntax error: {err.message}", "Jinja2 syntax") from err
+    except jinja2.UndefinedError as err:
+        origin = getattr(err, "origin", None)
+        place: tuple[str, int] = (display(Path(origin[0])), origin[1]) if origin \
+            else _error_place(err, dirs, names[0])
+        raise TemplateError.one(*place, "(template)",
+                                f"undefined value: {err.message}",
+                                "names listed in the README's template reference") from err
+    except jinja2.TemplateError as err:
+        raise TemplateError.one(*_error_place(err, dirs, names[0]), "(template)",
+                                f"template failed: {err}",
+                                "Jinja2 templates over the documented data") from err
 
 
 def _in_template_lines(err: TemplateError, template: jinja2.Template, context: dict[str, Any],

@@ -65,14 +65,6 @@ class ClinicEntry:
         """The clinic's template override folder (may not exist)."""
         return self.folder / TEMPLATES_DIR
 
-    @property
-    def additions(self) -> dict[str, ClinicAdditions]:
-        """The clinic's own lines in its first language, by treatment.
-
-        A document must use `additions_for`, which picks the document's language.
-        """
-        return self.by_language.get(self.clinic.languages[0], {})
-
     def additions_for(self, treatment: str, language: str) -> ClinicAdditions | None:
         """The clinic's own lines for a treatment, in one language (None when it has none)."""
         return self.by_language.get(language, {}).get(treatment)

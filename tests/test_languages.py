@@ -46,19 +46,11 @@ def _build(lib: Path, out: Path, kind: str, *extra: str, clinic: str = MAPLE) ->
     return out
 
 
-# handoutgen/compose.py still takes a clinic's own lines from its first language
-# (`entry.additions.get(request.treatment)`), so a Spanish handout prints Maple Street's English
-# lines. It must call `entry.additions_for(request.treatment, request.language)`; then these tests
-# pass, and strict xfail makes the suite fail until this marker is removed.
-NEEDS_COMPOSE_LANGUAGE = pytest.mark.xfail(
-    strict=True, reason="compose.py must pick the clinic's lines with additions_for(treatment, language)")
-
 # Which of the clinic's own lines each kind prints.
 ADDITION_KEYS = {"pre-treatment": ("prepare", "out_of_hours"),
                  "aftercare": ("do", "call_if", "out_of_hours")}
 
 
-@NEEDS_COMPOSE_LANGUAGE
 @pytest.mark.parametrize("kind", ["pre-treatment", "aftercare"])
 def test_spanish_handout_has_spanish_content_labels_and_clinic_lines(lib: Path, tmp_path: Path,
                                                                       kind: str) -> None:
