@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Self
 
 
 @dataclass(frozen=True, order=True)
@@ -28,7 +29,7 @@ class HandoutError(Exception):
         super().__init__("\n".join(str(p) for p in self.problems))
 
     @classmethod
-    def one(cls, file: str, line: int, path: str, message: str, allowed: str) -> HandoutError:
+    def one(cls, file: str, line: int, path: str, message: str, allowed: str) -> Self:
         """Build an error holding a single problem."""
         return cls([Problem(file, line, path, message, allowed)])
 

@@ -10,14 +10,11 @@ document wins.
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .errors import DeliveryError
-from .load import display
+from .output import AppendLog, read_lines
 
 NAME = "manifest.jsonl"
 
@@ -53,49 +50,23 @@ def read(out: Path) -> dict[tuple[str, str, str], Record]:
 
 
 def _lines(path: Path) -> Iterator[Record]:
-    try:
-        handle = path.open(encoding="utf-8")
-    except FileNotFoundError:
-        return
-    with handle:
-        for line in handle:
-            try:
-                yield Record(**json.loads(line))
-            except (ValueError, TypeError):
-                continue  # a line from another version, or damaged: it only costs a rebuild
+    for item in read_lines(path):
+        try:
+            yield Record(**item)
+        except TypeError:
+            continue  # a line from another version: it only costs a rebuild
 
 
 class Writer:
     """Appends records to the manifest, one complete line per write."""
 
     def __init__(self, out: Path) -> None:
-        self.path = out / NAME
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-            self.fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
-            size = os.fstat(self.fd).st_size
-            if size and os.pread(self.fd, 1, size - 1) != b"\n":
-                os.write(self.fd, b"\n")  # a line cut short by a full disk stays on its own
-        except OSError as err:
-            raise DeliveryError.one(display(self.path), 1, "manifest", f"cannot write: {err.strerror}",
-                                    "a writable output folder") from err
+        self.log = AppendLog(out / NAME, "manifest")
 
     def write(self, records: Iterable[Record]) -> None:
         """Append records; they reach the file together or not at all."""
-        data = "".join(json.dumps(asdict(r), ensure_ascii=False, sort_keys=True) + "\n"
-                       for r in records).encode()
-        try:
-            written = os.write(self.fd, data)
-        except OSError as err:
-            raise DeliveryError.one(display(self.path), 1, "manifest", f"cannot write: {err.strerror}",
-                                    "a writable folder with free space") from err
-        if written != len(data):
-            raise DeliveryError.one(display(self.path), 1, "manifest", "short write",
-                                    "a writable folder with free space")
+        self.log.append(asdict(r) for r in records)
 
     def close(self) -> None:
         """Flush the manifest to disk."""
-        try:
-            os.fsync(self.fd)
-        finally:
-            os.close(self.fd)
+        self.log.close()

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import socket
 import tempfile
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 from .errors import DeliveryError
 from .load import display
@@ -88,3 +91,61 @@ def confined(base: Path, relative: str) -> Path:
         raise DeliveryError.one(display(base), 1, "output", f"{relative!r} leaves the output folder",
                                 "names inside the output folder")
     return target
+
+
+class AppendLog:
+    """A JSON Lines file that is only ever appended to, one complete write per call.
+
+    A killed run, a full disk or two runs sharing the file never leave a torn line among the
+    others: a line cut short is followed by a newline before anything else is written.
+    """
+
+    def __init__(self, path: Path, what: str) -> None:
+        self.path, self.what = path, what
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+            size = os.fstat(self.fd).st_size
+            if size and os.pread(self.fd, 1, size - 1) != b"\n":
+                os.write(self.fd, b"\n")
+        except OSError as err:
+            raise DeliveryError.one(display(path), 1, what, f"cannot write: {err.strerror}",
+                                    "a writable output folder") from err
+
+    def append(self, items: Iterable[dict[str, Any]], sync: bool = False) -> None:
+        """Append items as lines; they reach the file together or not at all."""
+        data = "".join(json.dumps(item, ensure_ascii=False, sort_keys=True) + "\n"
+                       for item in items).encode()
+        try:
+            written = os.write(self.fd, data)
+            if sync:
+                os.fsync(self.fd)
+        except OSError as err:
+            raise DeliveryError.one(display(self.path), 1, self.what, f"cannot write: {err.strerror}",
+                                    "a writable folder with free space") from err
+        if written != len(data):
+            raise DeliveryError.one(display(self.path), 1, self.what, "short write",
+                                    "a writable folder with free space")
+
+    def close(self) -> None:
+        """Flush to disk and close."""
+        try:
+            os.fsync(self.fd)
+        finally:
+            os.close(self.fd)
+
+
+def read_lines(path: Path) -> Iterator[dict[str, Any]]:
+    """Every line of a JSON Lines file that parses to an object; damaged lines are skipped."""
+    try:
+        handle = path.open(encoding="utf-8")
+    except FileNotFoundError:
+        return
+    with handle:
+        for line in handle:
+            try:
+                item = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(item, dict):
+                yield item

@@ -30,6 +30,8 @@ def spec(
     max_len: int = MAX_TEXT,
     min_items: int = 0,
     max_items: int = 200,
+    min_value: float | None = None,
+    max_value: float | None = None,
 ) -> Any:
     """Declare a schema field: what it is, its default and its limits."""
     meta = {
@@ -39,6 +41,8 @@ def spec(
         "max_len": max_len,
         "min_items": min_items,
         "max_items": max_items,
+        "min_value": min_value,
+        "max_value": max_value,
     }
     if isinstance(default, list | dict):
 
@@ -186,6 +190,12 @@ class Converter:
             return _BAD
         if tp is str:
             return self.text(value, path, meta)
+        low = meta.get("min_value")
+        high = meta.get("max_value")
+        if tp is not bool and ((low is not None and value < low) or (high is not None and value > high)):
+            self.fail(path, f"{value} is out of range", f"{low if low is not None else 'any'} to "
+                      f"{high if high is not None else 'any'}")
+            return _BAD
         return value
 
     def text(self, value: str, path: PathT, meta: typing.Mapping[str, Any]) -> Any:
