@@ -21,12 +21,12 @@ from .content import KINDS
 from .errors import HandoutError, Problem, UsageError
 from .library import Library
 from .load import display, read_text
-from .patient import KIND_FIELDS, allowed_fields
+from .patient import ADDRESS_DOC, KIND_FIELDS, allowed_fields, is_address, is_date
 from .runner import Task, inputs_key
 
 REQUIRED = ("appointment_id", "clinic", "patient_name", "treatment", "documents", "date", "time",
             "practitioner")
-OPTIONAL = ("language", "email", "area")
+OPTIONAL = ("language", "email", "area", "date_of_birth")
 PACKET_ORDER = ("pre-treatment", "consent", "aftercare")  # the order a patient meets them
 FIELD_OF = {"patient_name": "patient_name", "date": "appointment_date",
             "time": "appointment_time", "practitioner": "practitioner", "area": "treatment_area"}
@@ -35,9 +35,8 @@ MAX_BYTES = 64 * 1024 * 1024
 MAX_ROWS = 200_000
 MAX_CELL = 500
 BadCell = Callable[[str, str, str], None]  # records a problem in a column of the current row
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+APPOINTMENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _CLINIC_ID = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 @dataclass
@@ -130,6 +129,13 @@ def plan(path: Path, library: Library, packet: bool, duplex: bool, shard: Shard,
 
     Problems and counts go into `counts`.
     """
+    for _line, _row, tasks in good_rows(path, library, packet, duplex, shard, counts):
+        yield from tasks
+
+
+def good_rows(path: Path, library: Library, packet: bool, duplex: bool, shard: Shard,
+              counts: Plan) -> Iterator[tuple[int, dict[str, str], list[Task]]]:
+    """Like plan, but yield each good row with its line and tasks."""
     name = display(path)
     first_seen: dict[str, int] = {}
     for line, row in read_rows(path):
@@ -151,7 +157,7 @@ def plan(path: Path, library: Library, packet: bool, duplex: bool, shard: Shard,
             counts.problems.extend(problems)
             counts.failed_documents += len(_listed(row))
         else:
-            yield from tasks
+            yield line, row, tasks
 
 
 def _row_tasks(library: Library, row: dict[str, str], line: int, bad: BadCell,
@@ -163,7 +169,7 @@ def _row_tasks(library: Library, row: dict[str, str], line: int, bad: BadCell,
         if not row[column]:
             bad(column, "is empty", "a value in every row")
     appointment = row["appointment_id"]
-    if appointment and not _ID.match(appointment):
+    if appointment and not APPOINTMENT_ID.match(appointment):
         bad("appointment_id", f"{appointment[:40]!r} is not allowed",
             "letters, digits, '.', '_' and '-', at most 64, for use in file names")
     elif appointment in first_seen:
@@ -187,8 +193,11 @@ def _row_tasks(library: Library, row: dict[str, str], line: int, bad: BadCell,
     if len(set(kinds)) != len(kinds):
         bad("documents", "a document is listed twice", "each kind once")
     email = row.get("email", "")
-    if email and not _EMAIL.match(email):
-        bad("email", "is not an email address", "name@example.org, or empty")
+    if email and not is_address(email):
+        bad("email", "is not an email address", ADDRESS_DOC + ", or empty")
+    birth = row.get("date_of_birth", "")
+    if birth and not is_date(birth):
+        bad("date_of_birth", f"{birth[:20]!r} is not a date", "a date as YYYY-MM-DD, or empty")
     if entry is None or treatment not in library.treatments or not kinds:
         return []
     language = row.get("language") or entry.clinic.languages[0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -31,6 +32,68 @@ class Colours:
     text: str = spec("body text", default="#1f1f1f", **COLOUR)
 
 
+EMAIL: dict[str, Any] = {"pattern": r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$",
+                         "pattern_doc": "an email address", "max_len": 120}
+
+
+def is_loopback(host: str) -> bool:
+    """True for a host name or address that never leaves this computer."""
+    if host.lower() in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
+class Smtp:
+    """How to reach the clinic's mail server. The password is never stored here."""
+
+    host: str = spec("mail server name or address", pattern=r"^[A-Za-z0-9.:\[\]-]+$",
+                     pattern_doc="a host name or IP address", max_len=253)
+    port: int = spec("mail server port: usually 587 for starttls, 465 for tls", min_value=1,
+                     max_value=65535)
+    security: Literal["starttls", "tls", "none"] = spec(
+        "starttls or tls; none only for a server on this computer")
+    user: str | None = spec("login name; leave out when the server needs no login", default=None,
+                            max_len=200)
+    password_env: str | None = spec("name of the environment variable that holds the password",
+                                    default=None, pattern=r"^[A-Z_][A-Z0-9_]*$",
+                                    pattern_doc="an environment variable name such as SMTP_PASSWORD",
+                                    max_len=64)
+    ca_file: str | None = spec("extra certificate authority file (PEM) to trust, inside the clinic "
+                               "folder", default=None, max_len=200)
+    timeout_seconds: int = spec("seconds to wait for the server", default=30, min_value=1,
+                                max_value=300)
+
+    def check(self) -> Check:
+        if self.security == "none" and not is_loopback(self.host):
+            yield ("security",), f"'none' would send passwords and patient data unencrypted to " \
+                f"{self.host}", "starttls or tls; none only for localhost or 127.0.0.1"
+        if self.user is not None and self.password_env is None:
+            yield ("password_env",), "a login needs a password", \
+                "the name of an environment variable that holds it"
+
+
+@dataclass(frozen=True)
+class Mail:
+    """Sending handouts by email: sender, server and how attachments are protected."""
+
+    smtp: Smtp = spec("the mail server")
+    sender: str | None = spec("address the email comes from (default: the clinic's email)",
+                              default=None, **EMAIL)
+    reply_to: str | None = spec("address replies go to (default: the clinic's email)",
+                                default=None, **EMAIL)
+    attachments: Literal["passcode", "date-of-birth", "unprotected"] = spec(
+        "passcode: AES-256 with a random passcode per appointment (default); date-of-birth and "
+        "unprotected are unsafe and warn on every run", default="passcode")
+    attempts: int = spec("tries per message when the server says 'try again later'", default=4,
+                         min_value=1, max_value=10)
+    retry_delay_seconds: float = spec("wait before the second try; doubles each time", default=5.0,
+                                      min_value=0.0, max_value=600.0)
+
+
 @dataclass(frozen=True)
 class Clinic:
     """clinic.yaml: one clinic's identity, contacts and branding."""
@@ -41,8 +104,7 @@ class Clinic:
     phone: str = spec("main phone number", **PHONE)
     out_of_hours_phone: str = spec("out-of-hours phone number", **PHONE)
     emergency_number: str = spec("local emergency number, e.g. 999 or 911", **PHONE)
-    email: str = spec("contact email", pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
-                      pattern_doc="an email address", max_len=120)
+    email: str = spec("contact email", **EMAIL)
     website: str = spec("website address", pattern=r"^https?://[^\s<>\"]+$",
                         pattern_doc="an http(s) address", max_len=200)
     practitioners: tuple[Practitioner, ...] = spec("people who treat patients", min_items=1)
@@ -59,6 +121,11 @@ class Clinic:
     example: bool = spec("true for a fictional example clinic", default=False)
     footer: str | None = spec("legal line printed in the footer", default=None, max_len=160)
     qr: Literal["website", "document-id", "none"] = spec("what the QR code holds", default="website")
+    mail: Mail | None = spec("email settings; leave out if the clinic does not email handouts",
+                             default=None)
+    printer: str | None = spec("default printer (CUPS queue name) for the print command",
+                               default=None, pattern=r"^[A-Za-z0-9_.@-]{1,127}$",
+                               pattern_doc="a CUPS printer name")
 
     def check(self) -> Check:
         seen: set[str] = set()

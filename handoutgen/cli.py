@@ -7,6 +7,7 @@ and exit 1; anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import os
 import sys
@@ -20,11 +21,13 @@ from .compose import Request
 from .content import KINDS
 from .errors import DeliveryError, HandoutError, Problem, UsageError
 from .library import CONTENT_DIR, LABELS_DIR, Library, load_library
+from .load import display
 from .output import write_atomic
-from .patient import FIELDS, KIND_FIELDS, SOURCE
+from .patient import ADDRESS_DOC, FIELDS, KIND_FIELDS, SOURCE, is_address, is_date
 
 if TYPE_CHECKING:
     from .appointments import Shard
+    from .mail import Outgoing
 
 EXIT_OK = 0
 EXIT_ERROR = 1  # bad input: nothing was built
@@ -65,17 +68,55 @@ def make_parser() -> argparse.ArgumentParser:
                        help="build only the K-th of N disjoint slices of the rows")
     _run_options(batch)
     one = sub.add_parser("build", help="build one handout, optionally for one patient")
-    one.add_argument("--clinic", required=True, help="clinic id or clinic folder")
-    one.add_argument("--treatment", required=True, help="treatment id, e.g. mesotherapy")
-    one.add_argument("--kind", required=True, help="one of: " + ", ".join(KINDS))
-    one.add_argument("--language", help="language code (default: the clinic's first)")
-    one.add_argument("--patient-name", help="the patient's name")
-    one.add_argument("--field", action="append", default=[], metavar="KEY=VALUE",
-                     help="a patient field, e.g. appointment_date=2026-12-01 (repeatable)")
+    _selection(one, many=False)
     one.add_argument("-o", "--output", help="output file, or - for standard output")
+    mail = sub.add_parser("email", help="email one patient's documents, or every appointment's")
+    mail.add_argument("--to", metavar="ADDRESS", help="the patient's email address (one patient)")
+    mail.add_argument("--appointment-id", help="the appointment, for the ledger and passcode list")
+    mail.add_argument("--date-of-birth", metavar="YYYY-MM-DD",
+                      help="only for clinics whose passcode is the date of birth (not advised)")
+    _delivery_options(mail)
+    mail.add_argument("--out", type=Path, default=Path("out/email"),
+                      help="folder for the send ledger and passcode list (default: out/email)")
+    mail.add_argument("--dry-run", action="store_true",
+                      help="write the messages as .eml files into <out>/outbox/ instead of sending")
+    mail.add_argument("--resend-unknown", action="store_true",
+                      help="send again messages that may have arrived (connection lost after sending)")
+    paper = sub.add_parser("print", help="print one patient's documents, or every appointment's packet")
+    paper.add_argument("--printer", help="printer name (default: the clinic's, else the system's)")
+    paper.add_argument("--copies", type=int, default=1, help="copies of each job (default: 1)")
+    _delivery_options(paper)
     sub.add_parser("check", help="validate content, templates and clinics; list every problem")
     sub.add_parser("list", help="show the clinics, treatments, kinds and fields")
     return parser
+
+
+def _selection(parser: argparse.ArgumentParser, many: bool) -> None:
+    """The options that choose documents for one patient (build, email, print)."""
+    parser.add_argument("--clinic", required=not many, help="clinic id or clinic folder")
+    parser.add_argument("--treatment", required=not many, help="treatment id, e.g. mesotherapy")
+    kinds = "one of: " + ", ".join(KINDS)
+    if many:
+        parser.add_argument("--kind", action="append", default=[],
+                            help=kinds + " (repeat for several documents)")
+    else:
+        parser.add_argument("--kind", required=True, help=kinds)
+    parser.add_argument("--language", help="language code (default: the clinic's first)")
+    parser.add_argument("--patient-name", help="the patient's name")
+    parser.add_argument("--field", action="append", default=[], metavar="KEY=VALUE",
+                        help="a patient field, e.g. appointment_date=2026-12-01 (repeatable)")
+
+
+def _delivery_options(parser: argparse.ArgumentParser) -> None:
+    """Options shared by email and print: one patient's documents, or a batch's."""
+    _selection(parser, many=True)
+    parser.add_argument("--appointments", type=Path, metavar="FILE.csv",
+                        help="every appointment in this CSV export instead of one patient")
+    parser.add_argument("--packet", action="store_true",
+                        help="the documents in one PDF, in the order a patient meets them")
+    parser.add_argument("--duplex", action="store_true",
+                        help="print on both sides; with --packet, each document starts on a front")
+    parser.add_argument("--shard", default="1/1", metavar="K/N", help="only the K-th of N slices")
 
 
 def _run_options(parser: argparse.ArgumentParser) -> None:
@@ -93,8 +134,8 @@ def _position(argv: Sequence[str], *flags: str) -> int:
     return 1
 
 
-def _pick(library: Library, argv: Sequence[str], args: argparse.Namespace) -> Request:
-    """Check the chosen clinic, treatment, kind and language; all problems at once."""
+def _pick(library: Library, argv: Sequence[str], args: argparse.Namespace) -> list[Request]:
+    """Check the chosen clinic, treatment, kinds and language; all problems at once."""
     problems: list[Problem] = []
 
     def bad(flag: str, value: str, choices: Sequence[str]) -> None:
@@ -106,8 +147,16 @@ def _pick(library: Library, argv: Sequence[str], args: argparse.Namespace) -> Re
         bad("--clinic", args.clinic, library.clinic_ids)
     if args.treatment not in library.treatments:
         bad("--treatment", args.treatment, library.treatment_ids)
-    if args.kind not in KINDS:
-        bad("--kind", args.kind, list(KINDS))
+    kinds = [args.kind] if isinstance(args.kind, str) else args.kind
+    for kind in kinds:
+        if kind not in KINDS:
+            bad("--kind", kind, list(KINDS))
+    if not kinds:
+        problems.append(Problem(SOURCE, 1, "--kind", "no document chosen",
+                                "--kind with one of: " + ", ".join(KINDS) + " (repeatable)"))
+    if len(set(kinds)) != len(kinds):
+        problems.append(Problem(SOURCE, _position(argv, "--kind"), "--kind", "a kind is given twice",
+                                "each kind once"))
     language = args.language
     if clinic_id is not None and args.treatment in library.treatments:
         clinic = library.clinics[clinic_id].clinic
@@ -123,7 +172,22 @@ def _pick(library: Library, argv: Sequence[str], args: argparse.Namespace) -> Re
                                         "expected one of: " + ", ".join(FIELDS)))
         raise UsageError(problems)
     assert clinic_id is not None and language is not None
-    return Request(clinic_id, args.treatment, args.kind, language)
+    return [Request(clinic_id, args.treatment, kind, language) for kind in kinds]
+
+
+def _one_patient(root: Path, argv: Sequence[str], args: argparse.Namespace,
+                 packet: bool = False) -> tuple[Library, tuple[Request, ...]]:
+    """Load what one patient's documents need; check the choice and the patient's values."""
+    library = load_library(root, clinics=[args.clinic], treatment=args.treatment)
+    requests = _pick(library, argv, args)
+    if packet:
+        from .appointments import PACKET_ORDER
+
+        requests.sort(key=lambda r: PACKET_ORDER.index(r.kind))
+    kinds = tuple(r.kind for r in requests)
+    values = check_patient(library, requests[0].clinic, kinds, _patient_values(argv, args))
+    return library, tuple(dataclasses.replace(r, patient=tuple(sorted(
+        (k, v) for k, v in values.items() if k in KIND_FIELDS[r.kind]))) for r in requests)
 
 
 def _clinic_id(library: Library, key: str) -> str | None:
@@ -152,11 +216,7 @@ def _patient_values(argv: Sequence[str], args: argparse.Namespace) -> list[tuple
 
 def cmd_build(root: Path, argv: Sequence[str], args: argparse.Namespace) -> int:
     """Build one document, optionally personalised."""
-    library = load_library(root, clinics=[args.clinic], treatment=args.treatment)
-    request = _pick(library, argv, args)
-    values = check_patient(library, request.clinic, (request.kind,), _patient_values(argv, args))
-    request = Request(request.clinic, request.treatment, request.kind, request.language,
-                      tuple(sorted(values.items())))
+    library, (request,) = _one_patient(root, argv, args)
     pdf = build_document(library, request)
     if args.output == "-":
         sys.stdout.buffer.write(pdf)
@@ -166,10 +226,10 @@ def cmd_build(root: Path, argv: Sequence[str], args: argparse.Namespace) -> int:
         target = Path(args.output)
     else:
         name = output_name(library, request)
-        if values:  # never a patient's name in a file name: a short hash of the document instead
+        if request.patient:  # never a patient's name in a file name: a short hash of the document instead
             name = name.removesuffix(".pdf") + "-" + hashlib.sha256(pdf).hexdigest()[:10] + ".pdf"
         target = Path("out") / name
-    write_atomic(target, pdf, mode=0o600 if values else 0o644)
+    write_atomic(target, pdf, mode=0o600 if request.patient else 0o644)
     print(f"Built {target}")
     return EXIT_OK
 
@@ -203,6 +263,133 @@ def cmd_batch(root: Path, argv: Sequence[str], args: argparse.Namespace) -> int:
     summary.failed += counts.failed_documents
     print(summary.line(args.out))
     return EXIT_OK if not summary.failed else EXIT_ROWS
+
+
+Rows = list[tuple[int, dict[str, str], tuple["Request", ...]]]
+
+
+def _appointment_rows(root: Path, argv: Sequence[str], args: argparse.Namespace,
+                      packet: bool) -> tuple[Library, Rows, list[Problem]]:
+    """Read a CSV export for email or print: the good rows with their requests, and the problems."""
+    from .appointments import Plan, good_rows, survey
+
+    given = [flag for flag in ("--clinic", "--treatment", "--kind", "--patient-name", "--field", "--to",
+                               "--appointment-id", "--date-of-birth") if _given(argv, flag)]
+    if given:
+        raise UsageError([Problem(SOURCE, _position(argv, flag), flag, "cannot be used with --appointments",
+                                  "the CSV file names the patients and documents") for flag in given])
+    shard = _shard(argv, args.shard)
+    clinics, _documents = survey(args.appointments, shard)
+    library = load_library(root, clinics=clinics)
+    counts = Plan()
+    rows = [(line, row, tuple(r for task in tasks for r in task.requests))
+            for line, row, tasks in good_rows(args.appointments, library, packet, args.duplex and packet,
+                                              shard, counts)]
+    return library, rows, counts.problems
+
+
+def _given(argv: Sequence[str], flag: str) -> bool:
+    return any(arg.split("=", 1)[0] == flag for arg in argv)
+
+
+def cmd_email(root: Path, argv: Sequence[str], args: argparse.Namespace) -> int:
+    """Email one patient's documents, or those of every appointment with an address."""
+    from .mail import Outgoing, check_item, deliver
+
+    if args.duplex and not args.packet:
+        raise UsageError.one(SOURCE, _position(argv, "--duplex"), "--duplex", "needs --packet",
+                             "--packet --duplex")
+    problems: list[Problem] = []
+    without_address = 0
+    if args.appointments:
+        library, rows, problems = _appointment_rows(root, argv, args, args.packet)
+        source = display(args.appointments)
+        items = [Outgoing(row["appointment_id"], row["email"], requests, args.packet, args.duplex,
+                          row.get("date_of_birth", ""), source, line)
+                 for line, row, requests in rows if row.get("email")]
+        without_address = len(rows) - len(items)
+    else:
+        library, item = _one_message(root, argv, args)
+        items = [item]
+    ready = []
+    for item in items:
+        found = check_item(library, item)
+        problems.extend(found)
+        if not found:
+            ready.append(item)
+    if problems and not args.appointments:
+        raise UsageError(problems)
+    summary = deliver(library, ready, args.out, args.dry_run, args.resend_unknown)
+    for line in [*map(str, sorted(problems + summary.problems)), *summary.notes]:
+        print(line, file=sys.stderr)
+    print(summary.line(args.out, args.dry_run) +
+          (f"; {without_address} appointments have no email address" if without_address else ""))
+    bad = problems or summary.failed or summary.unknown
+    return EXIT_ROWS if bad else EXIT_OK
+
+
+def _one_message(root: Path, argv: Sequence[str], args: argparse.Namespace) -> tuple[Library, Outgoing]:
+    from .appointments import APPOINTMENT_ID
+    from .mail import Outgoing
+
+    problems: list[Problem] = []
+    if args.to is None or not is_address(args.to):
+        problems.append(Problem(SOURCE, _position(argv, "--to"), "--to",
+                                "missing" if args.to is None else "is not an email address",
+                                ADDRESS_DOC + ", or --appointments FILE.csv"))
+    if args.appointment_id is not None and not APPOINTMENT_ID.match(args.appointment_id):
+        problems.append(Problem(SOURCE, _position(argv, "--appointment-id"), "--appointment-id",
+                                "is not allowed", "letters, digits, '.', '_' and '-', at most 64"))
+    if args.date_of_birth is not None and not is_date(args.date_of_birth):
+        problems.append(Problem(SOURCE, _position(argv, "--date-of-birth"), "--date-of-birth",
+                                "is not a date", "a date as YYYY-MM-DD"))
+    if args.clinic is None or args.treatment is None:
+        problems.append(Problem(SOURCE, 1, "--clinic", "one patient needs --clinic, --treatment and "
+                                "--kind", "those options, or --appointments FILE.csv"))
+    if problems:
+        raise UsageError(problems)
+    library, requests = _one_patient(root, argv, args, args.packet)
+    appointment = args.appointment_id or "walk-in-" + hashlib.sha256(
+        repr((args.to.lower(), requests)).encode()).hexdigest()[:10]
+    return library, Outgoing(appointment, args.to, requests, args.packet, args.duplex,
+                             args.date_of_birth or "", SOURCE, _position(argv, "--to"))
+
+
+def cmd_print(root: Path, argv: Sequence[str], args: argparse.Namespace) -> int:
+    """Print one patient's documents, or every appointment's packet, through CUPS."""
+    from . import spool
+    from .build import render_documents
+    from .compose import compose
+
+    if not 1 <= args.copies <= 99:
+        raise UsageError.one(SOURCE, _position(argv, "--copies"), "--copies",
+                             f"{args.copies} is not allowed", "1 to 99")
+    problems: list[Problem] = []
+    if args.appointments:
+        library, rows, problems = _appointment_rows(root, argv, args, packet=True)
+        jobs = [(f"handout {row['appointment_id']}", requests) for _line, row, requests in rows]
+    else:
+        if args.clinic is None or args.treatment is None:
+            raise UsageError.one(SOURCE, 1, "--clinic", "one patient needs --clinic, --treatment and "
+                                 "--kind", "those options, or --appointments FILE.csv")
+        library, requests = _one_patient(root, argv, args, packet=True)
+        jobs = [(f"{requests[0].treatment} " + " ".join(r.kind for r in requests), requests)]
+    line = _position(argv, "--printer")
+    chosen = {clinic: spool.choose(args.printer, library.clinics[clinic].clinic.printer, line)
+              for clinic in sorted({requests[0].clinic for _title, requests in jobs})}
+    for line_text in map(str, problems):
+        print(line_text, file=sys.stderr)
+    for title, requests in jobs:
+        clinic = library.clinics[requests[0].clinic].clinic
+        pdf = render_documents(library, requests, tuple(compose(library, r) for r in requests),
+                               args.duplex and len(requests) > 1)
+        job_id = spool.submit(spool.Job(pdf, title, clinic.paper), chosen[clinic.id], args.copies,
+                              args.duplex)
+        print(f"queued {job_id}: {title}", file=sys.stderr)
+    printers = ", ".join(sorted(set(chosen.values()))) or "no printer"
+    print(f"Printed {len(jobs)} jobs ({args.copies} {'copy' if args.copies == 1 else 'copies'} each) "
+          f"on {printers}" + (f"; {len(problems)} problems in rows" if problems else ""))
+    return EXIT_ROWS if problems else EXIT_OK
 
 
 def _check_jobs(argv: Sequence[str], args: argparse.Namespace) -> None:
@@ -275,6 +462,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_list(root)
         if command == "batch":
             return cmd_batch(root, argv, args)
+        if command == "email":
+            return cmd_email(root, argv, args)
+        if command == "print":
+            return cmd_print(root, argv, args)
         return cmd_all(root, argv, args)
     except DeliveryError as err:
         for problem in err.problems:

@@ -46,6 +46,22 @@ KIND_FIELDS: dict[str, tuple[str, ...]] = {
 }
 
 _TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+_ADDRESS = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9-]{1,63}(\.[A-Za-z0-9-]{1,63})+$")
+ADDRESS_DOC = "an email address such as name@example.org"
+
+
+def is_address(text: str) -> bool:
+    """Whether `text` is one plain email address (no name, no list, no spaces)."""
+    return bool(_ADDRESS.match(text))
+
+
+def is_date(text: str) -> bool:
+    """Whether `text` is a real date written YYYY-MM-DD."""
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return bool(re.fullmatch(r"\d{4}-\d{2}-\d{2}", text))
 
 
 def allowed_fields(kinds: tuple[str, ...]) -> list[str]:
@@ -64,13 +80,8 @@ def check_value(name: str, raw: str, clinic: Clinic) -> tuple[str, str] | None:
     for ch in value:
         if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn"):
             return f"contains the control character U+{ord(ch):04X}", "printable text"
-    if spec.kind == "date":
-        try:
-            date.fromisoformat(value)
-        except ValueError:
-            return f"{value!r} is not a date", "a date as YYYY-MM-DD"
-        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-            return f"{value!r} is not a date", "a date as YYYY-MM-DD"
+    if spec.kind == "date" and not is_date(value):
+        return f"{value!r} is not a date", "a date as YYYY-MM-DD"
     elif spec.kind == "time" and not _TIME.match(value):
         return f"{value!r} is not a time", "a time as HH:MM, 00:00 to 23:59"
     elif spec.kind == "practitioner" and clinic.practitioner(value) is None:

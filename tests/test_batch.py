@@ -84,7 +84,8 @@ def test_good_rows_are_built_and_bad_rows_reported_exactly(lib: Path, tmp_path: 
         f"error: {name}:5: patient_name: is empty (a value in every row)",
         f"error: {name}:5: documents: unknown document 'leaflet' (kinds separated by ';' from: "
         "consent, pre-treatment, aftercare)",
-        f"error: {name}:5: email: is not an email address (name@example.org, or empty)",
+        f"error: {name}:5: email: is not an email address (an email address such as "
+        "name@example.org, or empty)",
         f"error: {name}:5: date: '2026-13-02' is not a date (a date as YYYY-MM-DD)",
         f"error: {name}:5: time: '9am' is not a time (a time as HH:MM, 00:00 to 23:59)",
         f"error: {name}:5: practitioner: 'nobody' is not a practitioner of harbour-skin "

@@ -1,0 +1,113 @@
+"""The send ledger and the passcode list: durable records of what was emailed, and how to open it.
+
+ledger.jsonl gets a "sending" line, flushed to disk, before a message is handed to the server,
+and a "sent", "failed" or "unknown" line after. The latest line for a message wins, and a
+message whose latest line is "sending" (the run was killed mid-send) counts as unknown: it may
+have arrived, so it is never resent without being asked. The ledger holds no name or address.
+
+passcodes.csv is for the front desk, who read each passcode to the patient by phone: it holds
+the patient's name, so it is created readable by its owner only.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from .errors import DeliveryError
+from .load import display
+from .output import AppendLog, read_lines
+
+LEDGER = "ledger.jsonl"
+PASSCODES = "passcodes.csv"
+PASSCODE_COLUMNS = ("appointment_id", "appointment_date", "appointment_time", "patient_name",
+                    "passcode", "message_id", "created")
+SETTLED = ("sent",)  # never sent again
+IN_DOUBT = ("unknown", "sending")  # sent again only when asked (--resend-unknown)
+
+
+def now() -> str:
+    """The current time, UTC, to the second."""
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
+
+
+@dataclass(frozen=True)
+class Entry:
+    """The latest state of one message."""
+
+    key: str
+    status: str
+    message_id: str
+
+
+class Ledger:
+    """Reads the ledger once, then appends to it, syncing every line to disk."""
+
+    def __init__(self, folder: Path) -> None:
+        self.path = folder / LEDGER
+        self.latest: dict[str, Entry] = {}
+        for item in read_lines(self.path):
+            key, status, mid = item.get("key"), item.get("status"), item.get("message_id")
+            if isinstance(key, str) and isinstance(status, str) and isinstance(mid, str):
+                self.latest[key] = Entry(key, status, mid)
+        self.log: AppendLog | None = None  # opened on the first record: a dry run writes none
+
+    def status(self, key: str) -> str | None:
+        """The latest status of a message, or None if it was never tried."""
+        entry = self.latest.get(key)
+        return entry.status if entry else None
+
+    def record(self, key: str, status: str, details: dict[str, Any]) -> None:
+        """Append one line and make it durable before returning."""
+        if self.log is None:
+            self.log = AppendLog(self.path, "ledger")
+        self.log.append([{"key": key, "status": status, "time": now(), **details}], sync=True)
+        self.latest[key] = Entry(key, status, str(details.get("message_id", "")))
+
+    def close(self) -> None:
+        """Flush and close the ledger."""
+        if self.log is not None:
+            self.log.close()
+
+
+class PasscodeList:
+    """passcodes.csv: one row per message that carries protected attachments."""
+
+    def __init__(self, folder: Path) -> None:
+        self.path = folder / PASSCODES
+        self.known: dict[str, str] = {}  # message id -> passcode, to reuse on a resend
+        try:
+            with self.path.open(encoding="utf-8", newline="") as handle:
+                for row in csv.DictReader(handle):
+                    if row.get("message_id") and row.get("passcode"):
+                        self.known[row["message_id"]] = row["passcode"]
+        except FileNotFoundError:
+            pass
+        except (OSError, UnicodeDecodeError, csv.Error) as err:
+            raise DeliveryError.one(display(self.path), 1, "passcodes", f"cannot read: {err}",
+                                    "the passcode list this program wrote") from err
+
+    def add(self, row: dict[str, str]) -> None:
+        """Append a row (with the header if the file is new) and make it durable."""
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, PASSCODE_COLUMNS, lineterminator="\r\n")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            try:
+                if os.fstat(fd).st_size == 0:
+                    writer.writeheader()
+                writer.writerow({**row, "created": now()})
+                os.write(fd, buffer.getvalue().encode())
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as err:
+            raise DeliveryError.one(display(self.path), 1, "passcodes", f"cannot write: {err.strerror}",
+                                    "a writable folder with free space") from err
+        self.known[row["message_id"]] = row["passcode"]

@@ -1,0 +1,372 @@
+"""Deliver stage (email): one message per appointment, attachments protected, each sent once.
+
+For every appointment with an address: build its documents (or its packet), encrypt them with
+AES-256 and a random passcode (written to the passcode list, never into the email), write the
+message from the clinic's email templates, and hand it to the clinic's mail server, recording
+every step in the send ledger so that a rerun sends nothing twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import secrets
+import sys
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.utils import formataddr, formatdate
+from pathlib import Path
+from typing import Any
+
+from .branding import Mail
+from .build import render_documents
+from .compose import Request, compose, fingerprint, render_template, template_dirs
+from .errors import BrandingError, DeliveryError, Problem, Problems
+from .ledger import IN_DOUBT, SETTLED, Ledger, PasscodeList
+from .library import ClinicEntry, Library, inside
+from .load import display, load_yaml
+from .output import confined, write_atomic
+from .patient import display_values
+from .smtp import Outcome, Sender
+
+OUTBOX = "outbox"
+# Letters and digits that cannot be mistaken for each other when read out (no 0/O, 1/I/L).
+PASSCODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+DOB_FORMAT = {"day-month-year": "%d%m%Y", "month-day-year": "%m%d%Y", "iso": "%Y%m%d"}
+TEMPLATES = ("subject.txt.j2", "body.txt.j2", "body.html.j2")
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One message to send: an appointment's documents for one address."""
+
+    appointment_id: str
+    recipient: str
+    requests: tuple[Request, ...]  # in the order they are attached (or bound, in a packet)
+    packet: bool = False
+    duplex: bool = False
+    date_of_birth: str = ""  # YYYY-MM-DD; only for clinics that chose it as the passcode
+    source: str = ""  # where the appointment came from (CSV file or command line) and its line
+    line: int = 1
+
+
+@dataclass
+class MailSummary:
+    """What an email run did, in messages."""
+
+    sent: int = 0
+    skipped: int = 0  # already sent
+    failed: int = 0
+    unknown: int = 0  # may or may not have arrived: not resent
+    written: int = 0  # --dry-run: messages written as .eml files
+    seconds: float = 0.0
+    problems: list[Problem] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def line(self, folder: Path, dry_run: bool) -> str:
+        """The one summary line an email run ends with."""
+        if dry_run:
+            return (f"Wrote {self.written} messages to {display(folder / OUTBOX)}/ (nothing sent), "
+                    f"skipped {self.skipped} (already sent), unknown {self.unknown} "
+                    f"in {self.seconds:.1f} s")
+        return (f"Sent {self.sent}, skipped {self.skipped} (already sent), failed {self.failed}, "
+                f"unknown {self.unknown} in {self.seconds:.1f} s; passcodes in "
+                f"{display(folder / 'passcodes.csv')}")
+
+
+def message_key(library: Library, item: Outgoing) -> str:
+    """What makes a message the same message: appointment, address and document versions.
+
+    The program's own version is not part of it, so upgrading handoutgen resends nothing.
+    """
+    versions = [(r.clinic, r.treatment, r.kind, r.language,
+                 library.treatments[r.treatment].meta.version, fingerprint(library, r), r.patient)
+                for r in item.requests]
+    payload = json.dumps([item.appointment_id, item.recipient.lower(), versions, item.packet,
+                          item.duplex], ensure_ascii=False)
+    return hashlib.sha256(payload.encode()).hexdigest()[:32]
+
+
+def message_id(key: str, sender: str) -> str:
+    """A stable Message-ID: the same message always carries the same one."""
+    return f"<handout-{key}@{sender.rpartition('@')[2]}>"
+
+
+def new_passcode() -> str:
+    """A random passcode that is easy to read out: three groups of four, about 59 bits."""
+    chars = "".join(secrets.choice(PASSCODE_ALPHABET) for _ in range(12))
+    return "-".join(chars[i:i + 4] for i in range(0, 12, 4))
+
+
+def protect(pdf: bytes, passcode: str) -> bytes:
+    """Encrypt a PDF with AES-256: it opens with the passcode and only with it."""
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf)))
+    writer.encrypt(user_password=passcode, owner_password=secrets.token_urlsafe(32),
+                   algorithm="AES-256")
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def attachments(library: Library, item: Outgoing) -> list[tuple[str, bytes]]:
+    """The PDFs of a message with their file names (no patient name in them)."""
+    documents = tuple(compose(library, r) for r in item.requests)
+    treatment = item.requests[0].treatment
+    if item.packet:
+        return [(f"{treatment}-packet.pdf",
+                 render_documents(library, item.requests, documents, item.duplex))]
+    return [(f"{treatment}-{r.kind}.pdf", render_documents(library, (r,), (d,)))
+            for r, d in zip(item.requests, documents, strict=True)]
+
+
+def settings(entry: ClinicEntry) -> Mail:
+    """A clinic's mail settings (checked before a run by check_senders)."""
+    assert entry.clinic.mail is not None
+    return entry.clinic.mail
+
+
+def sender_address(entry: ClinicEntry) -> str:
+    return settings(entry).sender or entry.clinic.email
+
+
+def compose_message(library: Library, item: Outgoing, files: list[tuple[str, bytes]], mid: str,
+                    protection: str) -> EmailMessage:
+    """Write the message from the clinic's email templates, in the patient's language if it has one."""
+    first = item.requests[0]
+    entry = library.clinics[first.clinic]
+    clinic = entry.clinic
+    content = library.treatments[first.treatment].languages[first.language]
+    values: dict[str, str] = {}
+    for request in item.requests:
+        values.update(request.patient)
+    context: dict[str, Any] = {
+        "clinic": clinic,
+        "patient": display_values(values, clinic, library.labels[first.language].months),
+        "treatment": {"id": first.treatment, "name": content.facts.name},
+        "documents": [{"title": content.kinds[r.kind].title, "kind": r.kind} for r in item.requests],
+        "files": [name for name, _ in files],
+        "packet": item.packet,
+        "protection": protection,
+        "passcode_format": DOB_FORMAT[clinic.date_style].replace("%d", "DD").replace("%m", "MM")
+        .replace("%Y", "YYYY"),
+        "language": first.language,
+    }
+    dirs = tuple(template_dirs(library.root, entry))
+    languages = dict.fromkeys((first.language, clinic.languages[0]))
+    subject, text, html = (render_template(dirs, tuple(f"email/{lang}/{name}" for lang in languages),
+                                           context)[1] for name in TEMPLATES)
+    mail = settings(entry)
+    message = EmailMessage()
+    message["From"] = formataddr((clinic.name, sender_address(entry)))
+    message["Reply-To"] = mail.reply_to or clinic.email
+    message["To"] = item.recipient
+    message["Subject"] = " ".join(subject.split())
+    message["Date"] = formatdate(localtime=True)
+    message["Message-ID"] = mid
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(text)
+    message.add_alternative(html, subtype="html")
+    for name, data in files:
+        message.add_attachment(data, maintype="application", subtype="pdf", filename=name)
+    message["Content-Language"] = first.language  # after the body: set_content drops Content-*
+    return message
+
+
+def clinic_place(entry: ClinicEntry, path: tuple[str, ...]) -> tuple[str, int]:
+    """The clinic.yaml file and line of a setting, for messages."""
+    source = entry.folder / "clinic.yaml"
+    try:
+        return display(source), load_yaml(source, BrandingError).line(path)
+    except BrandingError:
+        return display(source), 1
+
+
+def check_item(library: Library, item: Outgoing) -> list[Problem]:
+    """Problems that stop one appointment's message: no mail settings, no date of birth."""
+    clinic = library.clinics[item.requests[0].clinic].clinic
+    if clinic.mail is None:
+        return [Problem(item.source, item.line, "clinic", f"clinic {clinic.id} does not send email",
+                        "add a mail: section to its clinic.yaml (see the README)")]
+    if clinic.mail.attachments == "date-of-birth" and not item.date_of_birth:
+        return [Problem(item.source, item.line, "date_of_birth",
+                        "is needed: the clinic uses it as the passcode", "a date as YYYY-MM-DD")]
+    return []
+
+
+def check_senders(library: Library, clinic_ids: Iterable[str],
+                  dry_run: bool = False) -> dict[str, str | None]:
+    """Check every clinic that will send has its password and files; return the passwords.
+
+    Also prints the warning a clinic gets on every run when it chose weaker protection.
+    """
+    problems = Problems()
+    passwords: dict[str, str | None] = {}
+    for clinic_id in sorted(set(clinic_ids)):
+        entry = library.clinics[clinic_id]
+        mail = settings(entry)
+        smtp = mail.smtp
+        password = None
+        if smtp.password_env is not None and not dry_run:
+            password = os.environ.get(smtp.password_env)
+            if not password:
+                problems.add(*clinic_place(entry, ("mail", "smtp", "password_env")),
+                             "mail.smtp.password_env", f"${smtp.password_env} is not set",
+                             f"export {smtp.password_env}=<the mail password> before sending")
+        if smtp.ca_file is not None:
+            path = inside(entry.folder, smtp.ca_file)
+            if path is None or not path.is_file():
+                problems.add(*clinic_place(entry, ("mail", "smtp", "ca_file")), "mail.smtp.ca_file",
+                             f"no file {smtp.ca_file!r} in the clinic folder", "a PEM certificate file")
+        passwords[clinic_id] = password
+        _warn_protection(entry, mail)
+    problems.raise_if_any(BrandingError)
+    return passwords
+
+
+def _warn_protection(entry: ClinicEntry, mail: Mail) -> None:
+    warning = {
+        "unprotected": "attachments are sent WITHOUT encryption: anyone who sees the email can "
+                       "read them",
+        "date-of-birth": "the passcode is the patient's date of birth, which others often know or "
+                         "can guess",
+    }.get(mail.attachments)
+    if warning:
+        file, line = clinic_place(entry, ("mail", "attachments"))
+        print(f"warning: {file}:{line}: mail.attachments: {warning} (passcode is the safe choice)",
+              file=sys.stderr)
+
+
+class Postbox:
+    """Sends (or, in a dry run, writes) messages, keeping the ledger and the passcode list."""
+
+    def __init__(self, library: Library, folder: Path, passwords: dict[str, str | None],
+                 dry_run: bool = False, resend_unknown: bool = False) -> None:
+        self.library, self.folder, self.passwords = library, folder, passwords
+        self.dry_run, self.resend_unknown = dry_run, resend_unknown
+        self.ledger = Ledger(folder)
+        self.passcodes = PasscodeList(folder / OUTBOX if dry_run else folder)
+        self.senders: dict[str, Sender] = {}
+        self.summary = MailSummary()
+
+    def sender(self, entry: ClinicEntry) -> Sender:
+        clinic_id = entry.clinic.id
+        if clinic_id not in self.senders:
+            mail = settings(entry)
+            ca = inside(entry.folder, mail.smtp.ca_file) if mail.smtp.ca_file else None
+            self.senders[clinic_id] = Sender(mail.smtp, self.passwords.get(clinic_id), ca,
+                                             clinic_place(entry, ("mail", "smtp")), mail.attempts,
+                                             mail.retry_delay_seconds)
+        return self.senders[clinic_id]
+
+    def post(self, item: Outgoing) -> None:
+        """Send one appointment's message unless it was sent (or may have been) before."""
+        entry = self.library.clinics[item.requests[0].clinic]
+        key = message_key(self.library, item)
+        mid = message_id(key, sender_address(entry))
+        status = self.ledger.status(key)
+        if status in SETTLED:
+            self.summary.skipped += 1
+            return
+        if status in IN_DOUBT and not self.resend_unknown:
+            self.summary.unknown += 1
+            self.warn(item, "an earlier run lost the connection after handing this message over; "
+                      "it may have arrived, so it is not sent again",
+                      "ask the patient, then rerun with --resend-unknown to send it")
+            return
+        protection = settings(entry).attachments
+        files = attachments(self.library, item)
+        passcode = self.passcode(item, mid, protection, entry)
+        if passcode:
+            files = [(name, protect(data, passcode)) for name, data in files]
+        message = compose_message(self.library, item, files, mid, protection)
+        if protection == "passcode":
+            self.passcodes.add(_passcode_row(item, passcode, mid))
+        if self.dry_run:
+            write_atomic(confined(self.folder / OUTBOX, f"{item.appointment_id}.eml"), message.as_bytes(),
+                         mode=0o600)
+            self.summary.written += 1
+            return
+        self.send(entry, item, key, mid, message)
+
+    def send(self, entry: ClinicEntry, item: Outgoing, key: str, mid: str,
+             message: EmailMessage) -> None:
+        details: dict[str, Any] = {
+            "message_id": mid, "appointment_id": item.appointment_id,
+            "documents": [{"kind": r.kind, "treatment": r.treatment, "language": r.language,
+                           "form_version": self.library.treatments[r.treatment].meta.version,
+                           "fingerprint": fingerprint(self.library, r)} for r in item.requests]}
+        self.ledger.record(key, "sending", details)
+        try:
+            outcome = self.sender(entry).send(message, sender_address(entry), item.recipient)
+        except DeliveryError as err:  # nothing was handed over: the run stops here
+            self.ledger.record(key, "failed", {**details, "reply": err.problems[0].message})
+            raise
+        self.ledger.record(key, outcome.status, {**details, "reply": outcome.reply,
+                                                 "attempts": outcome.attempts})
+        self.count(item, outcome)
+
+    def count(self, item: Outgoing, outcome: Outcome) -> None:
+        if outcome.status == "sent":
+            self.summary.sent += 1
+            print(f"sent {item.appointment_id}", file=sys.stderr)
+        elif outcome.status == "unknown":
+            self.summary.unknown += 1
+            self.warn(item, outcome.reply + "; it may have arrived, so it is not sent again",
+                      "ask the patient, then rerun with --resend-unknown to send it")
+        else:
+            self.summary.failed += 1
+            permanent = outcome.reply.startswith("5")
+            self.summary.problems.append(Problem(
+                item.source, item.line, "email",
+                f"not sent: {outcome.reply}" + ("" if permanent else
+                                                f" (still failing after {outcome.attempts} tries)"),
+                "the server refused it for good: check the address" if permanent
+                else "rerun later: a message not sent is tried again"))
+
+    def warn(self, item: Outgoing, message: str, advice: str) -> None:
+        self.summary.notes.append(f"warning: {item.source}:{item.line}: email: {message} ({advice})")
+
+    def passcode(self, item: Outgoing, mid: str, protection: str, entry: ClinicEntry) -> str:
+        if protection == "unprotected":
+            return ""
+        if protection == "date-of-birth":
+            from datetime import date
+
+            return date.fromisoformat(item.date_of_birth).strftime(DOB_FORMAT[entry.clinic.date_style])
+        return self.passcodes.known.get(mid) or new_passcode()
+
+    def close(self) -> None:
+        for sender in self.senders.values():
+            sender.close()
+        self.ledger.close()
+
+
+def _passcode_row(item: Outgoing, passcode: str, mid: str) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for request in item.requests:
+        values.update(request.patient)
+    return {"appointment_id": item.appointment_id,
+            "appointment_date": values.get("appointment_date", ""),
+            "appointment_time": values.get("appointment_time", ""),
+            "patient_name": values.get("patient_name", ""), "passcode": passcode, "message_id": mid}
+
+
+def deliver(library: Library, items: list[Outgoing], folder: Path, dry_run: bool = False,
+            resend_unknown: bool = False) -> MailSummary:
+    """Send (or write) every message; stop at a problem that would fail all the others."""
+    start = time.perf_counter()
+    passwords = check_senders(library, (i.requests[0].clinic for i in items), dry_run)
+    postbox = Postbox(library, folder, passwords, dry_run, resend_unknown)
+    try:
+        for item in items:
+            postbox.post(item)
+    finally:
+        postbox.close()
+    postbox.summary.seconds = time.perf_counter() - start
+    return postbox.summary

@@ -1,0 +1,335 @@
+"""Email against a real SMTP server (aiosmtpd on 127.0.0.1, STARTTLS and login required):
+messages parsed back, attachments decrypted, faults injected, reruns checked against the ledger."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import shutil
+from collections.abc import Iterator
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+from pathlib import Path
+
+import pytest
+from conftest import Run, cli, edit, flat, line_of, text_of
+from pypdf import PdfReader
+from servers import PASSWORD, USER, SmtpServer, free_port
+from test_batch import write_csv
+
+pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+
+HARBOUR = "assets/clinics/harbour-skin/clinic.yaml"
+MAPLE = "assets/clinics/maple-street/clinic.yaml"
+NAME, ADDRESS = "Ana Lima", "ana.lima@patients.test"
+ONE = ("email", "--clinic", "harbour-skin", "--treatment", "mesotherapy", "--kind", "consent",
+       "--kind", "aftercare", "--patient-name", NAME, "--field", "appointment_date=2026-12-01",
+       "--to", ADDRESS, "--appointment-id", "A1001")
+HEADER = ["appointment_id", "clinic", "patient_name", "treatment", "documents", "date", "time",
+          "practitioner", "email", "language"]
+ROWS = [
+    ["A1001", "harbour-skin", NAME, "mesotherapy", "consent;aftercare", "2026-12-01", "10:30",
+     "amara-okafor", ADDRESS, ""],
+    ["A1002", "maple-street", "Lucía Fernández", "mesotherapy", "aftercare", "2026-12-02", "14:00",
+     "lena-park", "lucia@patients.test", "es"],
+    ["A1003", "maple-street", "Tom Baker", "mesotherapy", "pre-treatment", "2026-12-02", "15:00",
+     "lena-park", "", ""],
+]
+
+
+def mail_section(server: SmtpServer, security: str = "starttls", attachments: str = "passcode",
+                 host: str = "127.0.0.1") -> str:
+    return (f"mail:\n  sender: handouts@clinic.test\n  smtp:\n    host: {host}\n    port: {server.port}\n"
+            f"    security: {security}\n    user: {USER}\n    password_env: TEST_SMTP_PASSWORD\n"
+            f"    ca_file: smtp-cert.pem\n  attachments: {attachments}\n  retry_delay_seconds: 0.01\n")
+
+
+def use_server(lib: Path, server: SmtpServer, clinic: str = HARBOUR, **options: str) -> None:
+    """Point a clinic's mail settings at the test server and trust its certificate."""
+    path = lib / clinic
+    text = path.read_text(encoding="utf-8")
+    text = text.split("\nmail:\n")[0].rstrip("\n") + "\n" + mail_section(server, **options)
+    path.write_text(text, encoding="utf-8")
+    shutil.copy(server.cert, path.parent / "smtp-cert.pem")
+
+
+@pytest.fixture
+def smtp(tmp_path: Path, lib: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SmtpServer]:
+    monkeypatch.setenv("TEST_SMTP_PASSWORD", PASSWORD)
+    with SmtpServer(tmp_path) as server:
+        use_server(lib, server)
+        use_server(lib, server, MAPLE)
+        yield server
+
+
+def ledger(out: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in (out / "ledger.jsonl").read_text().splitlines()]
+
+
+def passcodes(out: Path) -> dict[str, str]:
+    with (out / "passcodes.csv").open(encoding="utf-8", newline="") as handle:
+        return {row["appointment_id"]: row["passcode"] for row in csv.DictReader(handle)}
+
+
+def pdfs(message: EmailMessage) -> dict[str, bytes]:
+    return {str(part.get_filename()): part.get_content() for part in message.iter_attachments()}
+
+
+def no_patient_data(run: Run, *values: str) -> None:
+    for value in (NAME, ADDRESS, *values):
+        assert value not in run.out + run.err
+
+
+def test_one_patient_gets_one_message_with_encrypted_attachments(lib: Path, tmp_path: Path,
+                                                                 smtp: SmtpServer) -> None:
+    out = tmp_path / "mail"
+    run = cli(lib, *ONE, "--out", str(out))
+    assert run.code == 0, run.err
+    assert run.out.startswith("Sent 1, skipped 0 (already sent), failed 0, unknown 0")
+    no_patient_data(run)
+    (received,) = smtp.messages
+    message = received.message
+    assert received.recipients == [ADDRESS] and received.sender == "handouts@clinic.test"
+    assert message["From"] == "Harbour Skin Clinic <handouts@clinic.test>"
+    assert message["Reply-To"] == "hello@harbourskin.example"
+    assert message["Subject"] == "Harbour Skin Clinic: your Mesotherapy documents"
+    assert re.fullmatch(r"<handout-[0-9a-f]{32}@clinic\.test>", message["Message-ID"])
+    text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    assert "Hello Ana Lima," in text and "Hello Ana Lima," in html
+    assert "locked with a passcode" in text and "1 December 2026" in text
+    passcode = passcodes(out)["A1001"]
+    assert re.fullmatch(r"[A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{4}", passcode)
+    raw = message.as_string()
+    assert passcode not in raw and passcode.replace("-", "") not in raw
+    attached = pdfs(message)
+    assert sorted(attached) == ["mesotherapy-aftercare.pdf", "mesotherapy-consent.pdf"]
+    for data in attached.values():
+        reader = PdfReader(io.BytesIO(data))
+        assert reader.is_encrypted
+        assert not reader.decrypt("WRONG-PASS-CODE")
+        assert not PdfReader(io.BytesIO(data)).decrypt("")
+        assert reader.decrypt(passcode)
+        encrypt = reader.trailer["/Encrypt"].get_object()  # AES-256: V 5, R 6, AESV3 filter
+        assert (encrypt["/V"], encrypt["/R"], encrypt["/CF"]["/StdCF"]["/CFM"]) == (5, 6, "/AESV3")
+        assert NAME in flat(reader.pages[0].extract_text())
+    (sending, sent) = ledger(out)
+    assert (sending["status"], sent["status"]) == ("sending", "sent")
+    assert sent["message_id"] == message["Message-ID"] and sent["appointment_id"] == "A1001"
+    recorded = (out / "ledger.jsonl").read_text()
+    assert NAME not in recorded and ADDRESS not in recorded
+    assert oct((out / "passcodes.csv").stat().st_mode & 0o777) == "0o600"
+
+
+def test_batch_sends_each_appointment_once_in_its_language(lib: Path, tmp_path: Path,
+                                                           smtp: SmtpServer) -> None:
+    appointments = write_csv(tmp_path / "day.csv", ROWS, HEADER)
+    out = tmp_path / "mail"
+    run = cli(lib, "email", "--appointments", str(appointments), "--out", str(out), "--packet")
+    assert run.code == 0, run.err
+    assert "Sent 2, skipped 0 (already sent), failed 0, unknown 0" in run.out
+    assert "1 appointments have no email address" in run.out
+    no_patient_data(run, "Lucía", "lucia@patients.test")
+    by_address = {r.recipients[0]: r.message for r in smtp.messages}
+    assert sorted(by_address) == [ADDRESS, "lucia@patients.test"]
+    spanish = by_address["lucia@patients.test"]
+    assert spanish["Content-Language"] == "es"
+    body = spanish.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "Hola Lucía Fernández" in body and "contraseña" in body
+    assert list(pdfs(spanish)) == ["mesotherapy-packet.pdf"]
+    codes = passcodes(out)
+    reader = PdfReader(io.BytesIO(pdfs(spanish)["mesotherapy-packet.pdf"]))
+    assert reader.decrypt(codes["A1002"]) and not PdfReader(io.BytesIO(
+        pdfs(spanish)["mesotherapy-packet.pdf"])).decrypt(codes["A1001"])
+    english = by_address[ADDRESS]
+    assert "Hello Ana Lima" in english.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    packet = PdfReader(io.BytesIO(pdfs(english)["mesotherapy-packet.pdf"]))
+    packet.decrypt(codes["A1001"])
+    tops = [item.title for item in packet.outline if not isinstance(item, list)]
+    assert tops == ["Consent to mesotherapy", "Aftercare after mesotherapy"]
+
+    again = cli(lib, "email", "--appointments", str(appointments), "--out", str(out), "--packet")
+    assert again.code == 0
+    assert "Sent 0, skipped 2 (already sent), failed 0, unknown 0" in again.out
+    assert len(smtp.messages) == 2
+
+
+def test_temporary_failure_is_retried_and_delivered_once(lib: Path, tmp_path: Path,
+                                                         smtp: SmtpServer) -> None:
+    smtp.fail_next("451")
+    out = tmp_path / "mail"
+    run = cli(lib, *ONE, "--out", str(out))
+    assert run.code == 0, run.err
+    assert smtp.handler.attempts == 2 and len(smtp.messages) == 1
+    assert ledger(out)[-1]["status"] == "sent" and ledger(out)[-1]["attempts"] == 2
+
+
+def test_permanent_failure_is_not_retried(lib: Path, tmp_path: Path, smtp: SmtpServer) -> None:
+    smtp.fail_next("550")
+    appointments = write_csv(tmp_path / "day.csv", ROWS[:1], HEADER)
+    out = tmp_path / "mail"
+    run = cli(lib, "email", "--appointments", str(appointments), "--out", str(out))
+    assert run.code == 2
+    assert smtp.handler.attempts == 1 and smtp.messages == []
+    assert run.errors[0] == (f"error: {appointments}:2: email: not sent: 550 5.7.1 <recipient> rejected "
+                             "(the server refused it for good: check the address)")
+    assert "Sent 0, skipped 0 (already sent), failed 1, unknown 0" in run.out
+    no_patient_data(run)
+    assert ledger(out)[-1]["status"] == "failed"
+
+
+def test_connection_dropped_after_data_is_unknown_and_never_resent(lib: Path, tmp_path: Path,
+                                                                    smtp: SmtpServer) -> None:
+    smtp.fail_next("drop")
+    appointments = write_csv(tmp_path / "day.csv", ROWS[:1], HEADER)
+    out = tmp_path / "mail"
+    args = ("email", "--appointments", str(appointments), "--out", str(out))
+    first = cli(lib, *args)
+    assert first.code == 2
+    assert len(smtp.messages) == 1  # it did arrive
+    assert "failed 0, unknown 1" in first.out
+    assert first.errors[0].startswith(f"warning: {appointments}:2: email: connection lost after the "
+                                      "message was handed over")
+    assert ledger(out)[-1]["status"] == "unknown"
+    rerun = cli(lib, *args)
+    assert rerun.code == 2 and "Sent 0, skipped 0 (already sent), failed 0, unknown 1" in rerun.out
+    assert len(smtp.messages) == 1
+    resend = cli(lib, *args, "--resend-unknown")
+    assert resend.code == 0 and "Sent 1" in resend.out
+    first_copy, second_copy = (r.message for r in smtp.messages)
+    assert first_copy["Message-ID"] == second_copy["Message-ID"]  # the same message: mail can dedupe
+    code = passcodes(out)["A1001"]
+    for copy in (first_copy, second_copy):  # the same passcode opens both copies
+        assert all(PdfReader(io.BytesIO(pdf)).decrypt(code) for pdf in pdfs(copy).values())
+
+
+def test_unreachable_server_stops_the_run_and_a_rerun_sends(lib: Path, tmp_path: Path,
+                                                             smtp: SmtpServer) -> None:
+    appointments = write_csv(tmp_path / "day.csv", ROWS[:2], HEADER)
+    out = tmp_path / "mail"
+    text = text_of(lib, HARBOUR)
+    edit(lib, HARBOUR, f"port: {smtp.port}", f"port: {free_port()}")
+    down = cli(lib, "email", "--appointments", str(appointments), "--out", str(out))
+    assert down.code == 3
+    line = line_of(text, "  smtp:\n")
+    assert down.errors == [f"error: {HARBOUR}:{line}: mail.smtp: cannot reach 127.0.0.1:"
+                           f"{down.errors[0].split('127.0.0.1:')[1].split(':')[0]}: Connection refused "
+                           "(after 4 tries) (a reachable mail server: check mail.smtp host and port)"]
+    assert smtp.messages == []
+    edit(lib, HARBOUR, down.errors[0].split("127.0.0.1:")[1].split(":")[0], str(smtp.port))
+    up = cli(lib, "email", "--appointments", str(appointments), "--out", str(out))
+    assert up.code == 0 and "Sent 2" in up.out and len(smtp.messages) == 2
+
+
+def test_login_and_certificate_problems_stop_before_anything_is_sent(
+        lib: Path, tmp_path: Path, smtp: SmtpServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TEST_SMTP_PASSWORD", "wrong")
+    run = cli(lib, *ONE, "--out", str(tmp_path / "a"))
+    assert run.code == 3
+    assert run.errors[0].endswith(f"mail.smtp: 127.0.0.1:{smtp.port} refused the login of '{USER}': "
+                                  "535 (the right user, and its password in $TEST_SMTP_PASSWORD)")
+    monkeypatch.delenv("TEST_SMTP_PASSWORD")
+    run = cli(lib, *ONE, "--out", str(tmp_path / "b"))
+    line = line_of(text_of(lib, HARBOUR), "password_env:")
+    assert run.code == 1 and run.errors == [
+        f"error: {HARBOUR}:{line}: mail.smtp.password_env: $TEST_SMTP_PASSWORD is not set "
+        "(export TEST_SMTP_PASSWORD=<the mail password> before sending)"]
+    monkeypatch.setenv("TEST_SMTP_PASSWORD", PASSWORD)
+    edit(lib, HARBOUR, "    ca_file: smtp-cert.pem\n", "")
+    run = cli(lib, *ONE, "--out", str(tmp_path / "c"))
+    assert run.code == 3 and "secure connection to 127.0.0.1" in run.errors[0]
+    assert "CERTIFICATE_VERIFY_FAILED" in run.errors[0]
+    assert smtp.messages == []
+
+
+def test_implicit_tls(lib: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TEST_SMTP_PASSWORD", PASSWORD)
+    with SmtpServer(tmp_path, implicit_tls=True) as server:
+        use_server(lib, server, security="tls")
+        run = cli(lib, *ONE, "--out", str(tmp_path / "mail"))
+        assert run.code == 0, run.err
+        assert len(server.messages) == 1
+
+
+def test_unencrypted_connection_only_to_this_computer(lib: Path) -> None:
+    text = edit(lib, HARBOUR, "security: starttls", "security: none")
+    run = cli(lib, "check")
+    assert run.code == 1
+    assert run.errors == [
+        f"error: {HARBOUR}:{line_of(text, 'security: none')}: mail.smtp.security: 'none' would send "
+        "passwords and patient data unencrypted to smtp.harbourskin.example (starttls or tls; none only "
+        "for localhost or 127.0.0.1)"]
+    edit(lib, HARBOUR, "host: smtp.harbourskin.example", "host: 127.0.0.1")
+    assert cli(lib, "check").code == 0
+
+
+@pytest.mark.parametrize("policy", ["unprotected", "date-of-birth"])
+def test_weaker_protection_warns_on_every_run(lib: Path, tmp_path: Path, smtp: SmtpServer,
+                                              policy: str) -> None:
+    use_server(lib, smtp, attachments=policy)
+    line = line_of(text_of(lib, HARBOUR), f"attachments: {policy}")
+    for attempt in range(2):
+        run = cli(lib, *ONE, "--date-of-birth", "1980-03-07", "--out", str(tmp_path / "mail"))
+        assert run.code == 0, run.err
+        assert run.errors[0].startswith(f"warning: {HARBOUR}:{line}: mail.attachments: ")
+        assert run.out.startswith(f"Sent {1 - attempt}")
+    (received,) = smtp.messages
+    for data in pdfs(received.message).values():
+        reader = PdfReader(io.BytesIO(data))
+        if policy == "unprotected":
+            assert not reader.is_encrypted
+        else:
+            assert reader.is_encrypted and reader.decrypt("07031980")  # the clinic's day-month-year
+    assert not (tmp_path / "mail" / "passcodes.csv").exists()
+
+
+def test_date_of_birth_policy_needs_a_date_of_birth(lib: Path, tmp_path: Path, smtp: SmtpServer) -> None:
+    use_server(lib, smtp, attachments="date-of-birth")
+    run = cli(lib, *ONE, "--out", str(tmp_path / "mail"))
+    assert run.code == 1
+    assert run.errors[-1] == ("error: <command line>:14: date_of_birth: is needed: the clinic uses it as "
+                              "the passcode (a date as YYYY-MM-DD)")
+    assert smtp.messages == []
+
+
+def test_dry_run_writes_complete_messages_and_sends_nothing(lib: Path, tmp_path: Path,
+                                                            smtp: SmtpServer) -> None:
+    appointments = write_csv(tmp_path / "day.csv", ROWS, HEADER)
+    out = tmp_path / "mail"
+    run = cli(lib, "email", "--appointments", str(appointments), "--out", str(out), "--dry-run")
+    assert run.code == 0, run.err
+    assert run.out.startswith(f"Wrote 2 messages to {out}/outbox/ (nothing sent)")
+    assert smtp.messages == [] and not (out / "ledger.jsonl").exists()
+    written = sorted(p.name for p in (out / "outbox").iterdir())
+    assert written == ["A1001.eml", "A1002.eml", "passcodes.csv"]
+    message = BytesParser(policy=policy.default).parsebytes((out / "outbox/A1001.eml").read_bytes())
+    assert isinstance(message, EmailMessage) and message["To"] == ADDRESS
+    code = passcodes(out / "outbox")["A1001"]
+    assert all(PdfReader(io.BytesIO(pdf)).decrypt(code) for pdf in pdfs(message).values())
+    sent = cli(lib, "email", "--appointments", str(appointments), "--out", str(out))
+    assert sent.code == 0 and "Sent 2" in sent.out  # a dry run does not count as sent
+
+
+def test_bad_addresses_and_arguments_are_reported(lib: Path, tmp_path: Path, smtp: SmtpServer) -> None:
+    rows = [[*ROWS[0][:8], "ana@example.org, boss@example.org", ""],
+            ["A1009", "harbour-skin", "Bo", "mesotherapy", "aftercare", "2026-12-01", "10:30", "",
+             "bo@patients.test", ""]]
+    appointments = write_csv(tmp_path / "day.csv", rows, HEADER)
+    run = cli(lib, "email", "--appointments", str(appointments), "--out", str(tmp_path / "mail"))
+    assert run.code == 2
+    assert [e for e in run.errors if e.startswith("error")] == [
+        f"error: {appointments}:2: email: is not an email address (an email address "
+        "such as name@example.org, or empty)"]
+    assert [r.recipients for r in smtp.messages] == [["bo@patients.test"]]
+    single = cli(lib, "email", "--clinic", "harbour-skin", "--treatment", "mesotherapy", "--kind",
+                 "aftercare", "--to", "not-an-address")
+    assert single.code == 1 and single.errors == [
+        "error: <command line>:8: --to: is not an email address (an email address such as "
+        "name@example.org, or --appointments FILE.csv)"]
+    mixed = cli(lib, "email", "--appointments", str(appointments), "--to", ADDRESS)
+    assert mixed.code == 1 and mixed.errors == [
+        "error: <command line>:4: --to: cannot be used with --appointments (the CSV file names the "
+        "patients and documents)"]
