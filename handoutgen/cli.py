@@ -416,10 +416,12 @@ def _shard(argv: Sequence[str], text: str) -> Shard:
 def cmd_check(root: Path) -> int:
     """Validate everything by composing and rendering every document in memory."""
     from .build import all_requests
+    from .mail import check_templates
 
     library = load_library(root, deep=True)
     requests = all_requests(library)
     build_many(library, requests)
+    check_templates(library)
     print(f"OK: {len(library.treatments)} treatments, {len(library.clinics)} clinics, "
           f"{len(requests)} documents checked")
     return EXIT_OK

@@ -25,7 +25,8 @@ from typing import Any
 from .branding import Mail
 from .build import render_documents
 from .compose import Request, compose, fingerprint, render_template, template_dirs
-from .errors import BrandingError, DeliveryError, Problem, Problems
+from .content import KINDS
+from .errors import BrandingError, DeliveryError, HandoutError, Problem, Problems, TemplateError
 from .ledger import IN_DOUBT, SETTLED, Ledger, PasscodeList
 from .library import ClinicEntry, Library, inside
 from .load import display, load_yaml
@@ -176,6 +177,27 @@ def compose_message(library: Library, item: Outgoing, files: list[tuple[str, byt
         message.add_attachment(data, maintype="application", subtype="pdf", filename=name)
     message["Content-Language"] = first.language  # after the body: set_content drops Content-*
     return message
+
+
+def check_templates(library: Library) -> None:
+    """Write an example message for every clinic that emails, in each of its languages.
+
+    Run by `check`, so a broken email template is found before a real send.
+    """
+    problems = Problems()
+    for clinic_id, entry in sorted(library.clinics.items()):
+        if entry.clinic.mail is None:
+            continue
+        for treatment_id, treatment in sorted(library.treatments.items()):
+            for language in (lang for lang in entry.clinic.languages if lang in treatment.languages):
+                requests = tuple(Request(clinic_id, treatment_id, kind, language) for kind in KINDS)
+                example = Outgoing("check", "patient@example.org", requests)
+                try:
+                    compose_message(library, example, [("example.pdf", b"%PDF-")], "<check@example.org>",
+                                    entry.clinic.mail.attachments)
+                except HandoutError as err:
+                    problems.extend(err)
+    problems.raise_if_any(TemplateError)
 
 
 def clinic_place(entry: ClinicEntry, path: tuple[str, ...]) -> tuple[str, int]:

@@ -7,6 +7,10 @@ cd "$(dirname "$0")/.."
 missing=()
 command -v qpdf >/dev/null || missing+=(qpdf)
 command -v pdftotext >/dev/null || missing+=(poppler-utils)
+# printing tests start their own CUPS scheduler with the generic PDF printer driver
+command -v cupsd >/dev/null || missing+=(cups)
+command -v lp >/dev/null || missing+=(cups-client cups-bsd)
+[ -e /usr/share/ppd/cupsfilters/Generic-PDF_Printer-PDF.ppd ] || missing+=(cups-filters)
 if ((${#missing[@]})); then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     apt-get update -qq
