@@ -9,12 +9,13 @@ from typing import TYPE_CHECKING
 from .blocks import Document
 from .compose import TEMPLATE_SUFFIX, Request, compose, template_dirs
 from .content import KINDS
+from .coverage import check_coverage, uses_italic
 from .errors import HandoutError, Problem, Problems, RenderError, UsageError
 from .fonts import describe, register, register_italic, uncovered
 from .library import Library
 from .load import display
 from .patient import FIELDS, allowed_fields, check_value, normalise
-from .render import check_coverage, render, uses_italic
+from .replay import render
 
 if TYPE_CHECKING:
     from .runner import Summary

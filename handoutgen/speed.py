@@ -79,6 +79,20 @@ def _image(path: Path) -> tuple[Any, Any, str]:
 def draw_image(canv: Canvas, path: Path, x: float, y: float, width: float, height: float) -> None:
     """Draw a raster image like Canvas.drawImage, sharing one image object between PDFs."""
     image, smask, name = _image(path)
+    recording = getattr(canv, "images", None)  # a recording canvas keeps what a form registers
+    if recording is not None:
+        recording.append((image, smask, name, list(canv._formsinuse)))
+    register_image(canv, image, smask, name)
+    canv.saveState()
+    canv.translate(x, y)
+    canv.scale(width, height)
+    canv._code.append(f"/{canv._doc.getXObjectName(name)} Do")
+    canv.restoreState()
+    canv._formsinuse.append(name)  # the page or form drawing it lists it among its resources
+
+
+def register_image(canv: Canvas, image: Any, smask: Any, name: str) -> None:
+    """Register an image object (and its soft mask) in a PDF once, under its own name."""
     doc = canv._doc
     ref = doc.getXObjectName(name)
     if ref not in doc.idToObject:
@@ -92,12 +106,6 @@ def draw_image(canv: Canvas, path: Path, x: float, y: float, width: float, heigh
             smask = copy.copy(smask)
             canv._setXObjects(smask)
             image.smask = doc.Reference(smask, doc.getXObjectName(smask.name))
-    canv.saveState()
-    canv.translate(x, y)
-    canv.scale(width, height)
-    canv._code.append(f"/{ref} Do")
-    canv.restoreState()
-    canv._formsinuse.append(name)  # the page or form drawing it lists it among its resources
 
 
 def image_size(path: Path) -> tuple[int, int]:
