@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 from . import __version__
 from .build import build_all, build_document, build_many, check_patient, output_name
+from .cache import Cache
 from .compose import Request
 from .content import KINDS
 from .errors import DeliveryError, HandoutError, Problem, UsageError
@@ -152,12 +153,18 @@ def _patient_values(argv: Sequence[str], args: argparse.Namespace) -> list[tuple
 
 def cmd_build(root: Path, argv: Sequence[str], args: argparse.Namespace) -> int:
     """Build one document, optionally personalised."""
-    library = load_library(root, clinics=[args.clinic], treatment=args.treatment)
+    cache = Cache.open()
+    store = None
+    if cache is None:
+        library = load_library(root, clinics=[args.clinic], treatment=args.treatment)
+    else:  # the checked library and blank layouts are kept between runs (see cache.py)
+        library, key = cache.library(root, clinics=[args.clinic], treatment=args.treatment)
+        store = cache.layouts(key)
     request = _pick(library, argv, args)
     values = check_patient(library, request.clinic, (request.kind,), _patient_values(argv, args))
     request = Request(request.clinic, request.treatment, request.kind, request.language,
                       tuple(sorted(values.items())))
-    pdf = build_document(library, request)
+    pdf = build_document(library, request, store)
     if args.output == "-":
         sys.stdout.buffer.write(pdf)
         sys.stdout.buffer.flush()
