@@ -25,7 +25,7 @@ from reportlab.pdfgen.canvas import Canvas
 from . import blocks as b
 from .coverage import check_coverage, uses_italic
 from .fonts import register, register_italic
-from .speed import register_image
+from .speed import import_platypus, register_image
 
 if TYPE_CHECKING:
     from reportlab.lib.styles import ParagraphStyle
@@ -152,7 +152,8 @@ def emit(lay: Layout, values: tuple[str, ...] = ()) -> bytes | None:
     for page in lay.pages:
         for slot, _index, width in page.slots:
             if slot < len(values) and values[slot]:
-                from reportlab.platypus.paragraph import Paragraph  # only to draw a value
+                import_platypus()  # only to draw a value
+                from reportlab.platypus.paragraph import Paragraph
 
                 para = Paragraph(escape(values[slot]), lay.value_style)
                 if para.wrap(width, 1e6)[1] > lay.value_style.leading + 0.01:

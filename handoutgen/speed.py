@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import re
+import sys
 import zlib
 from collections import OrderedDict
 from collections.abc import Callable
@@ -112,3 +114,39 @@ def image_size(path: Path) -> tuple[int, int]:
     """Pixel size of a raster image."""
     image = _image(path)[0]
     return int(image.width), int(image.height)
+
+
+class _LazyPattern:
+    """A regular expression compiled the first time it is used."""
+
+    def __init__(self, pattern: str, flags: int) -> None:
+        self._args = (pattern, flags)
+        self._compiled: re.Pattern[str] | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._compiled is None:
+            self._compiled = re.compile(*self._args)
+        return getattr(self._compiled, name)
+
+
+# reportlab.platypus.paragraph compiles, at import, a case-insensitive URL pattern with large
+# Unicode ranges (about 25 ms, most of the import) that is only used to split long URLs.
+_URI_PATTERN_START = "(^(?:[a-z0-9\\.\\-\\+]*)://)"
+
+
+def import_platypus() -> None:
+    """Import reportlab.platypus with its URL pattern compiled on first use instead."""
+    if "reportlab.platypus" in sys.modules:
+        return
+    real = re.compile
+
+    def compile_later(pattern: Any, flags: int = 0) -> Any:
+        if isinstance(pattern, str) and pattern.startswith(_URI_PATTERN_START):
+            return _LazyPattern(pattern, flags)
+        return real(pattern, flags)
+
+    re.compile = compile_later
+    try:
+        import reportlab.platypus  # noqa: F401
+    finally:
+        re.compile = real
