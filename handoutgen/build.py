@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -9,14 +10,16 @@ from typing import TYPE_CHECKING
 from .blocks import Document
 from .compose import TEMPLATE_SUFFIX, Request, compose, template_dirs
 from .content import KINDS
+from .coverage import check_coverage, uses_italic
 from .errors import HandoutError, Problem, Problems, RenderError, UsageError
 from .fonts import describe, register, register_italic, uncovered
 from .library import Library
 from .load import display
 from .patient import FIELDS, allowed_fields, check_value, normalise
-from .render import check_coverage, render, uses_italic
+from .replay import render, strip
 
 if TYPE_CHECKING:
+    from .cache import LayoutCache
     from .runner import Summary
 
 # (field name, raw value, where it came from: file and line, e.g. the argument's position)
@@ -61,17 +64,27 @@ def template_source(library: Library, request: Request) -> str:
 
 
 def render_documents(library: Library, requests: tuple[Request, ...],
-                     documents: tuple[Document, ...], duplex: bool = False) -> bytes:
+                     documents: tuple[Document, ...], duplex: bool = False,
+                     store: LayoutCache | None = None) -> bytes:
     """Render composed documents of one clinic: one handout, or several as a packet."""
     entry = library.clinics[requests[0].clinic]
     return render(documents, entry, library.fonts[entry.clinic.font],
                   library.labels[requests[0].language].text,
-                  template_source(library, requests[0]), duplex)
+                  template_source(library, requests[0]), duplex, store)
 
 
-def build_document(library: Library, request: Request) -> bytes:
-    """Compose and render one document."""
-    return render_documents(library, (request,), (compose(library, request),))
+def build_document(library: Library, request: Request, store: LayoutCache | None = None) -> bytes:
+    """Compose and render one document; with a `store`, its blank layout is kept between runs."""
+    document = compose(library, request)
+    if store is not None and request.patient:
+        # Keep a layout only when the patient's values are all in its empty fields: the same
+        # document composed without a patient must give the same blank layout.
+        def patient_free() -> bool:
+            anonymous = compose(library, dataclasses.replace(request, patient=()))
+            return strip(anonymous)[0] == strip(document)[0]
+
+        store = dataclasses.replace(store, may_keep=patient_free)
+    return render_documents(library, (request,), (document,), store=store)
 
 
 def all_requests(library: Library) -> list[Request]:

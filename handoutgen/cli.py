@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 from . import __version__
 from .build import build_all, build_document, build_many, check_patient, output_name
+from .cache import Cache
 from .compose import Request
 from .content import KINDS
 from .errors import DeliveryError, HandoutError, Problem, UsageError
@@ -179,6 +180,12 @@ def _one_patient(root: Path, argv: Sequence[str], args: argparse.Namespace,
                  packet: bool = False) -> tuple[Library, tuple[Request, ...]]:
     """Load what one patient's documents need; check the choice and the patient's values."""
     library = load_library(root, clinics=[args.clinic], treatment=args.treatment)
+    return library, _patient_requests(library, argv, args, packet)
+
+
+def _patient_requests(library: Library, argv: Sequence[str], args: argparse.Namespace,
+                      packet: bool = False) -> tuple[Request, ...]:
+    """Check the chosen documents and the patient's values; the requests, in order."""
     requests = _pick(library, argv, args)
     if packet:
         from .appointments import PACKET_ORDER
@@ -186,7 +193,7 @@ def _one_patient(root: Path, argv: Sequence[str], args: argparse.Namespace,
         requests.sort(key=lambda r: PACKET_ORDER.index(r.kind))
     kinds = tuple(r.kind for r in requests)
     values = check_patient(library, requests[0].clinic, kinds, _patient_values(argv, args))
-    return library, tuple(dataclasses.replace(r, patient=tuple(sorted(
+    return tuple(dataclasses.replace(r, patient=tuple(sorted(
         (k, v) for k, v in values.items() if k in KIND_FIELDS[r.kind]))) for r in requests)
 
 
@@ -216,8 +223,15 @@ def _patient_values(argv: Sequence[str], args: argparse.Namespace) -> list[tuple
 
 def cmd_build(root: Path, argv: Sequence[str], args: argparse.Namespace) -> int:
     """Build one document, optionally personalised."""
-    library, (request,) = _one_patient(root, argv, args)
-    pdf = build_document(library, request)
+    cache = Cache.open()
+    store = None
+    if cache is None:
+        library = load_library(root, clinics=[args.clinic], treatment=args.treatment)
+    else:  # the checked library and blank layouts are kept between runs (see cache.py)
+        library, key = cache.library(root, clinics=[args.clinic], treatment=args.treatment)
+        store = cache.layouts(key)
+    (request,) = _patient_requests(library, argv, args)
+    pdf = build_document(library, request, store)
     if args.output == "-":
         sys.stdout.buffer.write(pdf)
         sys.stdout.buffer.flush()

@@ -14,7 +14,6 @@ from .branding import Clinic, FontFamily
 from .content import KINDS, ClinicAdditions, Facts, TreatmentMeta
 from .errors import BrandingError, ContentError, HandoutError, Problems
 from .load import Loaded, PathT, display, load_yaml, path_text
-from .logo import check_logo
 from .schema import convert, spec
 
 CONTENT_DIR = "handouts"
@@ -193,6 +192,8 @@ def load_clinic(folder: Path, library_fonts: dict[str, FontEntry], treatments: d
         if lang not in labels:
             fail(("languages", i), f"no labels for language {lang!r}",
                  "expected one of: " + ", ".join(sorted(labels)))
+    from .logo import check_logo  # only when a library is read, not when a cached one is used
+
     logo = inside(folder, clinic.logo)
     if logo is None:
         fail(("logo",), f"path {clinic.logo!r} leaves the clinic folder",

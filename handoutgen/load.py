@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
-from typing import Any
-
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from .errors import ContentError, HandoutError, Problems
 
@@ -16,11 +15,23 @@ MAX_NODES = 20_000
 Key = str | int
 PathT = tuple[Key, ...]
 
-_Loader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+if TYPE_CHECKING:
+    import yaml
+
 _TAG = "tag:yaml.org,2002:"
 _SCALARS = {f"{_TAG}{name}" for name in ("str", "int", "float", "bool", "null", "timestamp")}
 _ALLOWED_TAGS = _SCALARS | {f"{_TAG}seq", f"{_TAG}map"}
-_constructor = yaml.constructor.SafeConstructor()
+
+
+@lru_cache(maxsize=1)
+def _yaml() -> tuple[Any, type, Any]:
+    """PyYAML, its C loader when there is one, and a constructor for plain scalars.
+
+    Imported on first use: a build that reuses a cached library never parses YAML.
+    """
+    import yaml
+
+    return yaml, getattr(yaml, "CSafeLoader", yaml.SafeLoader), yaml.constructor.SafeConstructor()
 
 
 def path_text(path: PathT) -> str:
@@ -83,15 +94,16 @@ def load_yaml(path: Path, error: type[HandoutError] = ContentError) -> Loaded:
 
 def parse_yaml(text: str, name: str, error: type[HandoutError] = ContentError) -> Loaded:
     """Parse YAML text that claims to come from `name`."""
+    yaml, loader, _ = _yaml()
     problems = Problems()
     try:
-        for event in yaml.parse(text, Loader=_Loader):
+        for event in yaml.parse(text, Loader=loader):
             if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
                 mark = event.start_mark
                 problems.add(name, mark.line + 1 if mark else 1, "(document)",
                              "anchors and aliases are not allowed", "write the value out in full")
         problems.raise_if_any(error)
-        node = yaml.compose(text, Loader=_Loader)
+        node = yaml.compose(text, Loader=loader)
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         line = mark.line + 1 if mark else 1
@@ -118,6 +130,7 @@ class _Walker:
         self.count = 0
 
     def value(self, node: yaml.Node, path: PathT) -> Any:
+        yaml, _, constructor = _yaml()
         self.count += 1
         line = node.start_mark.line + 1
         self.lines.setdefault(path, line)
@@ -136,9 +149,10 @@ class _Walker:
             return [self.value(item, (*path, i)) for i, item in enumerate(node.value)]
         if node.tag in (f"{_TAG}str", f"{_TAG}timestamp"):
             return node.value
-        return _constructor.construct_object(node)
+        return constructor.construct_object(node)
 
     def mapping(self, node: yaml.MappingNode, path: PathT) -> dict[str, Any]:
+        yaml = _yaml()[0]
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
             line = key_node.start_mark.line + 1

@@ -6,9 +6,7 @@ content fingerprint, "Page X of Y") is drawn once the page count is known.
 
 from __future__ import annotations
 
-import dataclasses
 import io
-from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -20,8 +18,6 @@ from reportlab.lib.enums import TA_RIGHT
 from reportlab.lib.pagesizes import A4, LETTER
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (
     ActionFlowable,
@@ -41,6 +37,7 @@ from reportlab.platypus import PageBreak as RLPageBreak
 
 from . import blocks as b
 from .branding import Clinic
+from .coverage import check_coverage, document_text, uses_italic
 from .errors import RenderError
 from .flowables import (
     BoxedItem,
@@ -51,18 +48,36 @@ from .flowables import (
     SectionHeading,
     WriteLines,
 )
-from .fonts import Registered, describe, register, register_italic, uncovered
+from .fonts import Registered, register
 from .library import ClinicEntry, FontEntry
+from .replay import (
+    FOOTER,
+    FORM_STATE,
+    GREY,
+    HEADER,
+    MARGIN,
+    PAGE_STATE,
+    RULE,
+    Footer,
+    Form,
+    Layout,
+    Page,
+    emit,
+    escape,
+    fill,
+    render,
+    snapshot,
+    strip,
+)
 from .speed import draw_image, image_size
 
+# Re-exported: the render stage's whole interface, made or replayed.
+__all__ = ["Layout", "check_coverage", "document_text", "emit", "layout", "render", "strip",
+           "theme", "uses_italic"]
+
 PAPER = {"a4": A4, "letter": LETTER}
-MARGIN = 18 * mm
-HEADER = 31 * mm
-FOOTER = 17 * mm
 LOGO_W = 44 * mm
 LOGO_H = 15 * mm
-GREY = colors.HexColor("#5a5a5a")
-RULE = colors.HexColor("#9a9a9a")
 WARNING = colors.HexColor("#b3261e")
 
 
@@ -148,19 +163,6 @@ def inline_markup(inline: b.Inline) -> str:
             piece = f"<b>{piece}</b>"
         parts.append(piece)
     return "".join(parts)
-
-
-def fill(label: str, **values: str) -> str:
-    """Put values into a label's {placeholders} (plain replacement, never str.format)."""
-    for key, value in values.items():
-        label = label.replace("{" + key + "}", value)
-    return label
-
-
-def escape(value: str) -> str:
-    """Escape text for reportlab's paragraph markup: data never becomes markup."""
-    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
 
 
 @lru_cache(maxsize=32)
@@ -343,58 +345,6 @@ class Builder:
         yield KeepTogether(_unkept(list(self.blocks(block.blocks))))
 
 
-def document_text(document: b.Document, clinic: Clinic) -> Iterator[str]:
-    """Every string that will be drawn, for the font coverage check."""
-    info = document.info
-    yield from (info.title, info.subtitle, info.footer, clinic.name, *clinic.address, clinic.phone,
-                clinic.email, clinic.website)
-    yield from _block_text(document.blocks)
-
-
-def _block_text(items: tuple[b.Block, ...]) -> Iterator[str]:
-    for block in items:
-        for value in vars(block).values():
-            yield from _value_text(value)
-
-
-def _value_text(value: Any) -> Iterator[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, tuple):
-        for item in value:
-            yield from _value_text(item)
-    elif hasattr(value, "__dataclass_fields__"):
-        for item in vars(value).values():
-            yield from _value_text(item)
-
-
-def uses_italic(items: tuple[Any, ...]) -> bool:
-    """True when any inline run of these blocks is italic."""
-    for item in items:
-        if isinstance(item, tuple):
-            if len(item) == 3 and isinstance(item[0], str) and item[2] is True:
-                return True
-            if uses_italic(item):
-                return True
-        elif hasattr(item, "__dataclass_fields__") and uses_italic(tuple(vars(item).values())):
-            return True
-    return False
-
-
-def check_coverage(document: b.Document, entry: ClinicEntry, font: Registered, source: str) -> None:
-    """Fail with every character of the document that the clinic's font cannot draw."""
-    missing: list[str] = []
-    for text in document_text(document, entry.clinic):
-        for ch in uncovered(text, font):
-            if ch not in missing:
-                missing.append(ch)
-    if missing:
-        raise RenderError([RenderError.one(source, 1, "text", f"character {describe(ch)} cannot be "
-                                           f"drawn by font {font.family}",
-                                           "characters the font covers").problems[0]
-                           for ch in missing])
-
-
 class _RecordingCanvas(Canvas):  # type: ignore[misc]
     """Records each finished page instead of writing it, so pages can be replayed later.
 
@@ -409,58 +359,28 @@ class _RecordingCanvas(Canvas):  # type: ignore[misc]
         self.slots: list[tuple[int, int, float]] = []
         self.doc_index = 0
         self.blank = False
+        self.forms: dict[str, Form] = {}
+        self.images: list[tuple[Any, Any, str, list[str]]] | None = None  # drawn in a form
+
+    def beginForm(self, name: str, *args: Any, **kwargs: Any) -> None:
+        super().beginForm(name, *args, **kwargs)
+        self.images = []
+
+    def endForm(self, **kwargs: Any) -> None:
+        """Record the form as well, so a Layout can make it again without drawing it."""
+        self.forms[self._formData[0]] = Form({key: getattr(self, key) for key in FORM_STATE},
+                                             self.images or [])
+        self.images = None
+        super().endForm(**kwargs)
 
     def showPage(self) -> None:
-        state = {key: getattr(self, key) for key in _PAGE_STATE}
+        state = {key: getattr(self, key) for key in PAGE_STATE}
         self.pages.append(Page(state, self.slots, self.marks, -1 if self.blank else self.doc_index))
         self.marks, self.slots, self.blank = [], [], False
         self._startPage()
 
     def save(self) -> None:
         """Nothing to write: a Layout is emitted by `emit`."""
-
-
-# Canvas attributes that belong to one page (content, resources in use, graphics state).
-_PAGE_STATE = (
-    "_code", "_psCommandsAfterPage", "_psCommandsBeforePage", "_currentPageHasImages",
-    "_formsinuse", "_annotationrefs", "_formData", "_colorsUsed", "_shadingUsed", "_x", "_y",
-    "_fontname", "_fontsize", "_textMode", "_leading", "_currentMatrix", "_fillMode",
-    "_charSpace", "_wordSpace", "_horizScale", "_textRenderMode", "_rise", "_textLineMatrix",
-    "_textMatrix", "_lineCap", "_lineJoin", "_lineDash", "_lineWidth", "_mitreLimit",
-    "_fillColorObj", "_strokeColorObj", "_extgstate", "state_stack", "_pageNumber",
-)
-
-
-@dataclass
-class Page:
-    """One laid-out page: its content and where patient values go into it."""
-
-    state: dict[str, Any]
-    slots: list[tuple[int, int, float]]  # (slot id, position in the page's code, width)
-    marks: list[tuple[str, str, float, int]]  # bookmarks: (key, title, top, outline level)
-    document: int  # index of the document the page belongs to; -1 for a blank duplex page
-
-
-@dataclass
-class Layout:
-    """Laid-out documents, ready to be emitted any number of times with different values."""
-
-    pages: list[Page]
-    fonts: list[tuple[str, str]]  # font name -> internal PDF name, in order of first use
-    states: dict[str, Any]  # font name -> subset state (which glyph has which code)
-    meta: dict[str, Any]  # canvas settings and metadata
-    header: _Header
-    footers: list[Callable[[Canvas, int, int], None]]  # one per document
-    value_style: ParagraphStyle
-
-
-def _snapshot(state: Any) -> Any:
-    copy = TTFont.State.__new__(TTFont.State)
-    copy.__dict__.update(state.__dict__)
-    copy.assignments = dict(state.assignments)
-    copy.subsets = [list(subset) for subset in state.subsets]
-    copy.frozen = 0
-    return copy
 
 
 class _DuplexPad(ActionFlowable):  # type: ignore[misc]
@@ -521,126 +441,18 @@ def layout(documents: tuple[b.Document, ...], entry: ClinicEntry, font_entry: Fo
                                        onPage=blank)])
     doc.build(story, canvasmaker=_RecordingCanvas)
     pdf = doc.canv._doc
-    states = {font.fontName: _snapshot(font.state[pdf]) for font in pdf.delayedFonts}
+    states = {font.fontName: snapshot(font.state[pdf]) for font in pdf.delayedFonts}
 
-    def footer(info: b.DocumentInfo) -> Callable[[Canvas, int, int], None]:
-        return lambda c, number, total: _draw_footer(c, th, info, clinic, labels, number, total,
-                                                     page_w)
+    def footer(info: b.DocumentInfo) -> Footer:
+        form = fill(labels["form_version"], version=info.version, kind=info.kind,
+                    treatment=info.treatment)
+        content = fill(labels["content_fingerprint"], fingerprint=info.fingerprint)
+        return Footer(th.font.regular, th.font.bold,
+                      clinic.name + (f" \u00b7 {info.footer}" if info.footer else ""),
+                      f"{form} \u00b7 {content}", labels["page_of"], page_w)
 
-    return Layout(doc.canv.pages, list(pdf.fontMapping.items()), states, meta, header,
-                  [footer(d.info) for d in documents], th.styles["value"])
-
-
-def emit(lay: Layout, values: tuple[str, ...] = ()) -> bytes | None:
-    """Write a laid-out document as PDF, with `values` drawn into its empty slots.
-
-    Returns None when a value needs more than one line: the layout would change, so the
-    caller lays the document out with the values instead.
-    """
-    filled: dict[int, Paragraph] = {}
-    for page in lay.pages:
-        for slot, _index, width in page.slots:
-            if slot < len(values) and values[slot]:
-                para = Paragraph(escape(values[slot]), lay.value_style)
-                if para.wrap(width, 1e6)[1] > lay.value_style.leading + 0.01:
-                    return None
-                filled[slot] = para
-    out = io.BytesIO()
-    meta = dict(lay.meta)
-    canv = Canvas(out, pagesize=meta.pop("pagesize"), invariant=meta.pop("invariant"),
-                  pageCompression=meta.pop("pageCompression"), lang=meta.pop("lang"),
-                  initialFontName=meta.pop("initialFontName"),
-                  initialFontSize=meta.pop("initialFontSize"),
-                  initialLeading=meta.pop("initialLeading"))
-    for key, value in meta.items():
-        getattr(canv, "set" + key.capitalize())(value)
-    pdf = canv._doc
-    for name, internal in lay.fonts:  # same internal names and glyph codes as the layout
-        pdf.fontMapping[name] = internal
-        font = pdfmetrics.getFont(name)
-        pdf.delayedFonts.append(font)
-        font.state[pdf] = _snapshot(lay.states[name])
-    lay.header.define(canv)
-    totals = Counter(page.document for page in lay.pages)
-    numbers: Counter[int] = Counter()
-    for page in lay.pages:
-        canv.__dict__.update(page.state)
-        code = page.state["_code"]
-        canv._code = []
-        start = 0
-        for slot, index, _width in page.slots:
-            canv._code.extend(code[start:index])
-            start = index
-            if slot in filled:
-                filled[slot].drawOn(canv, 0, 3)
-        canv._code.extend(code[start:])
-        canv._formsinuse = list(page.state["_formsinuse"])
-        for key, title, top, level in page.marks:
-            canv.bookmarkHorizontalAbsolute(key, top, left=0)
-            canv.addOutlineEntry(title, key, level=level)
-        if page.document >= 0:
-            numbers[page.document] += 1
-            lay.footers[page.document](canv, numbers[page.document], totals[page.document])
-        Canvas.showPage(canv)
-    canv.save()
-    return out.getvalue()
-
-
-def strip(document: b.Document) -> tuple[b.Document, tuple[str, ...]]:
-    """Split a document into its layout (slot values emptied) and the slot values, in order.
-
-    The order is the order in which Builder numbers its slots: fields, and the printed name
-    of each signature.
-    """
-    values: list[str] = []
-
-    def walk(items: tuple[b.Block, ...]) -> tuple[b.Block, ...]:
-        out: list[b.Block] = []
-        for block in items:
-            if isinstance(block, b.Fields):
-                values.extend(f.value for f in block.fields)
-                block = dataclasses.replace(block, fields=tuple(
-                    dataclasses.replace(f, value="") for f in block.fields))
-            elif isinstance(block, b.Signature):
-                values.append(block.name)
-                block = dataclasses.replace(block, name="")
-            elif isinstance(block, b.Section | b.Callout | b.Keep):
-                block = dataclasses.replace(block, blocks=walk(block.blocks))
-            out.append(block)
-        return tuple(out)
-
-    blank = b.Document(document.info, walk(document.blocks))
-    return blank, tuple(values)
-
-
-@lru_cache(maxsize=64)
-def _cached_layout(blanks: tuple[b.Document, ...], entry: ClinicEntry, font_entry: FontEntry,
-                   labels: tuple[tuple[str, str], ...], duplex: bool) -> Layout:
-    return layout(blanks, entry, font_entry, dict(labels), duplex)
-
-
-def render(documents: tuple[b.Document, ...], entry: ClinicEntry, font_entry: FontEntry,
-           labels: dict[str, str], source: str, duplex: bool = False) -> bytes:
-    """Draw composed documents (one, or several as a packet) and return the PDF bytes.
-
-    Most of a personalised handout is the same for every patient of a clinic, treatment and
-    kind: the layout with empty patient fields is made once per process and reused, and the
-    patient's values are drawn into their boxes. A value too long for its box falls back to a
-    full layout, so the result is always what a full layout would give.
-    """
-    th = theme(entry.clinic, font_entry)
-    italic = any(uses_italic(d.blocks) for d in documents)
-    font = register_italic(font_entry) if italic else th.font
-    for document in documents:
-        check_coverage(document, entry, font, source)
-    stripped = [strip(d) for d in documents]
-    blanks = tuple(blank for blank, _ in stripped)
-    values = tuple(v for _, doc_values in stripped for v in doc_values)
-    pdf = emit(_cached_layout(blanks, entry, font_entry, tuple(labels.items()), duplex), values)
-    if pdf is None:
-        pdf = emit(layout(documents, entry, font_entry, labels, duplex))
-    assert pdf is not None  # a layout with its values inline has no slots left to fill
-    return pdf
+    return Layout(doc.canv.pages, list(pdf.fontMapping.items()), states, meta,
+                  doc.canv.forms["header"], [footer(d.info) for d in documents], th.styles["value"])
 
 
 class _BlankPage:
@@ -712,23 +524,3 @@ class _Header:
         y = page_h - HEADER + 2 * mm
         canv.line(MARGIN, y, page_w - MARGIN, y)
         canv.restoreState()
-
-
-def _draw_footer(canv: Canvas, th: Theme, info: b.DocumentInfo, clinic: Clinic,
-                 labels: dict[str, str], number: int, total: int, page_w: float) -> None:
-    canv.saveState()
-    canv.setStrokeColor(RULE)
-    canv.setLineWidth(0.5)
-    canv.line(MARGIN, FOOTER - 4 * mm, page_w - MARGIN, FOOTER - 4 * mm)
-    canv.setFillColor(GREY)
-    canv.setFont(th.font.regular, 8)
-    left = clinic.name + (f" \u00b7 {info.footer}" if info.footer else "")
-    canv.drawString(MARGIN, FOOTER - 8 * mm, left)
-    form = fill(labels["form_version"], version=info.version, kind=info.kind,
-                treatment=info.treatment)
-    content = fill(labels["content_fingerprint"], fingerprint=info.fingerprint)
-    page = fill(labels["page_of"], page=str(number), pages=str(total))
-    canv.drawString(MARGIN, FOOTER - 12 * mm, f"{form} \u00b7 {content}")
-    canv.setFont(th.font.bold, 8)
-    canv.drawRightString(page_w - MARGIN, FOOTER - 12 * mm, page)
-    canv.restoreState()

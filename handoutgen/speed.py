@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import re
+import sys
 import zlib
 from collections import OrderedDict
 from collections.abc import Callable
@@ -79,6 +81,20 @@ def _image(path: Path) -> tuple[Any, Any, str]:
 def draw_image(canv: Canvas, path: Path, x: float, y: float, width: float, height: float) -> None:
     """Draw a raster image like Canvas.drawImage, sharing one image object between PDFs."""
     image, smask, name = _image(path)
+    recording = getattr(canv, "images", None)  # a recording canvas keeps what a form registers
+    if recording is not None:
+        recording.append((image, smask, name, list(canv._formsinuse)))
+    register_image(canv, image, smask, name)
+    canv.saveState()
+    canv.translate(x, y)
+    canv.scale(width, height)
+    canv._code.append(f"/{canv._doc.getXObjectName(name)} Do")
+    canv.restoreState()
+    canv._formsinuse.append(name)  # the page or form drawing it lists it among its resources
+
+
+def register_image(canv: Canvas, image: Any, smask: Any, name: str) -> None:
+    """Register an image object (and its soft mask) in a PDF once, under its own name."""
     doc = canv._doc
     ref = doc.getXObjectName(name)
     if ref not in doc.idToObject:
@@ -92,15 +108,45 @@ def draw_image(canv: Canvas, path: Path, x: float, y: float, width: float, heigh
             smask = copy.copy(smask)
             canv._setXObjects(smask)
             image.smask = doc.Reference(smask, doc.getXObjectName(smask.name))
-    canv.saveState()
-    canv.translate(x, y)
-    canv.scale(width, height)
-    canv._code.append(f"/{ref} Do")
-    canv.restoreState()
-    canv._formsinuse.append(name)  # the page or form drawing it lists it among its resources
 
 
 def image_size(path: Path) -> tuple[int, int]:
     """Pixel size of a raster image."""
     image = _image(path)[0]
     return int(image.width), int(image.height)
+
+
+class _LazyPattern:
+    """A regular expression compiled the first time it is used."""
+
+    def __init__(self, pattern: str, flags: int) -> None:
+        self._args = (pattern, flags)
+        self._compiled: re.Pattern[str] | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._compiled is None:
+            self._compiled = re.compile(*self._args)
+        return getattr(self._compiled, name)
+
+
+# reportlab.platypus.paragraph compiles, at import, a case-insensitive URL pattern with large
+# Unicode ranges (about 25 ms, most of the import) that is only used to split long URLs.
+_URI_PATTERN_START = "(^(?:[a-z0-9\\.\\-\\+]*)://)"
+
+
+def import_platypus() -> None:
+    """Import reportlab.platypus with its URL pattern compiled on first use instead."""
+    if "reportlab.platypus" in sys.modules:
+        return
+    real = re.compile
+
+    def compile_later(pattern: Any, flags: int = 0) -> Any:
+        if isinstance(pattern, str) and pattern.startswith(_URI_PATTERN_START):
+            return _LazyPattern(pattern, flags)
+        return real(pattern, flags)
+
+    re.compile = compile_later
+    try:
+        import reportlab.platypus  # noqa: F401
+    finally:
+        re.compile = real

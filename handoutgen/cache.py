@@ -1,0 +1,201 @@
+"""Keep what one `build` needs between processes: the checked library and blank layouts.
+
+A `build` for one patient spends most of its time reading and checking the library and laying
+the document out with empty fields, and both come out the same until an input changes. They
+are kept in the user's cache folder (next to the template cache), keyed by:
+
+- the program: its version, the Python and reportlab versions, and the size and time of every
+  handoutgen source file;
+- every input: the path, size, times and inode of every file and folder under handouts/,
+  templates/ and assets/ (and of a clinic folder given by path), plus the content of each of
+  those files except fonts (fonts by size and times only);
+- the library folder, the working folder (messages name files relative to it) and the clinic
+  and treatment asked for;
+- for a layout, also the blank documents themselves (content and layout text as composed).
+
+So any change to content, branding, labels, templates, fonts or logos gives new keys. A
+layout is only kept when it holds no patient value: its documents must be the same as those
+composed with no patient at all. A cache entry that cannot be read, or is damaged, is ignored
+and made again; one that cannot be written is skipped. Entries are written to a temporary name
+and renamed. The cache is only a speed-up: with HANDOUTGEN_CACHE=off nothing is read or kept.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import pickle
+import sys
+from collections.abc import Callable, Collection, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from . import __version__
+
+if TYPE_CHECKING:
+    from .blocks import Document
+    from .library import Library
+    from .replay import Layout
+
+FORMAT = 1  # raise when what is pickled changes shape
+MAX_ENTRIES = 200  # per kind of entry; the oldest half goes when there are more
+_NOT_HASHED = (".ttf", ".otf")  # big and never edited in place: size and times are enough
+_INPUT_DIRS = ("handouts", "templates", "assets")
+
+
+def folder() -> Path | None:
+    """The cache folder, or None when caching is off or there is no usable folder."""
+    if os.environ.get("HANDOUTGEN_CACHE", "").lower() in ("off", "0", "no"):
+        return None
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "handoutgen"
+    try:
+        base.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return base if os.access(base, os.W_OK | os.X_OK) else None
+
+
+@dataclass
+class Cache:
+    """The library and layout entries of one cache folder."""
+
+    base: Path
+
+    @classmethod
+    def open(cls) -> Cache | None:
+        found = folder()
+        return cls(found) if found is not None else None
+
+    def library(self, root: Path, clinics: Collection[str], treatment: str) -> tuple[Library, str]:
+        """The checked library (see library.load_library) and its key: loaded, or read back."""
+        from .library import load_library
+
+        extra = [Path(c) for c in clinics if Path(c).is_dir()]  # clinic folders given by path
+        key = _digest(repr(("library", _program(), inputs_digest(root, extra), str(root),
+                            str(Path.cwd()), sorted(clinics), treatment)))
+        path = self.base / "library" / f"{key}.pickle"
+        library = _read(path, key)
+        if library is None:
+            library = load_library(root, clinics=clinics, treatment=treatment)
+            _write(path, key, library)
+        return library, key
+
+    def layouts(self, key: str) -> LayoutCache:
+        """Blank layouts made from the library with this key."""
+        return LayoutCache(self.base / "layout", key)
+
+
+@dataclass
+class LayoutCache:
+    """Blank layouts of one library, by the blank documents they are made of."""
+
+    base: Path
+    library_key: str
+    may_keep: Callable[[], bool] = field(default=lambda: True)  # False: it holds patient data
+
+    def _key(self, blanks: tuple[Document, ...], labels: dict[str, str], duplex: bool) -> str:
+        return _digest(repr(("layout", self.library_key, blanks, tuple(labels.items()), duplex)))
+
+    def load(self, blanks: tuple[Document, ...], labels: dict[str, str], duplex: bool) -> Layout | None:
+        key = self._key(blanks, labels, duplex)
+        found: Layout | None = _read(self.base / f"{key}.pickle", key)
+        return found
+
+    def save(self, blanks: tuple[Document, ...], labels: dict[str, str], duplex: bool,
+             layout: Layout) -> None:
+        if self.may_keep():
+            key = self._key(blanks, labels, duplex)
+            _write(self.base / f"{key}.pickle", key, layout)
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _stat(path: Path) -> tuple[int, ...]:
+    st = path.stat()
+    return st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev, st.st_mode
+
+
+def _program() -> str:
+    """What the program is: handoutgen's sources, and the versions of what writes the PDF."""
+    import reportlab
+
+    package = Path(__file__).resolve().parent
+    sources = [(p.name, _stat(p)) for p in sorted(package.glob("*.py"))]
+    return repr((FORMAT, __version__, sys.version, reportlab.Version, sources))
+
+
+def inputs_digest(root: Path, extra: list[Path]) -> str:
+    """A hash of every file and folder a library is read from (see the module's docstring)."""
+    digest = hashlib.sha256()
+    for base in [root / name for name in _INPUT_DIRS] + extra:
+        digest.update(f"\0base {base}\0".encode("utf-8", "surrogatepass"))
+        for path in _walk(base, set()):
+            digest.update(f"{path}\0{_stat(path)}\0".encode("utf-8", "surrogatepass"))
+            if path.is_file() and path.suffix.lower() not in _NOT_HASHED:
+                digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def _walk(base: Path, seen: set[Path]) -> Iterator[Path]:
+    """Every path under `base` (following links, each real folder once), in a fixed order."""
+    try:
+        real = base.resolve()
+        if real in seen or not base.is_dir():
+            return
+        seen.add(real)
+        entries = sorted(base.iterdir())
+    except OSError:
+        return
+    yield base
+    for entry in entries:
+        if entry.is_dir():
+            yield from _walk(entry, seen)
+        else:
+            yield entry
+
+
+def _read(path: Path, key: str) -> Any:
+    """An entry's value, or None when it is missing, unreadable, damaged or for another key."""
+    try:
+        with path.open("rb") as handle:
+            stored = pickle.load(handle)
+    except Exception:  # any damage at all means "not cached"
+        return None
+    if not (isinstance(stored, tuple) and len(stored) == 3 and stored[:2] == (FORMAT, key)):
+        return None
+    return stored[2]
+
+
+def _write(path: Path, key: str, value: Any) -> None:
+    """Store an entry atomically (temporary name, then rename); never fail the build."""
+    import tempfile
+
+    try:
+        data = pickle.dumps((FORMAT, key, value), protocol=pickle.HIGHEST_PROTOCOL)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".part", dir=path.parent)
+    except Exception:  # an object that cannot be pickled, or no room: just do not keep it
+        return
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        return
+    _prune(path.parent)
+
+
+def _prune(where: Path) -> None:
+    with contextlib.suppress(OSError):
+        entries = list(where.glob("*.pickle"))
+        if len(entries) > MAX_ENTRIES:
+            entries.sort(key=lambda p: p.stat().st_mtime_ns)
+            for old in entries[:len(entries) // 2]:
+                with contextlib.suppress(OSError):
+                    old.unlink()
