@@ -11,9 +11,13 @@ the patient's name, so it is created readable by its owner only.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import fcntl
 import io
+import json
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,7 +25,7 @@ from typing import Any
 
 from .errors import DeliveryError
 from .load import display
-from .output import AppendLog, read_lines
+from .output import AppendLog
 
 LEDGER = "ledger.jsonl"
 PASSCODES = "passcodes.csv"
@@ -46,16 +50,55 @@ class Entry:
 
 
 class Ledger:
-    """Reads the ledger once, then appends to it, syncing every line to disk."""
+    """Appends to the ledger, syncing every line to disk; runs sharing it take turns per message.
+
+    `claim()` locks the ledger (a lock file beside it) and reads what other runs appended since,
+    so two runs on one folder never both send the same message.
+    """
 
     def __init__(self, folder: Path) -> None:
         self.path = folder / LEDGER
         self.latest: dict[str, Entry] = {}
-        for item in read_lines(self.path):
+        self.offset = 0  # how much of the file has been read
+        self.log: AppendLog | None = None  # opened on the first record: a dry run writes none
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            self.lock = os.open(folder / ".ledger.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as err:
+            raise DeliveryError.one(display(self.path), 1, "ledger", f"cannot write: {err.strerror}",
+                                    "a writable output folder") from err
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Read the lines appended since the last read (complete lines only)."""
+        try:
+            with self.path.open("rb") as handle:
+                handle.seek(self.offset)
+                data = handle.read()
+        except FileNotFoundError:
+            return
+        complete = data[:data.rfind(b"\n") + 1]
+        self.offset += len(complete)
+        for line in complete.splitlines():
+            try:
+                item = json.loads(line)
+            except ValueError:
+                continue  # a line cut short by a full disk or a kill: it records nothing
+            if not isinstance(item, dict):
+                continue
             key, status, mid = item.get("key"), item.get("status"), item.get("message_id")
             if isinstance(key, str) and isinstance(status, str) and isinstance(mid, str):
                 self.latest[key] = Entry(key, status, mid)
-        self.log: AppendLog | None = None  # opened on the first record: a dry run writes none
+
+    @contextlib.contextmanager
+    def claim(self) -> Iterator[None]:
+        """Hold the ledger while one message is checked, sent and recorded."""
+        fcntl.flock(self.lock, fcntl.LOCK_EX)
+        try:
+            self.refresh()
+            yield
+        finally:
+            fcntl.flock(self.lock, fcntl.LOCK_UN)
 
     def status(self, key: str) -> str | None:
         """The latest status of a message, or None if it was never tried."""
@@ -67,12 +110,12 @@ class Ledger:
         if self.log is None:
             self.log = AppendLog(self.path, "ledger")
         self.log.append([{"key": key, "status": status, "time": now(), **details}], sync=True)
-        self.latest[key] = Entry(key, status, str(details.get("message_id", "")))
 
     def close(self) -> None:
         """Flush and close the ledger."""
         if self.log is not None:
             self.log.close()
+        os.close(self.lock)
 
 
 class PasscodeList:

@@ -288,6 +288,10 @@ class Postbox:
 
     def post(self, item: Outgoing) -> None:
         """Send one appointment's message unless it was sent (or may have been) before."""
+        with self.ledger.claim():
+            self._post(item)
+
+    def _post(self, item: Outgoing) -> None:
         entry = self.library.clinics[item.requests[0].clinic]
         key = message_key(self.library, item)
         mid = message_id(key, sender_address(entry))

@@ -8,6 +8,8 @@ import io
 import json
 import re
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from email import policy
 from email.message import EmailMessage
@@ -15,7 +17,7 @@ from email.parser import BytesParser
 from pathlib import Path
 
 import pytest
-from conftest import Run, cli, edit, flat, line_of, text_of
+from conftest import REPO, Run, cli, edit, flat, line_of, text_of
 from pypdf import PdfReader
 from servers import PASSWORD, USER, SmtpServer, free_port
 from test_batch import write_csv
@@ -333,3 +335,18 @@ def test_bad_addresses_and_arguments_are_reported(lib: Path, tmp_path: Path, smt
     assert mixed.code == 1 and mixed.errors == [
         "error: <command line>:4: --to: cannot be used with --appointments (the CSV file names the "
         "patients and documents)"]
+
+
+def test_two_runs_at_once_send_each_message_once(lib: Path, tmp_path: Path, smtp: SmtpServer) -> None:
+    rows = [[f"C{i:03d}", "harbour-skin", f"Patient {i}", "mesotherapy", "aftercare", "2026-12-01",
+             "10:30", "", f"p{i}@patients.test", ""] for i in range(12)]
+    appointments = write_csv(tmp_path / "day.csv", rows, HEADER)
+    command = [sys.executable, str(REPO / "generate.py"), "email", "--appointments", str(appointments),
+               "--out", str(tmp_path / "mail")]
+    runs = [subprocess.Popen(command, cwd=lib, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for _ in range(2)]
+    outputs = [run.communicate(timeout=120) for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], outputs
+    assert sorted(r.recipients[0] for r in smtp.messages) == sorted(f"p{i}@patients.test" for i in range(12))
+    sent = [int(re.match(r"Sent (\d+)", out).group(1)) for out, _err in outputs]  # type: ignore[union-attr]
+    assert sum(sent) == 12
