@@ -212,7 +212,7 @@ def compose(library: Library, request: Request) -> Document:
         qr=_qr_data(clinic.qr, clinic.website, doc_id),
         qr_caption=labels["qr_website"] if clinic.qr == "website" else labels["qr_document"],
     )
-    patient = display_values(dict(request.patient), clinic, view["months"])
+    patient = display_values(dict(request.patient), clinic, view["months"], labels)
     context = {**view, "patient": patient,
                "document": dataclasses.asdict(info),
                "labels": labels}

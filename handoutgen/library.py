@@ -5,6 +5,7 @@ Everything is checked before anything is drawn, and every problem is reported to
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -336,11 +337,42 @@ def load_labels(root: Path, g: Gather) -> dict[str, Labels]:
             labels[path.stem] = found
             files[path.stem] = loaded
     master = labels.get("en")
+    if master is not None:
+        for key, wanted in LABEL_PLACEHOLDERS.items():
+            got = _placeholders(master.text.get(key, ""))
+            if key not in master.text:
+                g.problems.add(files["en"].file, files["en"].line(("text",)), f"text.{key}",
+                               "label is missing", "a label using " + _listing(wanted))
+            elif got - wanted or not wanted <= got:
+                g.problems.add(files["en"].file, files["en"].line(("text", key)), f"text.{key}",
+                               "uses " + _listing(got), "exactly these placeholders: " + _listing(wanted))
     for lang, found in labels.items():
         for key in sorted(set(master.text) - set(found.text) if master else ()):
             g.problems.add(files[lang].file, files[lang].line(("text",)), f"text.{key}", "label is missing",
                          "every label of en.yaml, translated")
+        for key in sorted(set(master.text) & set(found.text) if master else ()):
+            assert master is not None
+            wanted, got = _placeholders(master.text[key]), _placeholders(found.text[key])
+            if wanted != got:
+                g.problems.add(files[lang].file, files[lang].line(("text", key)), f"text.{key}",
+                               "placeholders differ from en.yaml: " + _listing(got),
+                               "the same {placeholders} as en.yaml: " + _listing(wanted))
     return labels
+
+
+LABEL_PLACEHOLDERS = {  # labels the program fills in, with what it fills them with
+    "date_day_month_year": {"day", "month", "year"},
+    "date_month_day_year": {"day", "month", "year"},
+}
+
+
+def _placeholders(text: str) -> set[str]:
+    """The {names} a label is filled in with."""
+    return set(re.findall(r"\{(\w*)\}", text))
+
+
+def _listing(names: set[str]) -> str:
+    return ", ".join("{" + name + "}" for name in sorted(names)) or "none"
 
 
 def load_library(root: Path, clinics: Collection[str] | None = None, treatment: str | None = None,

@@ -148,7 +148,8 @@ def compose_message(library: Library, item: Outgoing, files: list[tuple[str, byt
         values.update(request.patient)
     context: dict[str, Any] = {
         "clinic": clinic,
-        "patient": display_values(values, clinic, library.labels[first.language].months),
+        "patient": display_values(values, clinic, library.labels[first.language].months,
+                                  library.labels[first.language].text),
         "treatment": {"id": first.treatment, "name": content.facts.name},
         "documents": [{"title": content.kinds[r.kind].title, "kind": r.kind} for r in item.requests],
         "files": [name for name, _ in files],

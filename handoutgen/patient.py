@@ -95,36 +95,37 @@ def normalise(values: Mapping[str, str]) -> dict[str, str]:
     return {k: unicodedata.normalize("NFC", v.strip()) for k, v in values.items()}
 
 
-def format_date(value: str, style: str, months: tuple[str, ...]) -> str:
-    """Print an ISO date in the clinic's local style."""
+def format_date(value: str, style: str, months: tuple[str, ...], words: Mapping[str, str]) -> str:
+    """Print an ISO date in the clinic's date order, in the words of the document's language."""
     day = date.fromisoformat(value)
-    month = months[day.month - 1]
-    if style == "day-month-year":
-        return f"{day.day} {month} {day.year}"
-    if style == "month-day-year":
-        return f"{month} {day.day}, {day.year}"
-    return day.isoformat()
+    if style == "iso":
+        return day.isoformat()
+    pattern = words["date_" + style.replace("-", "_")]
+    return pattern.format(day=day.day, month=months[day.month - 1], year=day.year)
 
 
-def format_time(value: str, style: str) -> str:
-    """Print HH:MM in the clinic's 24h or 12h style."""
+def format_time(value: str, style: str, words: Mapping[str, str]) -> str:
+    """Print HH:MM in the clinic's 24h or 12h style (AM/PM in the document's language)."""
     moment = time.fromisoformat(value)
     if style == "24h":
         return moment.strftime("%H:%M")
-    hour = moment.hour % 12 or 12
-    return f"{hour}:{moment.minute:02d} {'AM' if moment.hour < 12 else 'PM'}"
+    half = words["time_am"] if moment.hour < 12 else words["time_pm"]
+    return f"{moment.hour % 12 or 12}:{moment.minute:02d} {half}"
 
 
-def display_values(values: Mapping[str, str], clinic: Clinic,
-                   months: tuple[str, ...]) -> dict[str, str]:
-    """Turn checked values into printable text, every known field present ('' when not given)."""
+def display_values(values: Mapping[str, str], clinic: Clinic, months: tuple[str, ...],
+                   words: Mapping[str, str]) -> dict[str, str]:
+    """Turn checked values into printable text, every known field present ('' when not given).
+
+    `months` and `words` (the labels) are in the document's language.
+    """
     out: dict[str, str] = {}
     for name, spec in FIELDS.items():
         value = values.get(name, "")
         if value and spec.kind == "date":
-            value = format_date(value, clinic.date_style, months)
+            value = format_date(value, clinic.date_style, months, words)
         elif value and spec.kind == "time":
-            value = format_time(value, clinic.time_style)
+            value = format_time(value, clinic.time_style, words)
         elif value and spec.kind == "practitioner":
             person = clinic.practitioner(value)
             value = f"{person.name}, {person.role}" if person else value

@@ -65,7 +65,7 @@ def test_spanish_handout_has_spanish_content_labels_and_clinic_lines(lib: Path, 
     assert isinstance(labels, dict)
     assert labels["contacts"] in text and labels["phone"] in text
     assert "Página 1 de " in text and "Page 1 of" not in text
-    assert "diciembre 1, 2026" in text  # Spanish month names, in the clinic's date style
+    assert "1 de diciembre de 2026" in text  # Spanish words and order for dates
     for line in _lines(_yaml(lib, ES_ADDITIONS), *ADDITION_KEYS[kind]):
         assert line in text, line
     for line in _lines(_yaml(lib, EN_ADDITIONS), *ADDITION_KEYS[kind]):
@@ -117,7 +117,7 @@ def test_batch_row_in_spanish(lib: Path, tmp_path: Path) -> None:
     assert sorted(str(p.relative_to(out)) for p in out.rglob("*.pdf")) == [
         "maple-street/E1/mesotherapy-aftercare.es.pdf", "maple-street/E2/mesotherapy-aftercare.pdf"]
     spanish = flat(pdf_text(out / "maple-street/E1/mesotherapy-aftercare.es.pdf"))
-    assert "Lucía Ortega" in spanish and "marzo 5, 2026" in spanish
+    assert "Lucía Ortega" in spanish and "5 de marzo de 2026" in spanish
     assert "Cuidados después de la mesoterapia" in spanish and "Descanse y tómese" in spanish
     assert "Aftercare after mesotherapy" not in spanish
     english = flat(pdf_text(out / "maple-street/E2/mesotherapy-aftercare.pdf"))
@@ -207,3 +207,29 @@ def test_english_only_clinic_refuses_spanish(lib: Path, tmp_path: Path) -> None:
     # No Spanish file is asked of a clinic that does not offer Spanish.
     assert not (lib / "assets/clinics/harbour-skin/content/mesotherapy.es.yaml").exists()
     assert cli(lib, "check").code == 0
+
+
+def test_translated_labels_keep_their_placeholders(lib: Path, tmp_path: Path) -> None:
+    text = edit(lib, "handouts/labels/es.yaml", 'page_of: "Página {page} de {pages}"',
+                'page_of: "Página {pagina} de {pages}"')
+    run = run_all(lib, tmp_path / "out")
+    assert run.errors == [
+        f"error: handouts/labels/es.yaml:{line_of(text, 'page_of:')}: text.page_of: placeholders differ "
+        "from en.yaml: {pages}, {pagina} (the same {placeholders} as en.yaml: {page}, {pages})"]
+
+
+def test_date_labels_must_use_day_month_and_year(lib: Path, tmp_path: Path) -> None:
+    text = edit(lib, "handouts/labels/en.yaml", 'date_month_day_year: "{month} {day}, {year}"',
+                'date_month_day_year: "{month} {dya}, {year}"')
+    run = run_all(lib, tmp_path / "out")
+    line = line_of(text, "date_month_day_year:")
+    assert f"error: handouts/labels/en.yaml:{line}: text.date_month_day_year: uses {{dya}}, {{month}}, " \
+           "{year} (exactly these placeholders: {day}, {month}, {year})" in run.errors
+
+
+def test_times_use_the_language_words_for_am_and_pm(lib: Path, tmp_path: Path) -> None:
+    pdf = _build(lib, tmp_path / "es.pdf", "pre-treatment", "--language", "es",
+                 "--field", "appointment_time=14:30")
+    assert "2:30 p. m." in flat(pdf_text(pdf))
+    english = _build(lib, tmp_path / "en.pdf", "pre-treatment", "--field", "appointment_time=14:30")
+    assert "2:30 PM" in flat(pdf_text(english))
