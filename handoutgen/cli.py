@@ -87,6 +87,17 @@ def make_parser() -> argparse.ArgumentParser:
     paper.add_argument("--printer", help="printer name (default: the clinic's, else the system's)")
     paper.add_argument("--copies", type=int, default=1, help="copies of each job (default: 1)")
     _delivery_options(paper)
+    serve = sub.add_parser("serve", help="start the front-desk web page (http://127.0.0.1:8000/)")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to listen on (default: 127.0.0.1, this computer only); any other "
+                       "address needs a front-desk password")
+    serve.add_argument("--port", type=int, default=8000, help="port (default: 8000; 0 picks a free one)")
+    serve.add_argument("--clinic", help="serve only this clinic (default: every clinic, chosen on the page)")
+    serve.add_argument("--password-env", default="HANDOUTGEN_PASSWORD", metavar="NAME",
+                       help="environment variable holding the front-desk password "
+                       "(default: HANDOUTGEN_PASSWORD)")
+    serve.add_argument("--mail-out", type=Path, default=Path("out/email"), metavar="DIR",
+                       help="folder for the send ledger and passcode list (default: out/email)")
     sub.add_parser("check", help="validate content, templates and clinics; list every problem")
     sub.add_parser("list", help="show the clinics, treatments, kinds and fields")
     return parser
@@ -427,6 +438,46 @@ def _shard(argv: Sequence[str], text: str) -> Shard:
                          "K/N with 1 <= K <= N, e.g. 2/4")
 
 
+def cmd_serve(root: Path, argv: Sequence[str], args: argparse.Namespace) -> int:
+    """Start the front-desk web page and serve until interrupted."""
+    from .web import Settings, make_server
+    from .web.config import password_from
+
+    password = password_from(args.password_env, args.host, _position(argv, "--password-env"),
+                             _position(argv, "--host"))
+    if not 0 <= args.port <= 65535:
+        raise UsageError.one(SOURCE, _position(argv, "--port"), "--port", f"{args.port} is not allowed",
+                             "0 to 65535")
+    if args.clinic is not None:
+        library = load_library(root, clinics=[args.clinic])
+        clinic_id = _clinic_id(library, args.clinic)
+        if clinic_id is None:
+            raise UsageError.one(SOURCE, _position(argv, "--clinic"), "--clinic",
+                                 f"unknown value {args.clinic!r}",
+                                 "expected one of: " + ", ".join(library.clinic_ids))
+    else:
+        library, clinic_id = load_library(root), None
+    settings = Settings(root, clinic_id, password, args.mail_out.resolve(), args.host)
+    try:
+        server, stop = make_server(settings, library, args.port)
+    except OSError as err:
+        raise UsageError.one(SOURCE, _position(argv, "--port"), "--port",
+                             f"cannot listen on {args.host}:{args.port}: {err.strerror}",
+                             "a free port, e.g. --port 8080") from err
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    print(f"Serving the front-desk page on http://{host}:{server.effective_port}/ "
+          f"({'password required' if password else 'this computer only'}); press Ctrl-C to stop",
+          flush=True)
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop()
+    print("Stopped.")
+    return EXIT_OK
+
+
 def cmd_check(root: Path) -> int:
     """Validate everything by composing and rendering every document in memory."""
     from .build import all_requests
@@ -482,6 +533,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_email(root, argv, args)
         if command == "print":
             return cmd_print(root, argv, args)
+        if command == "serve":
+            return cmd_serve(root, argv, args)
         return cmd_all(root, argv, args)
     except DeliveryError as err:
         for problem in err.problems:

@@ -1,0 +1,238 @@
+"""Batches from the page: an uploaded appointments CSV built in a separate process.
+
+The upload is checked first (size, header, number of rows), so a bad file is reported at once.
+The batch then runs as `generate.py batch` does, in a fresh process (reportlab's global state
+and the server's threads stay apart; the runner forks its own workers from there). The page
+polls the progress, read from the manifest as documents are written. When the batch ends, its
+packets and manifest are offered once as a zip file; everything is then deleted. Files live in
+a private temporary folder, and a batch nobody downloads is deleted after the session time.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import multiprocessing
+import secrets
+import shutil
+import tempfile
+import threading
+import time
+import zipfile
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from ..errors import HandoutError, Problem, UsageError
+
+UPLOAD = "appointments.csv"
+OUT = "out"
+ZIP = "handouts.zip"
+
+
+@dataclass
+class Job:
+    """One batch: its files, its process and, when it ends, its outcome."""
+
+    id: str
+    owner: str  # the session that started it: no one else sees it
+    folder: Path
+    rows: int
+    total: int  # documents the rows ask for
+    packet: bool
+    process: Any = None
+    conn: Connection | None = None
+    started: float = field(default_factory=time.monotonic)
+    ended: float | None = None
+    state: str = "running"  # running, done, failed
+    built: int = 0
+    failed: int = 0
+    seconds: float = 0.0
+    problems: list[Problem] = field(default_factory=list)
+    downloaded: bool = False
+
+    @property
+    def out(self) -> Path:
+        return self.folder / OUT
+
+    def written(self) -> int:
+        """Documents written so far (one manifest line each)."""
+        try:
+            with (self.out / "manifest.jsonl").open("rb") as handle:
+                return sum(1 for _ in handle)
+        except OSError:
+            return 0
+
+    def poll(self) -> None:
+        """Take the outcome from the process once it has sent it."""
+        if self.state != "running" or self.conn is None:
+            return
+        message: tuple[Any, ...] | None = None
+        try:
+            if self.conn.poll():
+                message = self.conn.recv()
+        except (EOFError, OSError):
+            message = ("error", [Problem(UPLOAD, 1, "(batch)", "the batch stopped unexpectedly",
+                                         "try again; if it happens again, report it")])
+        if message is None:
+            if self.process is not None and not self.process.is_alive():
+                message = ("error", [Problem(UPLOAD, 1, "(batch)", "the batch stopped unexpectedly",
+                                             "try again; if it happens again, report it")])
+            else:
+                return
+        if message[0] == "done":
+            _kind, self.built, self.failed, self.seconds, self.problems = message
+            self.state = "done"
+        else:
+            self.problems = message[1]
+            self.state = "failed"
+        self.ended = time.monotonic()
+        self.conn.close()
+        if self.process is not None:
+            self.process.join(timeout=5)
+
+    def status(self) -> dict[str, Any]:
+        """What the page shows while it waits (no patient data)."""
+        self.poll()
+        done = self.total if self.state != "running" else min(self.written(), self.total)
+        return {"state": self.state, "done": done, "total": self.total, "rows": self.rows,
+                "built": self.built, "failed": self.failed, "problems": len(self.problems)}
+
+    def archive(self) -> Path:
+        """Zip the packets, the manifest and a list of the rows that failed."""
+        target = self.folder / ZIP
+        with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+            for path in sorted(self.out.rglob("*")):
+                if path.is_file() and not path.name.startswith("."):
+                    archive.write(path, path.relative_to(self.out).as_posix())
+            if self.problems:
+                buffer = io.StringIO()
+                writer = csv.writer(buffer, lineterminator="\r\n")
+                writer.writerow(["line", "column", "problem", "allowed"])
+                for p in self.problems:
+                    writer.writerow([p.line, p.path, p.message, p.allowed])
+                archive.writestr("row-problems.csv", buffer.getvalue())
+        return target
+
+    def remove(self) -> None:
+        """Stop the process if it still runs, and delete every file."""
+        if self.process is not None and self.process.is_alive():
+            self.process.terminate()
+            self.process.join(timeout=5)
+        if self.conn is not None:
+            self.conn.close()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def count_rows(path: Path, limit: int) -> tuple[int, int]:
+    """Check the header and count rows and documents; raise UsageError on a bad file."""
+    from ..appointments import _listed, read_rows
+
+    rows = documents = 0
+    for line, row in read_rows(path):
+        rows += 1
+        if rows > limit:
+            raise UsageError.one(UPLOAD, line, "(rows)", f"the file has more than {limit} appointments",
+                                 f"at most {limit} per upload: split the list")
+        documents += len(_listed(row))
+    if not rows:
+        raise UsageError.one(UPLOAD, 2, "(rows)", "the file has no appointments",
+                             "a header row and one row per appointment")
+    return rows, documents
+
+
+class Jobs:
+    """The batches of this server: at most one runs at a time (a clinic PC has few cores)."""
+
+    def __init__(self, root: Path, clinic: str | None, jobs: int, keep_seconds: float) -> None:
+        self.root, self.clinic, self.jobs, self.keep = root, clinic, jobs, keep_seconds
+        self.lock = threading.Lock()
+        self.items: dict[str, Job] = {}
+
+    def start(self, owner: str, data: bytes, packet: bool, duplex: bool, max_rows: int) -> Job:
+        """Check an upload and start building it; raise UsageError when it cannot be used."""
+        self.reap()
+        with self.lock:
+            if any(job.state == "running" for job in self.items.values()):
+                raise UsageError.one(UPLOAD, 1, "(batch)", "another batch is still running",
+                                     "wait until it has finished, then upload again")
+            folder = Path(tempfile.mkdtemp(prefix="handoutgen-batch-"))
+            job = Job(secrets.token_urlsafe(16), owner, folder, 0, 0, packet)
+            self.items[job.id] = job
+        try:
+            path = folder / UPLOAD
+            path.write_bytes(data)
+            path.chmod(0o600)
+            job.rows, job.total = count_rows(path, max_rows)
+            context = multiprocessing.get_context("spawn")  # a clean process: no threads, no locks held
+            receive, send = context.Pipe(duplex=False)
+            job.process = context.Process(
+                target=work, args=(self.root, self.clinic, folder, packet, duplex, self.jobs, send),
+                name="handoutgen-batch")  # not daemonic: it starts workers
+            job.process.start()
+            send.close()
+            job.conn = receive
+        except BaseException:
+            with self.lock:
+                self.items.pop(job.id, None)
+            job.remove()
+            raise
+        return job
+
+    def get(self, job_id: str, owner: str) -> Job | None:
+        """A batch of this session, or None."""
+        self.reap()
+        with self.lock:
+            job = self.items.get(job_id)
+        return job if job is not None and secrets.compare_digest(job.owner, owner) else None
+
+    def forget(self, job: Job) -> None:
+        """Take a batch off the list: its zip is being sent, once (its files go when that ends)."""
+        with self.lock:
+            self.items.pop(job.id, None)
+
+    def reap(self) -> None:
+        """Delete batches that ended longer ago than a session lasts."""
+        now = time.monotonic()
+        with self.lock:
+            old = [job for job in self.items.values()
+                   if job.ended is not None and now - job.ended > self.keep]
+            for job in old:
+                del self.items[job.id]
+        for job in old:
+            job.remove()
+
+    def close(self) -> None:
+        """Stop every batch and delete every file (the server is stopping)."""
+        with self.lock:
+            jobs = list(self.items.values())
+            self.items.clear()
+        for job in jobs:
+            job.remove()
+
+
+def work(root: Path, clinic: str | None, folder: Path, packet: bool, duplex: bool, jobs: int,
+         conn: Connection) -> None:
+    """The batch process: plan and build the rows, then send back counts and problems."""
+    import os
+
+    from ..appointments import Plan, Shard, plan, survey
+    from ..library import load_library
+    from ..runner import run
+
+    os.chdir(folder)  # messages name the upload as appointments.csv
+    try:
+        path = folder / UPLOAD
+        clinics, documents = survey(path, Shard())
+        library = load_library(root, clinics=[clinic] if clinic else clinics)
+        counts = Plan()
+        tasks = plan(path, library, packet, duplex and packet, Shard(), counts)
+        summary = run(library, tasks, folder / OUT, jobs or (os.cpu_count() or 1), force=True,
+                      label="batch", total=documents)
+        conn.send(("done", summary.built, summary.failed + counts.failed_documents, summary.seconds,
+                   sorted(counts.problems + summary.problems)))
+    except HandoutError as err:
+        conn.send(("error", err.problems))
+    finally:
+        conn.close()

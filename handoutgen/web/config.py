@@ -1,0 +1,49 @@
+"""The web app's settings, and the rule that keeps it on this computer unless a password is set."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..branding import is_loopback
+from ..errors import Problem, UsageError
+from ..patient import SOURCE
+
+PASSWORD_ENV = "HANDOUTGEN_PASSWORD"
+MIN_PASSWORD = 10
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How one web app runs: what it serves, where it writes, and how it is protected."""
+
+    root: Path
+    clinic: str | None = None  # a fixed clinic for this deployment; None offers every clinic
+    password: str | None = None  # the front-desk password; None only on a loopback address
+    mail_folder: Path = Path("out/email")  # send ledger and passcode list, as `email --out`
+    host: str = "127.0.0.1"
+    session_minutes: int = 30  # idle time after which the front desk signs in again
+    max_upload_bytes: int = 2 * 1024 * 1024
+    max_rows: int = 1000
+    jobs: int = 0  # batch worker processes; 0 means every core
+    preview_dpi: int = 60
+    warm: bool = True  # lay every blank document out at start, so the first preview is quick
+
+
+def password_from(env: str, host: str, line: int, host_line: int) -> str | None:
+    """The front-desk password from the environment; refuse a public address without one."""
+    password = os.environ.get(env) or None
+    problems: list[Problem] = []
+    if password is not None and len(password) < MIN_PASSWORD:
+        problems.append(Problem(SOURCE, line, "--password-env", f"${env} is {len(password)} characters long",
+                                f"a front-desk password of at least {MIN_PASSWORD} characters"))
+    if password is None and not is_loopback(host):
+        problems.append(Problem(SOURCE, host_line, "--host",
+                                f"{host!r} can be reached from other computers and no front-desk "
+                                f"password is set",
+                                f"export {env}=<a password of at least {MIN_PASSWORD} characters>, "
+                                "or --host 127.0.0.1"))
+    if problems:
+        raise UsageError(problems)
+    return password

@@ -1,0 +1,228 @@
+"""One patient's handouts from the web form: read and check the form, render, preview, email.
+
+The library is loaded and checked once, when the server starts, and kept: a preview only
+composes and replays layouts that are already in memory. reportlab keeps global state, so
+rendering is serialised by one lock; a front desk makes one handout at a time anyway.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import io
+import subprocess
+import tempfile
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from ..appointments import APPOINTMENT_ID, PACKET_ORDER
+from ..build import check_patient, render_documents
+from ..compose import Request, compose
+from ..content import KINDS
+from ..errors import HandoutError, Problem, UsageError
+from ..library import Library
+from ..patient import ADDRESS_DOC, FIELDS, KIND_FIELDS, allowed_fields, is_address, is_date
+
+FORM = "the form"  # where a problem with a form value comes from
+PAPERS: dict[str, str] = {"a4": "A4 (210 by 297 mm)", "letter": "US Letter (8.5 by 11 in)"}
+MAX_EXTRA = 200  # characters in the email, appointment and date-of-birth fields
+
+
+@dataclass
+class Choice:
+    """What the front desk asked for, as typed (kept to show the form again)."""
+
+    clinic: str
+    treatment: str = ""
+    language: str = ""
+    kinds: tuple[str, ...] = ()
+    paper: str = ""
+    duplex: bool = False
+    values: dict[str, str] = field(default_factory=dict)  # patient fields, raw
+    email: str = ""
+    appointment_id: str = ""
+    date_of_birth: str = ""
+
+    @property
+    def packet(self) -> bool:
+        return len(self.kinds) > 1
+
+
+@dataclass
+class Findings:
+    """What is wrong with a form: messages per field, and those that belong to no field."""
+
+    fields: dict[str, list[str]] = field(default_factory=dict)
+    general: list[str] = field(default_factory=list)
+
+    def add(self, name: str, message: str) -> None:
+        self.fields.setdefault(name, []).append(message)
+
+    def __bool__(self) -> bool:
+        return bool(self.fields or self.general)
+
+    def take(self, problems: Sequence[Problem], names: Sequence[str]) -> None:
+        """File each problem beside its field when it has one, else in the general list."""
+        for problem in problems:
+            if problem.path in names:
+                self.add(problem.path, readable(problem))
+            else:
+                self.general.append(located(problem))
+
+
+def readable(problem: Problem) -> str:
+    """A problem as a sentence for the page: what is wrong, then what is allowed."""
+    message = problem.message[:1].upper() + problem.message[1:]
+    allowed = problem.allowed.removeprefix("expected ")
+    return f"{message}. Use {allowed}."
+
+
+def located(problem: Problem) -> str:
+    """A problem that belongs to no form field: it keeps its file and line."""
+    if problem.file == FORM:
+        return f"{problem.path}: {readable(problem)}"
+    return f"{problem.file}:{problem.line}: {problem.path}: {readable(problem)}"
+
+
+class Engine:
+    """The loaded library, a variant of it per paper size, and the render lock."""
+
+    def __init__(self, library: Library, dpi: int = 60) -> None:
+        self.library = library
+        self.dpi = dpi
+        self.lock = threading.Lock()
+        self._papers: dict[str, Library] = {}
+
+    def offered(self, clinic: str, treatment: str) -> list[str]:
+        """The languages a clinic hands a treatment out in, its default first."""
+        languages = self.library.treatments[treatment].languages
+        return [lang for lang in self.library.clinics[clinic].clinic.languages if lang in languages]
+
+    def library_for(self, paper: str) -> Library:
+        """The library whose clinics print on `paper`: the loaded one, or a copy set to that size."""
+        if paper not in self._papers:
+            size: Literal["a4", "letter"] = "letter" if paper == "letter" else "a4"
+            clinics = {cid: dataclasses.replace(entry, clinic=dataclasses.replace(entry.clinic, paper=size))
+                       if entry.clinic.paper != size else entry
+                       for cid, entry in self.library.clinics.items()}
+            self._papers[paper] = dataclasses.replace(self.library, clinics=clinics)
+        return self._papers[paper]
+
+    def read(self, clinic: str, form: Mapping[str, str], kinds: Sequence[str],
+             action: str) -> tuple[Choice, Findings, tuple[Request, ...]]:
+        """Check a submitted form; the requests to build when it is fine."""
+        entry = self.library.clinics[clinic]
+        findings = Findings()
+        choice = Choice(clinic, form.get("treatment", ""), form.get("language", ""),
+                        tuple(k for k in KINDS if k in kinds), form.get("paper", entry.clinic.paper),
+                        form.get("duplex") == "yes",
+                        {name: form.get(name, "") for name in FIELDS},
+                        form.get("email", "").strip()[:MAX_EXTRA],
+                        form.get("appointment_id", "").strip()[:MAX_EXTRA],
+                        form.get("date_of_birth", "").strip()[:MAX_EXTRA])
+        if choice.treatment not in self.library.treatments:
+            findings.add("treatment", "Choose a treatment.")
+        elif choice.language not in self.offered(clinic, choice.treatment):
+            findings.add("language", "Choose a language this clinic hands the treatment out in: "
+                         + ", ".join(self.offered(clinic, choice.treatment)) + ".")
+        if not choice.kinds or len(choice.kinds) != len(set(kinds)):
+            findings.add("documents", "Choose at least one document.")
+        if choice.paper not in PAPERS:
+            findings.add("paper", "Choose A4 or US Letter.")
+        used = allowed_fields(choice.kinds or tuple(KINDS))
+        if not choice.values["patient_name"].strip():
+            findings.add("patient_name", "Enter the patient's name.")
+        if action == "email":
+            self._check_email(choice, findings)
+        values = [(name, choice.values[name], FORM, 1) for name in used
+                  if choice.values[name].strip()]
+        try:
+            checked = check_patient(self.library, clinic, choice.kinds or tuple(KINDS), values)
+        except UsageError as err:
+            findings.take(err.problems, list(FIELDS))
+            checked = {}
+        if findings:
+            return choice, findings, ()
+        order = [k for k in PACKET_ORDER if k in choice.kinds] + \
+            [k for k in choice.kinds if k not in PACKET_ORDER]
+        requests = tuple(Request(clinic, choice.treatment, kind, choice.language, tuple(sorted(
+            (k, v) for k, v in checked.items() if k in KIND_FIELDS[kind]))) for kind in order)
+        return choice, findings, requests
+
+    def _check_email(self, choice: Choice, findings: Findings) -> None:
+        mail = self.library.clinics[choice.clinic].clinic.mail
+        if mail is None:
+            findings.general.append("This clinic does not send email: its clinic.yaml has no mail "
+                                    "section.")
+        if not choice.email:
+            findings.add("email", "Enter the patient's email address to send the documents.")
+        elif not is_address(choice.email):
+            findings.add("email", f"This is not an email address. Use {ADDRESS_DOC}.")
+        if choice.appointment_id and not APPOINTMENT_ID.match(choice.appointment_id):
+            findings.add("appointment_id", "Use letters, digits, '.', '_' and '-' only, at most 64.")
+        if mail is not None and mail.attachments == "date-of-birth" and not is_date(choice.date_of_birth):
+            findings.add("date_of_birth", "Enter the date of birth: the clinic uses it as the "
+                             "passcode.")
+
+    def pdf(self, requests: tuple[Request, ...], paper: str, duplex: bool = False) -> bytes:
+        """Render the chosen documents (several make one packet) on the chosen paper."""
+        library = self.library_for(paper)
+        with self.lock:
+            documents = tuple(compose(library, r) for r in requests)
+            return render_documents(library, requests, documents, duplex and len(requests) > 1)
+
+    def pages(self, pdf: bytes) -> list[bytes]:
+        """Each page of a PDF as a PNG (poppler's pdftoppm), for the preview."""
+        with tempfile.TemporaryDirectory(prefix="handoutgen-preview-") as folder:
+            source = Path(folder) / "handout.pdf"
+            source.write_bytes(pdf)
+            subprocess.run(["pdftoppm", "-r", str(self.dpi), "-png", str(source), str(Path(folder) / "p")],
+                           check=True, capture_output=True, timeout=60)
+            return [path.read_bytes() for path in sorted(Path(folder).glob("p-*.png"),
+                                                         key=lambda p: int(p.stem.rsplit("-", 1)[1]))]
+
+    def warm(self) -> None:
+        """Lay out every blank document once, so that the first preview is as quick as the next."""
+        for clinic_id, entry in self.library.clinics.items():
+            for treatment in self.library.treatments:
+                for language in self.offered(clinic_id, treatment)[:1]:
+                    for kind in KINDS:
+                        # a broken layout is reported when someone asks for it
+                        with contextlib.suppress(HandoutError):
+                            self.pdf((Request(clinic_id, treatment, kind, language),), entry.clinic.paper)
+
+
+def file_name(library: Library, requests: tuple[Request, ...], paper: str) -> str:
+    """<clinic>-<treatment>-<kinds>[-<paper>][.<language>].pdf: no patient name in it."""
+    first = requests[0]
+    entry = library.clinics[first.clinic]
+    name = f"{first.clinic}-{first.treatment}-" + "-".join(r.kind for r in requests)
+    if paper != entry.clinic.paper:
+        name += f"-{paper}"
+    if first.language != entry.clinic.languages[0]:
+        name += f".{first.language}"
+    return name + ".pdf"
+
+
+def walk_in_id(email: str, requests: tuple[Request, ...]) -> str:
+    """An appointment id for a message sent without one (as `email` does on the command line)."""
+    return "walk-in-" + hashlib.sha256(repr((email.lower(), requests)).encode()).hexdigest()[:10]
+
+
+def printable(pdf: bytes) -> bytes:
+    """The PDF with an action that opens the print dialog when a viewer shows it."""
+    from pypdf import PdfReader, PdfWriter
+    from pypdf.generic import DictionaryObject, NameObject, TextStringObject
+
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf)))
+    script = "this.print({bUI: true, bSilent: false, bShrinkToFit: false});"
+    action = DictionaryObject({NameObject("/S"): NameObject("/JavaScript"),
+                               NameObject("/JS"): TextStringObject(script)})
+    writer.root_object[NameObject("/OpenAction")] = writer._add_object(action)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()

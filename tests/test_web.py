@@ -1,0 +1,343 @@
+"""The front-desk web page end to end: a real Chromium (Playwright) against the app on 127.0.0.1,
+real PDFs read back, a real SMTP server, a real batch process. Screenshots go to tests/screenshots/."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import flat, pdf_text
+from pypdf import PdfReader
+from servers import PASSWORD, SmtpServer
+from test_batch import write_csv
+from test_email import MAPLE, use_server
+from web_helpers import CHROMIUM, CHROMIUM_ARGS, DESKTOP, REPO, TABLET, copy_library, serving, shot
+
+pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+playwright_api = pytest.importorskip("playwright.sync_api")
+NAME = "Nguyễn Thị Lan"
+ADDRESS = "lan.nguyen@patients.test"
+FRONT_DESK = "front-desk-secret-42"
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """One library (both clinics emailing to a test SMTP server) served for the module's tests."""
+    folder = tmp_path_factory.mktemp("web")
+    root = copy_library(folder / "lib")
+    with pytest.MonkeyPatch.context() as patch, SmtpServer(folder) as smtp:
+        patch.setenv("TEST_SMTP_PASSWORD", PASSWORD)
+        use_server(root, smtp)
+        use_server(root, smtp, MAPLE)
+        with serving(root, mail_folder=folder / "mail") as url:
+            yield {"url": url, "smtp": smtp, "mail": folder / "mail", "root": root}
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    assert CHROMIUM.exists(), f"{CHROMIUM} is missing: apt-get install chromium"
+    with playwright_api.sync_playwright() as p:
+        instance = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport=DESKTOP, accept_downloads=True)
+    tab = context.new_page()
+    tab.set_default_timeout(15_000)
+    yield tab
+    context.close()
+
+
+def open_form(page: Any, url: str, clinic: str = "harbour-skin") -> None:
+    page.goto(url + "/")
+    page.get_by_role("link", name=re.compile("Harbour" if clinic == "harbour-skin" else "Maple")).click()
+    page.get_by_role("heading", name="Handouts for one patient").wait_for()
+
+
+def choose(page: Any, *kinds: str) -> None:
+    for box in page.locator("input[name=documents]").all():
+        box.set_checked(box.get_attribute("value") in kinds)
+
+
+def download(page: Any, button: str, folder: Path) -> tuple[str, Path]:
+    with page.expect_download() as info:
+        page.get_by_role("button", name=button).click()
+    target = folder / info.value.suggested_filename
+    info.value.save_as(target)
+    return info.value.suggested_filename, target
+
+
+def test_preview_download_and_print_one_handout(site: dict[str, Any], page: Any, tmp_path: Path) -> None:
+    page.goto(site["url"] + "/")
+    shot(page, "01-choose-clinic")
+    open_form(page, site["url"])
+    shot(page, "02-form-empty-1280x800")
+    choose(page, "pre-treatment")
+    assert page.locator("#f-next_appointment_date").is_hidden()  # aftercare's field, not used
+    assert page.locator("#f-appointment_time").is_visible()
+    page.get_by_label("Patient's full name").fill(NAME)
+    page.get_by_label("Treatment date").fill("2026-12-01")
+    page.get_by_label("Treatment time").fill("10:30")
+    page.get_by_label("Practitioner").select_option("amara-okafor")
+    page.get_by_role("button", name="Preview").click()
+    images = page.locator("ol.pages img")
+    images.first.wait_for()
+    assert images.count() >= 2
+    assert page.evaluate("Array.from(document.querySelectorAll('ol.pages img'))"
+                         ".every(i => i.complete && i.naturalWidth > 300)")
+    assert page.get_by_label("Patient's full name").input_value() == NAME  # the form keeps its values
+    shot(page, "03-preview-1280x800")
+    page.set_viewport_size(TABLET)
+    shot(page, "04-preview-tablet-820x1180")
+    page.set_viewport_size(DESKTOP)
+
+    name, pdf = download(page, "Download PDF", tmp_path)
+    assert name == "harbour-skin-mesotherapy-pre-treatment.pdf"  # never the patient's name
+    text = flat(pdf_text(pdf))
+    assert NAME in text and "1 December 2026" in text and "10:30" in text and "Dr Amara Okafor" in text
+    box = PdfReader(pdf).pages[0].mediabox
+    assert (round(float(box.width)), round(float(box.height))) == (595, 842)  # A4, the clinic's paper
+
+    page.get_by_label("US Letter (8.5 by 11 in)").check()
+    name, pdf = download(page, "Download PDF", tmp_path)
+    assert name == "harbour-skin-mesotherapy-pre-treatment-letter.pdf"
+    box = PdfReader(pdf).pages[0].mediabox
+    assert (round(float(box.width)), round(float(box.height))) == (612, 792)
+    assert NAME in flat(pdf_text(pdf))
+
+    with page.context.expect_event("response", lambda r: r.request.method == "POST") as info, \
+            page.expect_popup():
+        page.get_by_role("button", name="Print").click()
+    response = info.value
+    assert response.headers["content-type"] == "application/pdf"
+    assert response.headers["content-disposition"].startswith("inline;")
+    assert response.headers["cache-control"] == "no-store"
+    # Chromium hands the tab's body to its PDF viewer: fetch the same form's PDF in this session
+    token = page.locator("input[name=csrf_token]").first.get_attribute("value")
+    reply = page.request.post(site["url"] + "/c/harbour-skin/", form={
+        "csrf_token": token, "documents": "pre-treatment", "treatment": "mesotherapy", "language": "en",
+        "paper": "a4", "patient_name": NAME, "action": "print"})
+    printed = PdfReader(io.BytesIO(reply.body()))
+    assert "/JS" in printed.trailer["/Root"]["/OpenAction"]  # opens the print dialog
+    assert NAME in flat(printed.pages[0].extract_text())
+
+
+def test_several_documents_make_one_packet_with_bookmarks(site: dict[str, Any], page: Any,
+                                                          tmp_path: Path) -> None:
+    open_form(page, site["url"], "maple-street")
+    choose(page, "aftercare", "consent", "pre-treatment")
+    page.get_by_label("Patient's full name").fill("Tom Baker")
+    page.get_by_label("Next appointment date").fill("2027-01-05")
+    name, pdf = download(page, "Download PDF", tmp_path)
+    assert name == "maple-street-mesotherapy-pre-treatment-consent-aftercare.pdf"
+    reader = PdfReader(pdf)
+    top = [item.title for item in reader.outline if not isinstance(item, list)]
+    assert len(top) == 3 and "Consent" in top[1]
+    assert (round(float(reader.pages[0].mediabox.width)), round(float(reader.pages[0].mediabox.height))) \
+        == (612, 792)  # Maple Street prints on US Letter
+    text = flat(pdf_text(pdf))
+    assert text.count("Tom Baker") >= 3 and "January 5, 2027" in text
+
+
+def test_email_shows_the_passcode_that_opens_the_attachment(site: dict[str, Any], page: Any) -> None:
+    open_form(page, site["url"])
+    choose(page, "consent", "aftercare")
+    page.get_by_label("Patient's full name").fill(NAME)
+    page.get_by_label("Patient's email address").fill(ADDRESS)
+    page.get_by_label("Appointment number").fill("W-1001")
+    before = len(site["smtp"].messages)
+    page.get_by_role("button", name="Email to patient").click()
+    page.get_by_role("heading", name="Email sent").wait_for()
+    passcode = page.locator("#passcode").inner_text().strip()
+    assert re.fullmatch(r"[A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{4}", passcode)
+    shot(page, "05-email-sent-1280x800")
+    (received,) = site["smtp"].messages[before:]
+    assert received.recipients == [ADDRESS]
+    (attachment,) = list(received.message.iter_attachments())
+    assert attachment.get_filename() == "mesotherapy-packet.pdf"
+    reader = PdfReader(io.BytesIO(attachment.get_content()))
+    assert reader.is_encrypted and not reader.decrypt("WRONG-PASS-CODE")
+    assert reader.decrypt(passcode)
+    assert NAME in flat(reader.pages[0].extract_text())
+    page.goto(page.url)  # the passcode is on that one response page only
+    assert passcode not in page.content()
+    assert (site["mail"] / "passcodes.csv").exists()
+
+
+def test_field_errors_are_shown_beside_their_fields(site: dict[str, Any], page: Any) -> None:
+    open_form(page, site["url"])
+    choose(page, "consent")
+    page.get_by_label("Area treated").fill("Face \u4e2d")
+    page.get_by_label("Treatment date").fill("2026-12-01")
+    page.get_by_role("button", name="Preview").click()
+    summary = page.get_by_role("alert")
+    summary.wait_for()
+    assert page.evaluate("document.activeElement.id") == "problems"
+    name = page.get_by_label("Patient's full name")
+    assert name.get_attribute("aria-invalid") == "true"
+    assert "patient_name-error" in (name.get_attribute("aria-describedby") or "")
+    assert flat(page.locator("#patient_name-error").inner_text()) == "Error: Enter the patient's name."
+    area = page.locator("#treatment_area")
+    assert "treatment_area-error" in (area.get_attribute("aria-describedby") or "")
+    assert "U+4E2D" in page.locator("#treatment_area-error").inner_text()
+    assert "Noto Sans" in page.locator("#treatment_area-error").inner_text()
+    assert page.locator("ol.pages img").count() == 0
+    assert "Traceback" not in page.content()
+    shot(page, "06-field-errors-1280x800")
+    page.set_viewport_size(TABLET)
+    shot(page, "07-field-errors-tablet-820x1180")
+    page.get_by_label("Patient's full name").fill(NAME)  # the server kept serving: fix and go on
+    page.get_by_label("Area treated").fill("Face")
+    page.get_by_role("button", name="Preview").click()
+    page.locator("ol.pages img").first.wait_for()
+
+
+def test_keyboard_only_path_through_the_form(site: dict[str, Any], page: Any) -> None:
+    page.goto(site["url"] + "/c/harbour-skin/")
+    seen = []
+    for _ in range(40):  # Tab from the top until the name field, noting what gets focus
+        page.keyboard.press("Tab")
+        focused = page.evaluate("document.activeElement.id || document.activeElement.textContent.trim()")
+        seen.append(focused)
+        if focused == "kind-consent":
+            page.keyboard.press("Space")  # consent on, as well as the preselected aftercare
+        if focused == "patient_name":
+            break
+    assert seen[0] == "Skip to the main content"
+    assert "kind-consent" in seen and seen[-1] == "patient_name"
+    outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline != "none"  # focus is visible
+    page.keyboard.type("Ana Lima")
+    shot(page, "08-keyboard-focus-1280x800")
+    page.keyboard.press("Enter")  # Enter submits with the first button: Preview
+    page.locator("ol.pages img").first.wait_for()
+    assert page.locator("h2", has_text="Preview").inner_text().startswith("Preview: ")
+    assert page.get_by_label("Consent form").is_checked() if page.get_by_label("Consent form").count() \
+        else page.locator("#kind-consent").is_checked()
+
+
+def test_batch_upload_with_good_and_bad_rows(site: dict[str, Any], page: Any, tmp_path: Path) -> None:
+    header = ["appointment_id", "clinic", "patient_name", "treatment", "documents", "date", "time",
+              "practitioner", "email"]
+    rows = [["A1", "harbour-skin", "Ana Lima", "mesotherapy", "consent;aftercare", "2026-12-01", "10:30",
+             "amara-okafor", ""],
+            ["A2", "maple-street", "Tom Baker", "mesotherapy", "pre-treatment", "2026-12-02", "15:00",
+             "lena-park", ""],
+            ["A3", "harbour-skin", "Bad Date", "mesotherapy", "aftercare", "2026-13-01", "", "", ""],
+            ["A4", "nowhere", "Lost Clinic", "mesotherapy", "aftercare", "2026-12-01", "", "", ""]]
+    upload = write_csv(tmp_path / "list.csv", rows, header)
+    page.goto(site["url"] + "/batch")
+    shot(page, "09-batch-upload-1280x800")
+    page.get_by_label("Appointments file (CSV)").set_input_files(str(upload))
+    page.get_by_role("button", name="Upload and build").click()
+    page.locator("h1", has_text=re.compile("ready|could not")).wait_for(timeout=60_000)
+    assert page.locator("h1").inner_text() == "Handouts ready", page.locator("main").inner_text()
+    table = page.locator("table.problems tbody tr")
+    assert table.count() == 2
+    cells = [flat(row.inner_text()) for row in table.all()]
+    assert cells[0].startswith("4 date") and "not a date" in cells[0]
+    assert cells[1].startswith("5 clinic") and "unknown clinic 'nowhere'" in cells[1]
+    assert "2 rows have problems" in page.locator(".result-line").inner_text()
+    shot(page, "10-batch-done-1280x800")
+    page.set_viewport_size(TABLET)
+    shot(page, "11-batch-done-tablet-820x1180")
+    job_url = page.url
+    name, archive = download(page, "Download the zip file", tmp_path)
+    assert name.endswith(".zip")
+    with zipfile.ZipFile(archive) as zipped:
+        names = sorted(zipped.namelist())
+        assert names == ["harbour-skin/A1/mesotherapy-packet.pdf", "manifest.jsonl",
+                         "maple-street/A2/mesotherapy-packet.pdf", "row-problems.csv"]
+        assert len(zipped.read("manifest.jsonl").decode().splitlines()) == 3
+        (tmp_path / "a1.pdf").write_bytes(zipped.read("harbour-skin/A1/mesotherapy-packet.pdf"))
+    assert "Ana Lima" in flat(pdf_text(tmp_path / "a1.pdf"))
+    assert page.goto(job_url).status == 404  # served once, then deleted
+
+
+def test_batch_rejects_a_bad_header_and_a_large_file(site: dict[str, Any], page: Any, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("appointment_id,clinic,patient_name\nA1,harbour-skin,Ana\n", encoding="utf-8")
+    page.goto(site["url"] + "/batch")
+    page.get_by_label("Appointments file (CSV)").set_input_files(str(bad))
+    page.get_by_role("button", name="Upload and build").click()
+    alert = page.get_by_role("alert")
+    assert "Line 1, treatment: Missing column" in alert.inner_text()
+    shot(page, "12-batch-bad-header-1280x800")
+    big = tmp_path / "big.csv"
+    big.write_bytes(b"appointment_id,clinic\n" + b"x" * (3 * 1024 * 1024))
+    page.get_by_label("Appointments file (CSV)").set_input_files(str(big))
+    page.get_by_role("button", name="Upload and build").click()
+    assert "larger than 2 MB" in page.get_by_role("alert").inner_text()
+
+
+def test_posts_without_the_csrf_token_and_foreign_hosts_are_refused(site: dict[str, Any], page: Any) -> None:
+    page.goto(site["url"] + "/c/harbour-skin/")
+    reply = page.request.post(site["url"] + "/c/harbour-skin/",
+                              form={"documents": "consent", "patient_name": "Ana", "treatment": "mesotherapy",
+                                    "language": "en", "paper": "a4", "action": "download"})
+    assert reply.status == 400 and "This form has expired" in reply.text()
+    token = page.locator("input[name=csrf_token]").first.get_attribute("value")
+    reply = page.request.post(site["url"] + "/c/harbour-skin/",
+                              form={"csrf_token": token, "documents": "consent", "patient_name": "Ana",
+                                    "treatment": "mesotherapy", "language": "en", "paper": "a4",
+                                    "action": "download"})
+    assert reply.status == 200 and reply.headers["content-type"] == "application/pdf"
+    request = urllib.request.Request(site["url"] + "/", headers={"Host": "evil.example"})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10)
+    assert refused.value.code == 400
+
+
+def test_a_password_protects_the_page(browser: Any, tmp_path: Path) -> None:
+    root = copy_library(tmp_path / "lib")
+    with serving(root, clinic="maple-street", password=FRONT_DESK, warm=False) as url:
+        context = browser.new_context(viewport=DESKTOP)
+        page = context.new_page()
+        page.goto(url + "/c/maple-street/")
+        assert page.get_by_role("heading", name="Sign in").is_visible()
+        page.get_by_label("Front-desk password").fill("wrong password")
+        page.get_by_role("button", name="Sign in").click()
+        assert "not right" in page.locator("#password-error").inner_text()
+        shot(page, "13-login-1280x800")
+        page.get_by_label("Front-desk password").fill(FRONT_DESK)
+        page.get_by_role("button", name="Sign in").click()
+        page.get_by_role("heading", name="Handouts for one patient").wait_for()
+        assert page.url == url + "/c/maple-street/"
+        (cookie,) = context.cookies()
+        assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and cookie["expires"] > 0
+        shot(page, "14-maple-form-signed-in-1280x800")
+        page.get_by_role("button", name="Sign out").click()
+        page.get_by_role("heading", name="Sign in").wait_for()
+        context.close()
+        fresh = browser.new_context()  # no session: a POST is refused, nothing is built
+        reply = fresh.request.post(url + "/c/maple-street/", form={"patient_name": "Ana"})
+        assert reply.status == 401
+        fresh.close()
+
+
+def test_serve_refuses_another_address_without_a_password(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "HANDOUTGEN_PASSWORD"}
+    run = subprocess.run([sys.executable, str(REPO / "generate.py"), "serve", "--host", "0.0.0.0",
+                          "--port", "0"], cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 1
+    assert run.stdout == ""
+    (line,) = run.stderr.splitlines()
+    assert line.startswith("error: <command line>:2: --host: '0.0.0.0' can be reached from other computers "
+                           "and no front-desk password is set (export HANDOUTGEN_PASSWORD=")
+    short = subprocess.run([sys.executable, str(REPO / "generate.py"), "serve", "--host", "0.0.0.0"],
+                           cwd=REPO, env={**env, "HANDOUTGEN_PASSWORD": "short"}, capture_output=True,
+                           text=True, timeout=60)
+    assert short.returncode == 1 and "at least 10 characters" in short.stderr
