@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -95,6 +96,16 @@ class Mail:
 
 
 @dataclass(frozen=True)
+class ClinicWords:
+    """A clinic's own words in one of its other languages (the first is in the fields above)."""
+
+    opening_hours: str = spec("when the phone line is answered, in this language", max_len=120)
+    roles: dict[str, str] = spec("practitioner id -> job title in this language", default={},
+                                 max_len=80)
+    footer: str | None = spec("the footer's legal line in this language", default=None, max_len=160)
+
+
+@dataclass(frozen=True)
 class Clinic:
     """clinic.yaml: one clinic's identity, contacts and branding."""
 
@@ -123,6 +134,9 @@ class Clinic:
     qr: Literal["website", "document-id", "none"] = spec("what the QR code holds", default="website")
     mail: Mail | None = spec("email settings; leave out if the clinic does not email handouts",
                              default=None)
+    translations: dict[str, ClinicWords] = spec(
+        "the clinic's words (opening hours, roles, footer) in each of its other languages",
+        default={}, compare=False)
     printer: str | None = spec("default printer (CUPS queue name) for the print command",
                                default=None, pattern=r"^[A-Za-z0-9_.@-]{1,127}$",
                                pattern_doc="a CUPS printer name")
@@ -134,6 +148,32 @@ class Clinic:
                 yield ("practitioners", i, "id"), f"duplicate practitioner id {person.id!r}", \
                     "each id once"
             seen.add(person.id)
+        for lang, words in self.translations.items():
+            if lang not in self.languages[1:]:
+                yield ("translations", lang), f"{lang!r} is not one of the clinic's other languages", \
+                    "languages listed after the first in languages: " + (", ".join(self.languages[1:])
+                                                                         or "none")
+                continue
+            for key in words.roles:
+                if key not in seen:
+                    yield ("translations", lang, "roles", key), f"no practitioner {key!r}", \
+                        "practitioner ids: " + ", ".join(sorted(seen))
+            for key in sorted(seen - set(words.roles)):
+                yield ("translations", lang, "roles"), f"the role of {key!r} is not translated", \
+                    "a job title for every practitioner"
+            if self.footer and not words.footer:
+                yield ("translations", lang), "the footer is not translated", \
+                    "footer: the legal line in this language"
+
+    def in_language(self, language: str) -> Clinic:
+        """The clinic with its own words (opening hours, roles, footer) in `language`."""
+        words = self.translations.get(language)
+        if words is None:
+            return self
+        people = tuple(dataclasses.replace(p, role=words.roles.get(p.id, p.role))
+                       for p in self.practitioners)
+        return dataclasses.replace(self, opening_hours=words.opening_hours, practitioners=people,
+                                   footer=words.footer or self.footer)
 
     def practitioner(self, key: str) -> Practitioner | None:
         """Find a practitioner by id or by exact name."""

@@ -160,7 +160,7 @@ def content_view(library: Library, request: Request) -> dict[str, Any]:
         "treatment": {"id": treatment.meta.id, "version": treatment.meta.version,
                       "review_date": treatment.meta.review_date, "facts": facts,
                       "part": content.kinds[request.kind], "extra": extra},
-        "clinic": entry.clinic,
+        "clinic": entry.clinic.in_language(request.language),
         "labels": labels.text,
         "months": labels.months,
     }
@@ -194,7 +194,7 @@ def compose(library: Library, request: Request) -> Document:
     name = request.kind + TEMPLATE_SUFFIX
     view = content_view(library, request)
     fp = fingerprint(library, request)
-    clinic = entry.clinic
+    clinic = entry.clinic.in_language(request.language)
     labels = view["labels"]
     part = view["treatment"]["part"]
     doc_id = f"{clinic.id}/{treatment.meta.id}/{request.kind}/{request.language}/" \

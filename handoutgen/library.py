@@ -193,6 +193,9 @@ def load_clinic(folder: Path, library_fonts: dict[str, FontEntry], treatments: d
         if lang not in labels:
             fail(("languages", i), f"no labels for language {lang!r}",
                  "expected one of: " + ", ".join(sorted(labels)))
+        if i and lang not in clinic.translations:
+            fail(("languages", i), f"no translations for {lang!r}",
+                 f"translations: {lang}: opening_hours, roles (and footer) in that language")
     from .logo import check_logo  # only when a library is read, not when a cached one is used
 
     logo = inside(folder, clinic.logo)

@@ -141,7 +141,7 @@ def compose_message(library: Library, item: Outgoing, files: list[tuple[str, byt
     """Write the message from the clinic's email templates, in the patient's language if it has one."""
     first = item.requests[0]
     entry = library.clinics[first.clinic]
-    clinic = entry.clinic
+    clinic = entry.clinic.in_language(first.language)
     content = library.treatments[first.treatment].languages[first.language]
     values: dict[str, str] = {}
     for request in item.requests:

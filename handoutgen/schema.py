@@ -32,8 +32,13 @@ def spec(
     max_items: int = 200,
     min_value: float | None = None,
     max_value: float | None = None,
+    compare: bool = True,
 ) -> Any:
-    """Declare a schema field: what it is, its default and its limits."""
+    """Declare a schema field: what it is, its default and its limits.
+
+    `compare=False` leaves a field out of equality and hashing (needed for a mapping field of a
+    model that is used as a cache key).
+    """
     meta = {
         "doc": doc,
         "pattern": re.compile(pattern) if pattern else None,
@@ -49,8 +54,8 @@ def spec(
         def factory(d: Any = default) -> Any:
             return type(d)(d)
 
-        return dataclasses.field(default_factory=factory, metadata=meta)
-    return dataclasses.field(default=default, metadata=meta)
+        return dataclasses.field(default_factory=factory, metadata=meta, compare=compare)
+    return dataclasses.field(default=default, metadata=meta, compare=compare)
 
 
 ID: dict[str, Any] = {

@@ -141,6 +141,7 @@ def test_batch_sends_each_appointment_once_in_its_language(lib: Path, tmp_path: 
     assert spanish["Content-Language"] == "es"
     body = spanish.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     assert "Hola Lucía Fernández" in body and "contraseña" in body
+    assert "De lunes a sábado" in body and "Monday" not in body  # the clinic's words in Spanish
     assert list(pdfs(spanish)) == ["mesotherapy-packet.pdf"]
     codes = passcodes(out)
     reader = PdfReader(io.BytesIO(pdfs(spanish)["mesotherapy-packet.pdf"]))

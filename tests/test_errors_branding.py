@@ -150,8 +150,11 @@ def test_clinic_name_with_a_character_the_font_lacks(lib: Path, tmp_path: Path) 
 def test_language_without_labels(lib: Path, tmp_path: Path) -> None:
     text = edit(lib, HARBOUR, "languages: [en]\n", "languages:\n  - en\n  - xx\n")
     run = run_all(lib, tmp_path / "out")
-    assert run.errors == [f"error: {HARBOUR}:{line_of(text, '- xx')}: languages[1]: "
-                          "no labels for language 'xx' (expected one of: en, es)"]
+    line = line_of(text, '- xx')
+    assert run.errors == [f"error: {HARBOUR}:{line}: languages[1]: "
+                          "no labels for language 'xx' (expected one of: en, es)",
+                          f"error: {HARBOUR}:{line}: languages[1]: no translations for 'xx' "
+                          "(translations: xx: opening_hours, roles (and footer) in that language)"]
 
 
 def test_fonts_yaml_names_a_missing_file(lib: Path, tmp_path: Path) -> None:

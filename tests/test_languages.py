@@ -18,6 +18,7 @@ MAPLE = "maple-street"
 CONTENT = "assets/clinics/maple-street/content"
 EN_ADDITIONS = f"{CONTENT}/mesotherapy.yaml"
 ES_ADDITIONS = f"{CONTENT}/mesotherapy.es.yaml"
+MAPLE_YAML = "assets/clinics/maple-street/clinic.yaml"
 
 
 def _yaml(root: Path, name: str) -> dict[str, object]:
@@ -233,3 +234,37 @@ def test_times_use_the_language_words_for_am_and_pm(lib: Path, tmp_path: Path) -
     assert "2:30 p. m." in flat(pdf_text(pdf))
     english = _build(lib, tmp_path / "en.pdf", "pre-treatment", "--field", "appointment_time=14:30")
     assert "2:30 PM" in flat(pdf_text(english))
+
+
+def test_clinic_words_print_in_the_document_language(lib: Path, tmp_path: Path) -> None:
+    spanish = flat(pdf_text(_build(lib, tmp_path / "es.pdf", "aftercare", "--language", "es",
+                                   "--field", "practitioner=lena-park")))
+    assert "Lena Park, MD, Dermatóloga" in spanish
+    assert "De lunes a sábado, de 8 a. m. a 5 p. m." in spanish
+    assert "Clínica de ejemplo solo para demostración" in spanish
+    assert "Monday" not in spanish and "Dermatologist" not in spanish and "demonstration" not in spanish
+    english = flat(pdf_text(_build(lib, tmp_path / "en.pdf", "aftercare", "--field",
+                                   "practitioner=lena-park")))
+    assert "Lena Park, MD, Dermatologist" in english and "Monday to Saturday" in english
+
+
+def test_clinic_words_must_be_translated_for_every_other_language(lib: Path, tmp_path: Path) -> None:
+    text = edit(lib, MAPLE_YAML, "      carlos-mendes: Enfermero especializado\n", "")
+    run = run_all(lib, tmp_path / "out")
+    assert run.errors == [
+        f"error: {MAPLE_YAML}:{line_of(text, '    roles:')}: translations.es.roles: the role of "
+        "'carlos-mendes' is not translated (a job title for every practitioner)"]
+    text = edit(lib, MAPLE_YAML, "      lena-park: Dermatóloga\n",
+                "      lena-park: Dermatóloga\n      carlos-mendes: Enfermero\n      nobody: Nadie\n")
+    run = run_all(lib, tmp_path / "out")
+    assert run.errors == [
+        f"error: {MAPLE_YAML}:{line_of(text, 'nobody:')}: translations.es.roles.nobody: no practitioner "
+        "'nobody' (practitioner ids: carlos-mendes, lena-park)"]
+    start = text.index("translations:")
+    end = text.index("footer: Clínica")
+    text = text[:start] + text[text.index("\n", end) + 1:]
+    (lib / MAPLE_YAML).write_text(text, encoding="utf-8")
+    run = run_all(lib, tmp_path / "out")
+    assert run.errors == [
+        f"error: {MAPLE_YAML}:{line_of(text, 'languages: [en, es]')}: languages[1]: no translations for "
+        "'es' (translations: es: opening_hours, roles (and footer) in that language)"]
