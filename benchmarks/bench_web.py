@@ -32,7 +32,7 @@ def main() -> None:
     args = parser.parse_args()
     start = time.perf_counter()
     library = load_library(ROOT)
-    server, stop = make_server(Settings(ROOT), library, 0)
+    server, _stop = make_server(Settings(ROOT), library, 0)  # ends with this process
     threading.Thread(target=server.run, daemon=True).start()
     print(f"server ready in {time.perf_counter() - start:.2f} s (library loaded and checked)")
     url = f"http://127.0.0.1:{server.effective_port}/c/harbour-skin/"
@@ -60,7 +60,6 @@ def main() -> None:
         times = sorted(preview(kinds, n) for n in range(args.runs))
         print(f"preview {label}: median {statistics.median(times) * 1000:.0f} ms, "
               f"worst {times[-1] * 1000:.0f} ms over {args.runs} runs")
-    stop()
 
 
 if __name__ == "__main__":

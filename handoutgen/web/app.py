@@ -50,6 +50,11 @@ LABELS = {
     "next_appointment_date": ("Next appointment date", ""),
     "next_appointment_time": ("Next appointment time", ""),
 }
+TITLES = {"documents": "Documents", "treatment": "Treatment", "language": "Language", "paper": "Paper size",
+          "email": "Email address", "appointment_id": "Appointment number",
+          "date_of_birth": "Date of birth", **{name: label for name, (label, _hint) in LABELS.items()}}
+LANGUAGE_NAMES = {"en": "English", "es": "Español", "fr": "Français", "de": "Deutsch", "it": "Italiano",
+                  "pt": "Português", "pl": "Polski", "vi": "Tiếng Việt", "nl": "Nederlands"}
 INPUT_TYPES = {"text": "text", "date": "date", "time": "time", "practitioner": "select"}
 
 
@@ -131,7 +136,8 @@ def create_app(settings: Settings, library: Library) -> Flask:
             "handout.html", theme=page_theme(clinic_id), clinic=entry.clinic, choice=choice,
             findings=findings or Findings(), pages=pages or [], sent=sent, fields=fields,
             kinds=[(k, content.kinds[k].title) for k in KINDS], treatments=treatments,
-            languages=languages, papers=PAPERS, mail=entry.clinic.mail,
+            languages=languages, papers=PAPERS, mail=entry.clinic.mail, titles=TITLES,
+            language_names=LANGUAGE_NAMES,
             uses={k: list(KIND_FIELDS[k]) for k in KINDS}), status
 
     @app.get("/c/<clinic_id>/")
