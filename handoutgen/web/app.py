@@ -88,7 +88,7 @@ def create_app(settings: Settings, library: Library) -> Flask:
     @app.context_processor
     def common() -> dict[str, Any]:
         return {"signed_in": bool(session.get("signed_in")), "protected": settings.password is not None,
-                "several_clinics": len(clinics) > 1}
+                "several_clinics": len(clinics) > 1, "theme": page_theme(settings.clinic)}
 
     @app.get("/health")
     def health() -> Response:

@@ -22,7 +22,7 @@ from ..branding import is_loopback
 from .config import Settings
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]", "::1")
-OPEN_ENDPOINTS = ("login", "static", "health")
+OPEN_ENDPOINTS = ("login", "static", "health", "logo", "theme_css")  # no patient data
 MAX_FAILURES = 5  # wrong passwords in a row before sign-in pauses
 PAUSE_SECONDS = 60
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -148,7 +148,7 @@ def install(app: Flask, settings: Settings) -> None:
             else:
                 throttle.record(False)
                 error = "That password is not right. Check Caps Lock and try again."
-        return render_template("login.html", error=error, next=target, theme=None), \
+        return render_template("login.html", error=error, next=target), \
             401 if error else 200
 
     @app.route("/logout", methods=["POST"])
