@@ -11,6 +11,8 @@ command -v pdftotext >/dev/null || missing+=(poppler-utils)
 command -v cupsd >/dev/null || missing+=(cups)
 command -v lp >/dev/null || missing+=(cups-client cups-bsd)
 [ -e /usr/share/ppd/cupsfilters/Generic-PDF_Printer-PDF.ppd ] || missing+=(cups-filters)
+# the web page's end-to-end tests drive Debian's Chromium with Playwright
+[ -x /usr/lib/chromium/chromium ] || missing+=(chromium)
 if ((${#missing[@]})); then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     apt-get update -qq
