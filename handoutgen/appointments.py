@@ -197,7 +197,7 @@ def _row_tasks(library: Library, row: dict[str, str], line: int, bad: BadCell,
         bad("email", "is not an email address", ADDRESS_DOC + ", or empty")
     birth = row.get("date_of_birth", "")
     if birth and not is_date(birth):
-        bad("date_of_birth", f"{birth[:20]!r} is not a date", "a date as YYYY-MM-DD, or empty")
+        bad("date_of_birth", "is not a date", "a date as YYYY-MM-DD, or empty")  # never echo it
     if entry is None or treatment not in library.treatments or not kinds:
         return []
     language = row.get("language") or entry.clinic.languages[0]

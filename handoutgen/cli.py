@@ -86,7 +86,7 @@ def make_parser() -> argparse.ArgumentParser:
     paper = sub.add_parser("print", help="print one patient's documents, or every appointment's packet")
     paper.add_argument("--printer", help="printer name (default: the clinic's, else the system's)")
     paper.add_argument("--copies", type=int, default=1, help="copies of each job (default: 1)")
-    _delivery_options(paper)
+    _delivery_options(paper, packet=False)  # one job per appointment: always a packet
     serve = sub.add_parser("serve", help="start the front-desk web page (http://127.0.0.1:8000/)")
     serve.add_argument("--host", default="127.0.0.1",
                        help="address to listen on (default: 127.0.0.1, this computer only); any other "
@@ -119,13 +119,14 @@ def _selection(parser: argparse.ArgumentParser, many: bool) -> None:
                         help="a patient field, e.g. appointment_date=2026-12-01 (repeatable)")
 
 
-def _delivery_options(parser: argparse.ArgumentParser) -> None:
+def _delivery_options(parser: argparse.ArgumentParser, packet: bool = True) -> None:
     """Options shared by email and print: one patient's documents, or a batch's."""
     _selection(parser, many=True)
     parser.add_argument("--appointments", type=Path, metavar="FILE.csv",
                         help="every appointment in this CSV export instead of one patient")
-    parser.add_argument("--packet", action="store_true",
-                        help="the documents in one PDF, in the order a patient meets them")
+    if packet:
+        parser.add_argument("--packet", action="store_true",
+                            help="the documents in one PDF, in the order a patient meets them")
     parser.add_argument("--duplex", action="store_true",
                         help="print on both sides; with --packet, each document starts on a front")
     parser.add_argument("--shard", default="1/1", metavar="K/N", help="only the K-th of N slices")
@@ -275,9 +276,7 @@ def cmd_batch(root: Path, argv: Sequence[str], args: argparse.Namespace) -> int:
 
     _check_jobs(argv, args)
     shard = _shard(argv, args.shard)
-    if args.duplex and not args.packet:
-        raise UsageError.one(SOURCE, _position(argv, "--duplex"), "--duplex", "needs --packet",
-                             "--packet --duplex")
+    _duplex_needs_packet(argv, args)
     clinics, documents = survey(args.appointments, shard)
     library = load_library(root, clinics=clinics)
     counts = Plan()
@@ -313,6 +312,20 @@ def _appointment_rows(root: Path, argv: Sequence[str], args: argparse.Namespace,
     return library, rows, counts.problems
 
 
+def _duplex_needs_packet(argv: Sequence[str], args: argparse.Namespace) -> None:
+    if args.duplex and not args.packet:
+        raise UsageError.one(SOURCE, _position(argv, "--duplex"), "--duplex", "needs --packet",
+                             "--packet --duplex")
+
+
+def _one_patient_problem(args: argparse.Namespace) -> list[Problem]:
+    """Without --appointments, the documents of one patient must be chosen."""
+    if args.clinic is not None and args.treatment is not None:
+        return []
+    return [Problem(SOURCE, 1, "--clinic", "one patient needs --clinic, --treatment and --kind",
+                    "those options, or --appointments FILE.csv")]
+
+
 def _given(argv: Sequence[str], flag: str) -> bool:
     return any(arg.split("=", 1)[0] == flag for arg in argv)
 
@@ -321,9 +334,7 @@ def cmd_email(root: Path, argv: Sequence[str], args: argparse.Namespace) -> int:
     """Email one patient's documents, or those of every appointment with an address."""
     from .mail import Outgoing, check_item, deliver
 
-    if args.duplex and not args.packet:
-        raise UsageError.one(SOURCE, _position(argv, "--duplex"), "--duplex", "needs --packet",
-                             "--packet --duplex")
+    _duplex_needs_packet(argv, args)
     problems: list[Problem] = []
     without_address = 0
     if args.appointments:
@@ -349,6 +360,8 @@ def cmd_email(root: Path, argv: Sequence[str], args: argparse.Namespace) -> int:
         print(line, file=sys.stderr)
     print(summary.line(args.out, args.dry_run) +
           (f"; {without_address} appointments have no email address" if without_address else ""))
+    if summary.stopped:
+        return EXIT_OUTPUT
     bad = problems or summary.failed or summary.unknown
     return EXIT_ROWS if bad else EXIT_OK
 
@@ -368,9 +381,7 @@ def _one_message(root: Path, argv: Sequence[str], args: argparse.Namespace) -> t
     if args.date_of_birth is not None and not is_date(args.date_of_birth):
         problems.append(Problem(SOURCE, _position(argv, "--date-of-birth"), "--date-of-birth",
                                 "is not a date", "a date as YYYY-MM-DD"))
-    if args.clinic is None or args.treatment is None:
-        problems.append(Problem(SOURCE, 1, "--clinic", "one patient needs --clinic, --treatment and "
-                                "--kind", "those options, or --appointments FILE.csv"))
+    problems += _one_patient_problem(args)
     if problems:
         raise UsageError(problems)
     library, requests = _one_patient(root, argv, args, args.packet)
@@ -392,28 +403,37 @@ def cmd_print(root: Path, argv: Sequence[str], args: argparse.Namespace) -> int:
     problems: list[Problem] = []
     if args.appointments:
         library, rows, problems = _appointment_rows(root, argv, args, packet=True)
-        jobs = [(f"handout {row['appointment_id']}", requests) for _line, row, requests in rows]
+        source = display(args.appointments)
+        jobs = [(f"handout {row['appointment_id']}", requests, source, line)
+                for line, row, requests in rows]
     else:
-        if args.clinic is None or args.treatment is None:
-            raise UsageError.one(SOURCE, 1, "--clinic", "one patient needs --clinic, --treatment and "
-                                 "--kind", "those options, or --appointments FILE.csv")
+        if _one_patient_problem(args):
+            raise UsageError(_one_patient_problem(args))
         library, requests = _one_patient(root, argv, args, packet=True)
-        jobs = [(f"{requests[0].treatment} " + " ".join(r.kind for r in requests), requests)]
+        jobs = [(f"{requests[0].treatment} " + " ".join(r.kind for r in requests), requests, SOURCE, 1)]
     line = _position(argv, "--printer")
     chosen = {clinic: spool.choose(args.printer, library.clinics[clinic].clinic.printer, line)
-              for clinic in sorted({requests[0].clinic for _title, requests in jobs})}
+              for clinic in sorted({job[1][0].clinic for job in jobs})}
     for line_text in map(str, problems):
         print(line_text, file=sys.stderr)
-    for title, requests in jobs:
+    copies = f"{args.copies} {'copy' if args.copies == 1 else 'copies'} each"
+    for queued, (title, requests, source, row_line) in enumerate(jobs):
         clinic = library.clinics[requests[0].clinic].clinic
         pdf = render_documents(library, requests, tuple(compose(library, r) for r in requests),
                                args.duplex and len(requests) > 1)
-        job_id = spool.submit(spool.Job(pdf, title, clinic.paper), chosen[clinic.id], args.copies,
-                              args.duplex)
+        try:
+            job_id = spool.submit(spool.Job(pdf, title, clinic.paper), chosen[clinic.id], args.copies,
+                                  args.duplex)
+        except DeliveryError as err:  # the printer stopped taking jobs: say what did get queued
+            for problem in err.problems:
+                print(dataclasses.replace(problem, file=source, line=row_line), file=sys.stderr)
+            rest = ", ".join(job[0].removeprefix("handout ") for job in jobs[queued:])
+            print(f"Printed {queued} of {len(jobs)} jobs ({copies}); not queued: {rest}")
+            return EXIT_OUTPUT
         print(f"queued {job_id}: {title}", file=sys.stderr)
     printers = ", ".join(sorted(set(chosen.values()))) or "no printer"
-    print(f"Printed {len(jobs)} jobs ({args.copies} {'copy' if args.copies == 1 else 'copies'} each) "
-          f"on {printers}" + (f"; {len(problems)} problems in rows" if problems else ""))
+    print(f"Printed {len(jobs)} jobs ({copies}) on {printers}"
+          + (f"; {len(problems)} problems in rows" if problems else ""))
     return EXIT_ROWS if problems else EXIT_OK
 
 

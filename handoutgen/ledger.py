@@ -25,7 +25,7 @@ from typing import Any
 
 from .errors import DeliveryError
 from .load import display
-from .output import AppendLog
+from .output import HOST, AppendLog, alive
 
 LEDGER = "ledger.jsonl"
 PASSCODES = "passcodes.csv"
@@ -47,6 +47,13 @@ class Entry:
     key: str
     status: str
     message_id: str
+    owner: str = ""  # "host:pid" of the run that wrote a "sending" line
+
+    def in_flight(self) -> bool:
+        """A "sending" line whose run is still going on this computer: another run is sending it."""
+        host, _, pid = self.owner.rpartition(":")
+        return self.status == "sending" and host == HOST and pid.isdigit() and int(pid) != os.getpid() \
+            and alive(int(pid))
 
 
 class Ledger:
@@ -88,7 +95,7 @@ class Ledger:
                 continue
             key, status, mid = item.get("key"), item.get("status"), item.get("message_id")
             if isinstance(key, str) and isinstance(status, str) and isinstance(mid, str):
-                self.latest[key] = Entry(key, status, mid)
+                self.latest[key] = Entry(key, status, mid, str(item.get("owner", "")))
 
     @contextlib.contextmanager
     def claim(self) -> Iterator[None]:
@@ -100,16 +107,16 @@ class Ledger:
         finally:
             fcntl.flock(self.lock, fcntl.LOCK_UN)
 
-    def status(self, key: str) -> str | None:
-        """The latest status of a message, or None if it was never tried."""
-        entry = self.latest.get(key)
-        return entry.status if entry else None
+    def entry(self, key: str) -> Entry | None:
+        """The latest state of a message, or None if it was never tried."""
+        return self.latest.get(key)
 
     def record(self, key: str, status: str, details: dict[str, Any]) -> None:
         """Append one line and make it durable before returning."""
         if self.log is None:
             self.log = AppendLog(self.path, "ledger")
-        self.log.append([{"key": key, "status": status, "time": now(), **details}], sync=True)
+        owner = {"owner": f"{HOST}:{os.getpid()}"} if status == "sending" else {}
+        self.log.append([{"key": key, "status": status, "time": now(), **details, **owner}], sync=True)
 
     def close(self) -> None:
         """Flush and close the ledger."""
@@ -124,16 +131,31 @@ class PasscodeList:
     def __init__(self, folder: Path) -> None:
         self.path = folder / PASSCODES
         self.known: dict[str, str] = {}  # message id -> passcode, to reuse on a resend
+        self.offset = 0  # how much of the file has been read
+        self.header: list[str] | None = None
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Read the rows added since the last read (another run may have added some)."""
         try:
-            with self.path.open(encoding="utf-8", newline="") as handle:
-                for row in csv.DictReader(handle):
-                    if row.get("message_id") and row.get("passcode"):
-                        self.known[row["message_id"]] = row["passcode"]
+            with self.path.open("rb") as handle:
+                handle.seek(self.offset)
+                data = handle.read()
         except FileNotFoundError:
-            pass
-        except (OSError, UnicodeDecodeError, csv.Error) as err:
-            raise DeliveryError.one(display(self.path), 1, "passcodes", f"cannot read: {err}",
+            return
+        except OSError as err:
+            raise DeliveryError.one(display(self.path), 1, "passcodes", f"cannot read: {err.strerror}",
                                     "the passcode list this program wrote") from err
+        complete = data[:data.rfind(b"\n") + 1]
+        self.offset += len(complete)
+        rows = csv.reader(io.StringIO(complete.decode("utf-8", "replace"), newline=""))
+        for cells in rows:
+            if self.header is None or cells == self.header:
+                self.header = cells
+                continue
+            row = dict(zip(self.header, cells, strict=False))
+            if row.get("message_id") and row.get("passcode"):
+                self.known[row["message_id"]] = row["passcode"]
 
     def add(self, row: dict[str, str]) -> None:
         """Append a row (with the header if the file is new) and make it durable."""
@@ -145,6 +167,7 @@ class PasscodeList:
             try:
                 if os.fstat(fd).st_size == 0:
                     writer.writeheader()
+                    self.header = list(PASSCODE_COLUMNS)
                 writer.writerow({**row, "created": now()})
                 os.write(fd, buffer.getvalue().encode())
                 os.fsync(fd)

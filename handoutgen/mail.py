@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import date
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate
 from pathlib import Path
@@ -64,6 +65,7 @@ class MailSummary:
     failed: int = 0
     unknown: int = 0  # may or may not have arrived: not resent
     written: int = 0  # --dry-run: messages written as .eml files
+    stopped: bool = False  # a problem every message would have (server, login) ended the run
     seconds: float = 0.0
     problems: list[Problem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -127,8 +129,11 @@ def attachments(library: Library, item: Outgoing) -> list[tuple[str, bytes]]:
 
 
 def settings(entry: ClinicEntry) -> Mail:
-    """A clinic's mail settings (checked before a run by check_senders)."""
-    assert entry.clinic.mail is not None
+    """A clinic's mail settings (check_item reports a clinic without them before a run)."""
+    if entry.clinic.mail is None:
+        raise BrandingError.one(display(entry.folder / "clinic.yaml"), 1, "mail",
+                                f"clinic {entry.clinic.id} does not send email",
+                                "add a mail: section to its clinic.yaml (see the README)")
     return entry.clinic.mail
 
 
@@ -143,9 +148,7 @@ def compose_message(library: Library, item: Outgoing, files: list[tuple[str, byt
     entry = library.clinics[first.clinic]
     clinic = entry.clinic.in_language(first.language)
     content = library.treatments[first.treatment].languages[first.language]
-    values: dict[str, str] = {}
-    for request in item.requests:
-        values.update(request.patient)
+    values = patient_values(item)
     context: dict[str, Any] = {
         "clinic": clinic,
         "patient": display_values(values, clinic, library.labels[first.language].months,
@@ -288,51 +291,65 @@ class Postbox:
         return self.senders[clinic_id]
 
     def post(self, item: Outgoing) -> None:
-        """Send one appointment's message unless it was sent (or may have been) before."""
-        with self.ledger.claim():
-            self._post(item)
+        """Send one appointment's message unless it was sent (or may have been) before.
 
-    def _post(self, item: Outgoing) -> None:
+        The ledger is held while the message is checked and marked "sending", so another run
+        sharing the folder skips it; it is released while the server is talked to.
+        """
         entry = self.library.clinics[item.requests[0].clinic]
         key = message_key(self.library, item)
         mid = message_id(key, sender_address(entry))
-        status = self.ledger.status(key)
-        if status in SETTLED:
-            self.summary.skipped += 1
-            return
+        with self.ledger.claim():
+            message = self.prepare(item, entry, key, mid)
+            if message is None or self.dry_run:
+                return
+            details = self.details(item, mid)
+            self.ledger.record(key, "sending", details)
+        self.send(entry, item, key, details, message)
+
+    def prepare(self, item: Outgoing, entry: ClinicEntry, key: str, mid: str) -> EmailMessage | None:
+        """The message to send, or None when it was sent (or may have been) before."""
+        seen = self.ledger.entry(key)
+        status = seen.status if seen else None
+        if status in SETTLED or (seen is not None and seen.in_flight()):
+            self.summary.skipped += 1  # sent, or being sent by another run right now
+            return None
         if status in IN_DOUBT and not self.resend_unknown:
             self.summary.unknown += 1
-            self.warn(item, "an earlier run lost the connection after handing this message over; "
-                      "it may have arrived, so it is not sent again",
+            self.warn(item, "an earlier run lost the connection after handing this message over, or "
+                      "was stopped while sending it; it may have arrived, so it is not sent again",
                       "ask the patient, then rerun with --resend-unknown to send it")
-            return
+            return None
         protection = settings(entry).attachments
         files = attachments(self.library, item)
         passcode = self.passcode(item, mid, protection, entry)
         if passcode:
             files = [(name, protect(data, passcode)) for name, data in files]
         message = compose_message(self.library, item, files, mid, protection)
-        if protection == "passcode":
-            self.passcodes.add(_passcode_row(item, passcode, mid))
+        if protection == "passcode" and self.passcodes.known.get(mid) != passcode:
+            self.passcodes.add(_passcode_row(item, passcode, mid))  # before sending: never lost
         if self.dry_run:
-            write_atomic(confined(self.folder / OUTBOX, f"{item.appointment_id}.eml"), message.as_bytes(),
-                         mode=0o600)
+            write_atomic(confined(self.folder / OUTBOX, f"{item.appointment_id}.eml"),
+                         message.as_bytes(), mode=0o600)
             self.summary.written += 1
-            return
-        self.send(entry, item, key, mid, message)
+        return message
 
-    def send(self, entry: ClinicEntry, item: Outgoing, key: str, mid: str,
+    def details(self, item: Outgoing, mid: str) -> dict[str, Any]:
+        """What the ledger records of a message: no name, no address."""
+        return {"message_id": mid, "appointment_id": item.appointment_id,
+                "documents": [{"kind": r.kind, "treatment": r.treatment, "language": r.language,
+                               "form_version": self.library.treatments[r.treatment].meta.version,
+                               "fingerprint": fingerprint(self.library, r)} for r in item.requests]}
+
+    def send(self, entry: ClinicEntry, item: Outgoing, key: str, details: dict[str, Any],
              message: EmailMessage) -> None:
-        details: dict[str, Any] = {
-            "message_id": mid, "appointment_id": item.appointment_id,
-            "documents": [{"kind": r.kind, "treatment": r.treatment, "language": r.language,
-                           "form_version": self.library.treatments[r.treatment].meta.version,
-                           "fingerprint": fingerprint(self.library, r)} for r in item.requests]}
-        self.ledger.record(key, "sending", details)
+        sender = self.sender(entry)
         try:
-            outcome = self.sender(entry).send(message, sender_address(entry), item.recipient)
-        except DeliveryError as err:  # nothing was handed over: the run stops here
-            self.ledger.record(key, "failed", {**details, "reply": err.problems[0].message})
+            outcome = sender.send(message, sender_address(entry), item.recipient)
+        except BaseException as err:  # the run stops; the ledger must still say what happened
+            handed_over = sender.connection is not None and sender.connection.handed_over
+            reply = err.problems[0].message if isinstance(err, DeliveryError) else type(err).__name__
+            self.ledger.record(key, "unknown" if handed_over else "failed", {**details, "reply": reply})
             raise
         self.ledger.record(key, outcome.status, {**details, "reply": outcome.reply,
                                                  "attempts": outcome.attempts})
@@ -348,13 +365,8 @@ class Postbox:
                       "ask the patient, then rerun with --resend-unknown to send it")
         else:
             self.summary.failed += 1
-            permanent = outcome.reply.startswith("5")
-            self.summary.problems.append(Problem(
-                item.source, item.line, "email",
-                f"not sent: {outcome.reply}" + ("" if permanent else
-                                                f" (still failing after {outcome.attempts} tries)"),
-                "the server refused it for good: check the address" if permanent
-                else "rerun later: a message not sent is tried again"))
+            self.summary.problems.append(Problem(item.source, item.line, "email",
+                                                 f"not sent: {outcome.reply}", _advice(outcome)))
 
     def warn(self, item: Outgoing, message: str, advice: str) -> None:
         self.summary.notes.append(f"warning: {item.source}:{item.line}: email: {message} ({advice})")
@@ -363,9 +375,8 @@ class Postbox:
         if protection == "unprotected":
             return ""
         if protection == "date-of-birth":
-            from datetime import date
-
             return date.fromisoformat(item.date_of_birth).strftime(DOB_FORMAT[entry.clinic.date_style])
+        self.passcodes.refresh()  # another run may have made this message's passcode
         return self.passcodes.known.get(mid) or new_passcode()
 
     def close(self) -> None:
@@ -374,10 +385,29 @@ class Postbox:
         self.ledger.close()
 
 
-def _passcode_row(item: Outgoing, passcode: str, mid: str) -> dict[str, str]:
+def _advice(outcome: Outcome) -> str:
+    """What to do about a message the server did not take, by its reply code."""
+    if not outcome.permanent:
+        return "rerun later: a message not sent is tried again"
+    code = outcome.reply[:3]
+    if code in ("550", "551", "553"):
+        return "the server refused it for good: check the address, then rerun"
+    if code in ("552", "554"):
+        return "the server refused it for good: it may be too large or look like spam; ask the " \
+            "server's administrator"
+    return "the server refused it for good: see its reply"
+
+
+def patient_values(item: Outgoing) -> dict[str, str]:
+    """Every patient value of an appointment's documents, merged."""
     values: dict[str, str] = {}
     for request in item.requests:
         values.update(request.patient)
+    return values
+
+
+def _passcode_row(item: Outgoing, passcode: str, mid: str) -> dict[str, str]:
+    values = patient_values(item)
     return {"appointment_id": item.appointment_id,
             "appointment_date": values.get("appointment_date", ""),
             "appointment_time": values.get("appointment_time", ""),
@@ -393,6 +423,9 @@ def deliver(library: Library, items: list[Outgoing], folder: Path, dry_run: bool
     try:
         for item in items:
             postbox.post(item)
+    except DeliveryError as err:  # the server cannot be used: what was done so far still counts
+        postbox.summary.problems.extend(err.problems)
+        postbox.summary.stopped = True
     finally:
         postbox.close()
     postbox.summary.seconds = time.perf_counter() - start

@@ -17,7 +17,7 @@ from .load import display
 TEMP_SUFFIX = ".part"
 # Temporary names say which host and process write them, so leftovers of a killed run can be
 # told from the files of a run still going (see remove_leftovers).
-_HOST = socket.gethostname()
+HOST = socket.gethostname()
 
 
 def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
@@ -29,7 +29,7 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
     folder = path.parent
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".tmp-{_HOST}-{os.getpid()}-", suffix=TEMP_SUFFIX, dir=folder)
+        fd, tmp = tempfile.mkstemp(prefix=f".tmp-{HOST}-{os.getpid()}-", suffix=TEMP_SUFFIX, dir=folder)
     except OSError as err:
         raise DeliveryError.one(display(path), 1, "output", f"cannot write: {err.strerror}",
                                 "a writable folder") from err
@@ -51,16 +51,16 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
 def remove_leftovers(out: Path) -> int:
     """Delete temporary files left under `out` by killed runs of this host; return how many."""
     removed = 0
-    for path in out.rglob(f".tmp-{_HOST}-*{TEMP_SUFFIX}") if out.is_dir() else ():
-        pid = path.name.removeprefix(f".tmp-{_HOST}-").split("-", 1)[0]
-        if pid.isdigit() and not _alive(int(pid)):
+    for path in out.rglob(f".tmp-{HOST}-*{TEMP_SUFFIX}") if out.is_dir() else ():
+        pid = path.name.removeprefix(f".tmp-{HOST}-").split("-", 1)[0]
+        if pid.isdigit() and not alive(int(pid)):
             with contextlib.suppress(OSError):
                 path.unlink()
                 removed += 1
     return removed
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -18,7 +18,6 @@ from .patient import SOURCE
 
 MEDIA = {"a4": "A4", "letter": "Letter"}
 TIMEOUT = 60
-_NAME = re.compile(r"^[A-Za-z0-9_.@-]{1,127}$")
 
 
 @dataclass(frozen=True)
@@ -61,17 +60,18 @@ def printers() -> list[str]:
             return []
         raise DeliveryError.one(SOURCE, 1, "print", f"cannot reach the print spooler: {_message(result)}",
                                 "a running CUPS server (lpstat -r), or CUPS_SERVER set to it")
-    return sorted(line.strip() for line in result.stdout.decode().splitlines() if line.strip())
+    return sorted(line.strip() for line in result.stdout.decode("utf-8", "replace").splitlines()
+                  if line.strip())
 
 
 def default_printer() -> str | None:
     """The spooler's default printer, if one is set."""
     result = _run(["lpstat", "-d"])
-    text = result.stdout.decode().strip()
+    text = result.stdout.decode("utf-8", "replace").strip()
     if result.returncode != 0 or ":" not in text:
         return None
     name = text.rsplit(":", 1)[1].strip()
-    return name if _NAME.match(name) else None
+    return name if name and not any(ch.isspace() for ch in name) else None
 
 
 def choose(asked: str | None, clinic_default: str | None, line: int) -> str:

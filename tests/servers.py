@@ -102,18 +102,20 @@ def _authenticate(server: Any, session: Any, envelope: Any, mechanism: str, data
 class SmtpServer:
     """aiosmtpd on 127.0.0.1: STARTTLS required before login, login required before mail."""
 
-    def __init__(self, folder: Path, implicit_tls: bool = False) -> None:
+    def __init__(self, folder: Path, security: str = "starttls") -> None:
+        """security: "starttls" (required before login), "tls" (implicit) or "none" (plain)."""
         self.cert, self.key = make_certificate(folder)
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(self.cert, self.key)
         self.handler = _Handler()
         self.port = free_port()
-        self.implicit_tls = implicit_tls
-        options: dict[str, Any] = {"ssl_context": context} if implicit_tls else {
-            "tls_context": context, "require_starttls": True}
+        options: dict[str, Any] = {
+            "starttls": {"tls_context": context, "require_starttls": True, "auth_require_tls": True},
+            "tls": {"ssl_context": context, "auth_require_tls": False},  # it cannot see implicit TLS
+            "none": {"auth_require_tls": False},
+        }[security]
         self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port,
                                      authenticator=_authenticate, auth_required=True,
-                                     auth_require_tls=not implicit_tls,  # it cannot see implicit TLS
                                      server_hostname="localhost", **options)
 
     @property

@@ -22,7 +22,8 @@ from pypdf import PdfReader
 from servers import PASSWORD, USER, SmtpServer, free_port
 from test_batch import write_csv
 
-pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS",
+                                        "ignore:Session.login_data is deprecated")
 
 HARBOUR = "assets/clinics/harbour-skin/clinic.yaml"
 MAPLE = "assets/clinics/maple-street/clinic.yaml"
@@ -178,7 +179,7 @@ def test_permanent_failure_is_not_retried(lib: Path, tmp_path: Path, smtp: SmtpS
     assert run.code == 2
     assert smtp.handler.attempts == 1 and smtp.messages == []
     assert run.errors[0] == (f"error: {appointments}:2: email: not sent: 550 5.7.1 <recipient> rejected "
-                             "(the server refused it for good: check the address)")
+                             "(the server refused it for good: check the address, then rerun)")
     assert "Sent 0, skipped 0 (already sent), failed 1, unknown 0" in run.out
     no_patient_data(run)
     assert ledger(out)[-1]["status"] == "failed"
@@ -250,7 +251,7 @@ def test_login_and_certificate_problems_stop_before_anything_is_sent(
 
 def test_implicit_tls(lib: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TEST_SMTP_PASSWORD", PASSWORD)
-    with SmtpServer(tmp_path, implicit_tls=True) as server:
+    with SmtpServer(tmp_path, security="tls") as server:
         use_server(lib, server, security="tls")
         run = cli(lib, *ONE, "--out", str(tmp_path / "mail"))
         assert run.code == 0, run.err
@@ -308,6 +309,7 @@ def test_dry_run_writes_complete_messages_and_sends_nothing(lib: Path, tmp_path:
     assert smtp.messages == [] and not (out / "ledger.jsonl").exists()
     written = sorted(p.name for p in (out / "outbox").iterdir())
     assert written == ["A1001.eml", "A1002.eml", "passcodes.csv"]
+    assert all(oct(p.stat().st_mode & 0o777) == "0o600" for p in (out / "outbox").iterdir())
     message = BytesParser(policy=policy.default).parsebytes((out / "outbox/A1001.eml").read_bytes())
     assert isinstance(message, EmailMessage) and message["To"] == ADDRESS
     code = passcodes(out / "outbox")["A1001"]
@@ -351,3 +353,74 @@ def test_two_runs_at_once_send_each_message_once(lib: Path, tmp_path: Path, smtp
     assert sorted(r.recipients[0] for r in smtp.messages) == sorted(f"p{i}@patients.test" for i in range(12))
     sent = [int(re.match(r"Sent (\d+)", out).group(1)) for out, _err in outputs]  # type: ignore[union-attr]
     assert sum(sent) == 12
+
+
+def test_a_server_without_starttls_is_refused(lib: Path, tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TEST_SMTP_PASSWORD", PASSWORD)
+    with SmtpServer(tmp_path, security="none") as server:
+        use_server(lib, server)  # the clinic asks for starttls; this server cannot encrypt
+        run = cli(lib, *ONE, "--out", str(tmp_path / "mail"))
+        assert run.code == 3
+        assert run.errors[0].endswith(f"mail.smtp: 127.0.0.1:{server.port} does not offer STARTTLS (a "
+                                      "server that encrypts the connection, or security: tls)")
+        assert server.messages == [] and server.handler.attempts == 0
+        use_server(lib, server, security="none")  # allowed only because 127.0.0.1 is this computer
+        plain = cli(lib, *ONE, "--out", str(tmp_path / "mail"))
+        assert plain.code == 0, plain.err
+        assert len(server.messages) == 1
+
+
+def test_email_refuses_an_unencrypted_connection_to_another_computer(lib: Path, tmp_path: Path,
+                                                                     smtp: SmtpServer) -> None:
+    use_server(lib, smtp, security="none", host="mail.example.org")
+    run = cli(lib, *ONE, "--out", str(tmp_path / "mail"))
+    assert run.code == 1
+    assert run.errors[0].endswith("mail.smtp.security: 'none' would send passwords and patient data "
+                                  "unencrypted to mail.example.org (starttls or tls; none only for "
+                                  "localhost or 127.0.0.1)")
+    assert smtp.messages == []
+
+
+def test_a_server_problem_mid_batch_keeps_the_summary(lib: Path, tmp_path: Path,
+                                                      smtp: SmtpServer) -> None:
+    edit(lib, MAPLE, f"port: {smtp.port}", f"port: {free_port()}")  # Maple's server is down
+    appointments = write_csv(tmp_path / "day.csv", ROWS[:2], HEADER)
+    out = tmp_path / "mail"
+    run = cli(lib, "email", "--appointments", str(appointments), "--out", str(out))
+    assert run.code == 3
+    assert run.out.startswith("Sent 1, skipped 0 (already sent), failed 0, unknown 0")
+    assert next(e for e in run.errors if e.startswith("error")).endswith(
+        "(after 4 tries) (a reachable mail server: check mail.smtp host and port)")
+    statuses = {line["appointment_id"]: line["status"] for line in ledger(out)}
+    assert statuses == {"A1001": "sent", "A1002": "failed"}
+
+
+def test_still_failing_after_every_retry_then_a_rerun_sends(lib: Path, tmp_path: Path,
+                                                           smtp: SmtpServer) -> None:
+    smtp.fail_next("451", "451", "451", "451")
+    out = tmp_path / "mail"
+    first = cli(lib, *ONE, "--out", str(out))
+    assert first.code == 2 and smtp.messages == [] and smtp.handler.attempts == 4
+    assert first.errors[-1].endswith("email: not sent: 451 4.3.0 Try again later (still failing after 4 "
+                                     "tries) (rerun later: a message not sent is tried again)")
+    again = cli(lib, *ONE, "--out", str(out))
+    assert again.code == 0 and len(smtp.messages) == 1
+    with (out / "passcodes.csv").open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 1  # the same passcode opens the message that finally went out
+    assert all(PdfReader(io.BytesIO(pdf)).decrypt(rows[0]["passcode"])
+               for pdf in pdfs(smtp.messages[0].message).values())
+
+
+def test_a_run_stopped_while_sending_is_not_resent(lib: Path, tmp_path: Path, smtp: SmtpServer) -> None:
+    out = tmp_path / "mail"
+    args = (*ONE, "--out", str(out))
+    first = cli(lib, *args)
+    assert first.code == 0
+    sent = ledger(out)[-1]
+    (out / "ledger.jsonl").write_text(  # as if the run had been killed mid-send
+        json.dumps({**sent, "status": "sending", "owner": "elsewhere:1"}) + "\n", encoding="utf-8")
+    rerun = cli(lib, *args)
+    assert rerun.code == 2 and "unknown 1" in rerun.out
+    assert len(smtp.messages) == 1

@@ -4,6 +4,7 @@ with the generic PDF printer driver: what arrives is the job, on the clinic's pa
 from __future__ import annotations
 
 import io
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -130,3 +131,19 @@ def test_lp_missing_is_a_clear_error(lib: Path, monkeypatch: pytest.MonkeyPatch)
 def test_copies_must_be_sensible(lib: Path) -> None:
     run = cli(lib, *ONE, "--clinic", "harbour-skin", "--copies", "0")
     assert run.code == 1 and run.errors == ["error: <command line>:12: --copies: 0 is not allowed (1 to 99)"]
+
+
+def test_a_printer_that_stops_taking_jobs_is_reported_with_its_row(lib: Path, tmp_path: Path,
+                                                                    spooler: Cups) -> None:
+    spooler.add_printer("closed")
+    subprocess.run(["cupsreject", "closed"], env=spooler.env(), check=True, capture_output=True)
+    header = ["appointment_id", "clinic", "patient_name", "treatment", "documents", "date", "time",
+              "practitioner"]
+    rows = [["P1", "harbour-skin", "Ana Lima", "mesotherapy", "aftercare", "2026-12-01", "10:30", ""],
+            ["P2", "harbour-skin", "Bo Chan", "mesotherapy", "consent", "2026-12-01", "11:00", ""]]
+    appointments = write_csv(tmp_path / "day.csv", rows, header)
+    run = cli(lib, "print", "--appointments", str(appointments), "--printer", "closed")
+    assert run.code == 3
+    assert run.errors[0].startswith(f"error: {appointments}:2: print: closed did not take the job: ")
+    assert run.out == "Printed 0 of 2 jobs (1 copy each); not queued: P1, P2\n"
+    assert "Ana" not in run.out + run.err
