@@ -111,7 +111,7 @@ def survey(path: Path, shard: Shard) -> tuple[set[str], int]:
         if shard.holds(_row_key(row, line)):
             if _CLINIC_ID.match(row.get("clinic", "")):
                 clinics.add(row["clinic"])
-            documents += len(_listed(row))
+            documents += len(listed(row))
     return clinics, documents
 
 
@@ -119,7 +119,8 @@ def _row_key(row: dict[str, str], line: int) -> str:
     return row.get("appointment_id") or f"line {line}"
 
 
-def _listed(row: dict[str, str]) -> list[str]:
+def listed(row: dict[str, str]) -> list[str]:
+    """The kinds a row's documents column lists ([""] when it lists none)."""
     return [k.strip() for k in row.get("documents", "").split(";") if k.strip()] or [""]
 
 
@@ -155,7 +156,7 @@ def good_rows(path: Path, library: Library, packet: bool, duplex: bool, shard: S
             tasks = _row_tasks(library, row, line, bad, first_seen, packet, duplex)
         if problems:
             counts.problems.extend(problems)
-            counts.failed_documents += len(_listed(row))
+            counts.failed_documents += len(listed(row))
         else:
             yield line, row, tasks
 

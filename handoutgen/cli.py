@@ -10,6 +10,7 @@ import argparse
 import dataclasses
 import hashlib
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -488,6 +489,11 @@ def cmd_serve(root: Path, argv: Sequence[str], args: argparse.Namespace) -> int:
     print(f"Serving the front-desk page on http://{host}:{server.effective_port}/ "
           f"({'password required' if password else 'this computer only'}); press Ctrl-C to stop",
           flush=True)
+    def interrupted(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt  # closing the window or a service stop cleans up like Ctrl-C
+
+    for stop_signal in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(stop_signal, interrupted)
     try:
         server.run()
     except KeyboardInterrupt:

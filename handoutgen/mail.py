@@ -8,6 +8,7 @@ every step in the send ledger so that a rerun sends nothing twice.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -16,6 +17,7 @@ import secrets
 import sys
 import time
 from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import date
 from email.message import EmailMessage
@@ -272,8 +274,10 @@ class Postbox:
     """Sends (or, in a dry run, writes) messages, keeping the ledger and the passcode list."""
 
     def __init__(self, library: Library, folder: Path, passwords: dict[str, str | None],
-                 dry_run: bool = False, resend_unknown: bool = False) -> None:
+                 dry_run: bool = False, resend_unknown: bool = False,
+                 render_lock: AbstractContextManager[Any] | None = None) -> None:
         self.library, self.folder, self.passwords = library, folder, passwords
+        self.render_lock = render_lock or contextlib.nullcontext()
         self.dry_run, self.resend_unknown = dry_run, resend_unknown
         self.ledger = Ledger(folder)
         self.passcodes = PasscodeList(folder / OUTBOX if dry_run else folder)
@@ -321,11 +325,12 @@ class Postbox:
                       "ask the patient, then rerun with --resend-unknown to send it")
             return None
         protection = settings(entry).attachments
-        files = attachments(self.library, item)
         passcode = self.passcode(item, mid, protection, entry)
-        if passcode:
-            files = [(name, protect(data, passcode)) for name, data in files]
-        message = compose_message(self.library, item, files, mid, protection)
+        with self.render_lock:  # only the drawing is shared; sending happens outside it
+            files = attachments(self.library, item)
+            if passcode:
+                files = [(name, protect(data, passcode)) for name, data in files]
+            message = compose_message(self.library, item, files, mid, protection)
         if protection == "passcode" and self.passcodes.known.get(mid) != passcode:
             self.passcodes.add(_passcode_row(item, passcode, mid))  # before sending: never lost
         if self.dry_run:
@@ -415,11 +420,16 @@ def _passcode_row(item: Outgoing, passcode: str, mid: str) -> dict[str, str]:
 
 
 def deliver(library: Library, items: list[Outgoing], folder: Path, dry_run: bool = False,
-            resend_unknown: bool = False) -> MailSummary:
-    """Send (or write) every message; stop at a problem that would fail all the others."""
+            resend_unknown: bool = False,
+            render_lock: AbstractContextManager[Any] | None = None) -> MailSummary:
+    """Send (or write) every message; stop at a problem that would fail all the others.
+
+    `render_lock` is held while attachments are drawn (a server shares reportlab between
+    threads), never while the mail server is talked to.
+    """
     start = time.perf_counter()
     passwords = check_senders(library, (i.requests[0].clinic for i in items), dry_run)
-    postbox = Postbox(library, folder, passwords, dry_run, resend_unknown)
+    postbox = Postbox(library, folder, passwords, dry_run, resend_unknown, render_lock)
     try:
         for item in items:
             postbox.post(item)

@@ -6,8 +6,11 @@ from __future__ import annotations
 import io
 import os
 import re
+import signal
 import subprocess
 import sys
+import tempfile
+import time
 import urllib.error
 import urllib.request
 import zipfile
@@ -22,6 +25,8 @@ from servers import PASSWORD, SmtpServer
 from test_batch import write_csv
 from test_email import MAPLE, use_server
 from web_helpers import CHROMIUM, CHROMIUM_ARGS, DESKTOP, REPO, TABLET, copy_library, serving, shot
+
+from handoutgen.web.batch import PREFIX
 
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -265,6 +270,38 @@ def test_batch_upload_with_good_and_bad_rows(site: dict[str, Any], page: Any, tm
         (tmp_path / "a1.pdf").write_bytes(zipped.read("harbour-skin/A1/mesotherapy-packet.pdf"))
     assert "Ana Lima" in flat(pdf_text(tmp_path / "a1.pdf"))
     assert page.goto(job_url).status == 404  # served once, then deleted
+    assert batch_folders() == []  # nothing of the batch is left on disk
+
+
+def batch_folders() -> list[Path]:
+    """The batch folders of the server running in this process."""
+    return sorted(Path(tempfile.gettempdir()).glob(f"{PREFIX}{os.getpid()}-*/batch-*"))
+
+
+def test_a_batch_whose_page_was_closed_does_not_block_the_next(site: dict[str, Any], browser: Any,
+                                                               page: Any, tmp_path: Path) -> None:
+    header = ["appointment_id", "clinic", "patient_name", "treatment", "documents", "date", "time",
+              "practitioner"]
+    upload = write_csv(tmp_path / "list.csv", [["B1", "harbour-skin", "Bo Chan", "mesotherapy", "aftercare",
+                                                "2026-12-01", "10:30", ""]], header)
+    left = browser.new_context(viewport=DESKTOP)  # someone uploads, then closes the tab at once
+    tab = left.new_page()
+    tab.route("**/status", lambda route: route.abort())  # the closed tab never asks how it went
+    tab.goto(site["url"] + "/batch")
+    tab.get_by_label("Appointments file (CSV)").set_input_files(str(upload))
+    tab.get_by_role("button", name="Upload and build").click()
+    tab.wait_for_url(re.compile(r"/batch/[^/]+$"))
+    left.close()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and any(not (f / "out" / "manifest.jsonl").exists()
+                                              for f in batch_folders()):
+        time.sleep(0.2)
+    time.sleep(1)  # the abandoned batch has finished: a new upload must not be refused
+    page.goto(site["url"] + "/batch")
+    page.get_by_label("Appointments file (CSV)").set_input_files(str(upload))
+    page.get_by_role("button", name="Upload and build").click()
+    page.locator("h1", has_text=re.compile("ready|could not")).wait_for(timeout=60_000)
+    assert page.locator("h1").inner_text() == "Handouts ready", page.locator("main").inner_text()
 
 
 def test_batch_rejects_a_bad_header_and_a_large_file(site: dict[str, Any], page: Any, tmp_path: Path) -> None:
@@ -299,6 +336,13 @@ def test_posts_without_the_csrf_token_and_foreign_hosts_are_refused(site: dict[s
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(request, timeout=10)
     assert refused.value.code == 400
+    # through a reverse proxy other computers reach the page: without a password it refuses
+    proxied = urllib.request.Request(site["url"] + "/", headers={"X-Forwarded-For": "192.0.2.7"})
+    with pytest.raises(urllib.error.HTTPError) as forwarded:
+        urllib.request.urlopen(proxied, timeout=10)
+    assert forwarded.value.code == 403 and b"proxy" in forwarded.value.read()
+    logo = urllib.request.urlopen(site["url"] + "/c/maple-street/logo", timeout=10)  # an SVG
+    assert logo.headers["Content-Security-Policy"].endswith("; sandbox")
 
 
 def test_a_password_protects_the_page(browser: Any, tmp_path: Path) -> None:
@@ -321,11 +365,31 @@ def test_a_password_protects_the_page(browser: Any, tmp_path: Path) -> None:
         shot(page, "14-maple-form-signed-in-1280x800")
         page.get_by_role("button", name="Sign out").click()
         page.get_by_role("heading", name="Sign in").wait_for()
+        copied = browser.new_context()  # a copy of the signed-in cookie is useless after sign-out
+        copied.add_cookies([cookie])
+        replay = copied.new_page()
+        replay.goto(url + "/c/maple-street/")
+        assert replay.get_by_role("heading", name="Sign in").is_visible()
+        copied.close()
         context.close()
         fresh = browser.new_context()  # no session: a POST is refused, nothing is built
         reply = fresh.request.post(url + "/c/maple-street/", form={"patient_name": "Ana"})
         assert reply.status == 401
         fresh.close()
+
+
+def test_serve_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    server = subprocess.Popen([sys.executable, str(REPO / "generate.py"), "serve", "--port", "0"], cwd=REPO,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert server.stdout is not None
+    line = server.stdout.readline()
+    assert line.startswith("Serving the front-desk page on http://127.0.0.1:")
+    folders = list(Path(tempfile.gettempdir()).glob(f"{PREFIX}{server.pid}-*"))
+    assert len(folders) == 1
+    server.send_signal(signal.SIGTERM)
+    out, err = server.communicate(timeout=30)
+    assert server.returncode == 0, err
+    assert out.strip() == "Stopped." and not folders[0].exists()
 
 
 def test_serve_refuses_another_address_without_a_password(tmp_path: Path) -> None:

@@ -73,6 +73,13 @@ def create_app(settings: Settings, library: Library) -> Flask:
             abort(404, "There is no such clinic on this page.")
         return clinic_id
 
+    def treatments_of(clinic_id: str) -> list[str]:
+        """The treatments a clinic hands out in at least one of its languages."""
+        found = [t for t in sorted(library.treatments) if engine.offered(clinic_id, t)]
+        if not found:
+            abort(404, "This clinic hands out no treatment in its languages yet.")
+        return found
+
     def owner() -> str:
         sid = session.get("sid")
         if not isinstance(sid, str):
@@ -117,15 +124,14 @@ def create_app(settings: Settings, library: Library) -> Flask:
     def form_page(clinic_id: str, choice: Choice, findings: Findings | None = None,
                   pages: list[str] | None = None, sent: Any = None, status: int = 200) -> tuple[str, int]:
         entry = library.clinics[clinic_id]
-        treatment_id = choice.treatment if choice.treatment in library.treatments else \
-            sorted(library.treatments)[0]
+        offered = treatments_of(clinic_id)
+        treatment_id = choice.treatment if choice.treatment in offered else offered[0]
         treatment = library.treatments[treatment_id]
-        language = choice.language if choice.language in treatment.languages else \
+        language = choice.language if choice.language in engine.offered(clinic_id, treatment_id) else \
             engine.offered(clinic_id, treatment_id)[0]
         content = treatment.languages[language]
         treatments = [(tid, library.treatments[tid].languages[
-            engine.offered(clinic_id, tid)[0]].facts.name) for tid in sorted(library.treatments)
-            if engine.offered(clinic_id, tid)]
+            engine.offered(clinic_id, tid)[0]].facts.name) for tid in offered]
         languages = sorted({lang for tid, _ in treatments for lang in engine.offered(clinic_id, tid)},
                            key=entry.clinic.languages.index)
         fields = [{"name": name, "label": LABELS[name][0], "hint": LABELS[name][1],
@@ -144,7 +150,7 @@ def create_app(settings: Settings, library: Library) -> Flask:
     def handout(clinic_id: str) -> tuple[str, int]:
         clinic_or_404(clinic_id)
         entry = library.clinics[clinic_id]
-        first = next(t for t in sorted(library.treatments) if engine.offered(clinic_id, t))
+        first = treatments_of(clinic_id)[0]
         choice = Choice(clinic_id, first, engine.offered(clinic_id, first)[0], ("aftercare",),
                         entry.clinic.paper)
         return form_page(clinic_id, choice)
@@ -161,7 +167,6 @@ def create_app(settings: Settings, library: Library) -> Flask:
             return form_page(clinic_id, choice, findings, status=422)
         if action == "email":
             sent = send(engine, choice, requests, settings.mail_folder)
-            findings.general.extend(sent.problems if sent.status in ("failed", "unknown") else [])
             return form_page(clinic_id, choice, findings, sent=sent,
                              status=200 if sent.status in ("sent", "skipped") else 502)
         try:
@@ -227,13 +232,10 @@ def create_app(settings: Settings, library: Library) -> Flask:
         jobs.forget(job)  # one download only
         try:
             handle = job.archive().open("rb")
-        except OSError:
-            job.remove()
-            raise
-        response = send_file(handle, mimetype="application/zip", as_attachment=True,
-                             download_name=f"handouts-{job.id[:8]}.zip")
-        response.call_on_close(job.remove)
-        return response
+        finally:
+            job.remove()  # the open file stays readable; nothing is left on disk once it is sent
+        return send_file(handle, mimetype="application/zip", as_attachment=True,
+                         download_name=f"handouts-{job.id[:8]}.zip")
 
     @app.errorhandler(RequestEntityTooLarge)
     def too_large(err: RequestEntityTooLarge) -> tuple[str, int]:
@@ -271,10 +273,21 @@ def make_server(settings: Settings, library: Library, port: int) -> tuple[Any, C
     state = app.extensions["handoutgen"]
     if settings.warm:
         threading.Thread(target=state["engine"].warm, name="handoutgen-warm", daemon=True).start()
+    stopping = threading.Event()
+
+    def reap() -> None:  # batches nobody comes back for are deleted on time, not at the next visit
+        while not stopping.wait(60):
+            state["jobs"].reap()
+
+    threading.Thread(target=reap, name="handoutgen-reap", daemon=True).start()
+    # Proxy headers are passed to the app (never trusted for anything): it refuses proxied requests
+    # when no password is set (security.py).
     server = create_server(app, host=settings.host, port=port, threads=4, ident="handoutgen",
-                           max_request_body_size=4 * settings.max_upload_bytes)
+                           max_request_body_size=4 * settings.max_upload_bytes,
+                           clear_untrusted_proxy_headers=False)
 
     def stop() -> None:
+        stopping.set()
         server.close()
         state["jobs"].close()
 

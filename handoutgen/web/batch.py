@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import multiprocessing
+import os
 import secrets
 import shutil
 import tempfile
@@ -25,10 +26,14 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import HandoutError, Problem, UsageError
+from ..output import alive
 
 UPLOAD = "appointments.csv"
 OUT = "out"
 ZIP = "handouts.zip"
+PREFIX = "handoutgen-web-"  # one private folder per server: <PREFIX><pid>-<random>
+STOPPED = ("error", [Problem(UPLOAD, 1, "(batch)", "the batch stopped unexpectedly",
+                             "try again; if it happens again, report it")])
 
 
 @dataclass
@@ -50,7 +55,7 @@ class Job:
     failed: int = 0
     seconds: float = 0.0
     problems: list[Problem] = field(default_factory=list)
-    downloaded: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def out(self) -> Path:
@@ -65,7 +70,11 @@ class Job:
             return 0
 
     def poll(self) -> None:
-        """Take the outcome from the process once it has sent it."""
+        """Take the outcome from the process once it has sent it (safe from several threads)."""
+        with self.lock:
+            self._poll()
+
+    def _poll(self) -> None:
         if self.state != "running" or self.conn is None:
             return
         message: tuple[Any, ...] | None = None
@@ -73,14 +82,11 @@ class Job:
             if self.conn.poll():
                 message = self.conn.recv()
         except (EOFError, OSError):
-            message = ("error", [Problem(UPLOAD, 1, "(batch)", "the batch stopped unexpectedly",
-                                         "try again; if it happens again, report it")])
+            message = STOPPED
         if message is None:
-            if self.process is not None and not self.process.is_alive():
-                message = ("error", [Problem(UPLOAD, 1, "(batch)", "the batch stopped unexpectedly",
-                                             "try again; if it happens again, report it")])
-            else:
+            if self.process is None or self.process.is_alive():
                 return
+            message = STOPPED
         if message[0] == "done":
             _kind, self.built, self.failed, self.seconds, self.problems = message
             self.state = "done"
@@ -127,7 +133,7 @@ class Job:
 
 def count_rows(path: Path, limit: int) -> tuple[int, int]:
     """Check the header and count rows and documents; raise UsageError on a bad file."""
-    from ..appointments import _listed, read_rows
+    from ..appointments import listed, read_rows
 
     rows = documents = 0
     for line, row in read_rows(path):
@@ -135,7 +141,7 @@ def count_rows(path: Path, limit: int) -> tuple[int, int]:
         if rows > limit:
             raise UsageError.one(UPLOAD, line, "(rows)", f"the file has more than {limit} appointments",
                                  f"at most {limit} per upload: split the list")
-        documents += len(_listed(row))
+        documents += len(listed(row))
     if not rows:
         raise UsageError.one(UPLOAD, 2, "(rows)", "the file has no appointments",
                              "a header row and one row per appointment")
@@ -149,15 +155,19 @@ class Jobs:
         self.root, self.clinic, self.jobs, self.keep = root, clinic, jobs, keep_seconds
         self.lock = threading.Lock()
         self.items: dict[str, Job] = {}
+        sweep_leftovers()
+        self.base = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-"))
 
     def start(self, owner: str, data: bytes, packet: bool, duplex: bool, max_rows: int) -> Job:
         """Check an upload and start building it; raise UsageError when it cannot be used."""
         self.reap()
         with self.lock:
+            for job in self.items.values():
+                job.poll()  # a batch whose page was closed has still ended
             if any(job.state == "running" for job in self.items.values()):
                 raise UsageError.one(UPLOAD, 1, "(batch)", "another batch is still running",
                                      "wait until it has finished, then upload again")
-            folder = Path(tempfile.mkdtemp(prefix="handoutgen-batch-"))
+            folder = Path(tempfile.mkdtemp(prefix="batch-", dir=self.base))
             job = Job(secrets.token_urlsafe(16), owner, folder, 0, 0, packet)
             self.items[job.id] = job
         try:
@@ -196,6 +206,8 @@ class Jobs:
         """Delete batches that ended longer ago than a session lasts."""
         now = time.monotonic()
         with self.lock:
+            for job in self.items.values():
+                job.poll()
             old = [job for job in self.items.values()
                    if job.ended is not None and now - job.ended > self.keep]
             for job in old:
@@ -210,13 +222,20 @@ class Jobs:
             self.items.clear()
         for job in jobs:
             job.remove()
+        shutil.rmtree(self.base, ignore_errors=True)
+
+
+def sweep_leftovers() -> None:
+    """Delete the folders of servers that were killed (their process is gone)."""
+    for folder in Path(tempfile.gettempdir()).glob(f"{PREFIX}*"):
+        pid = folder.name.removeprefix(PREFIX).split("-", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def work(root: Path, clinic: str | None, folder: Path, packet: bool, duplex: bool, jobs: int,
          conn: Connection) -> None:
     """The batch process: plan and build the rows, then send back counts and problems."""
-    import os
-
     from ..appointments import Plan, Shard, plan, survey
     from ..library import load_library
     from ..runner import run
@@ -234,5 +253,7 @@ def work(root: Path, clinic: str | None, folder: Path, packet: bool, duplex: boo
                    sorted(counts.problems + summary.problems)))
     except HandoutError as err:
         conn.send(("error", err.problems))
+    except Exception:  # its message may hold patient values: say only that it failed
+        conn.send(STOPPED)
     finally:
         conn.close()

@@ -74,10 +74,16 @@ class Findings:
                 self.general.append(located(problem))
 
 
+ADVICE_VERBS = ("add", "ask", "check", "choose", "create", "enter", "export", "rerun", "see", "set",
+                "split", "start", "try", "use", "wait")
+
+
 def readable(problem: Problem) -> str:
-    """A problem as a sentence for the page: what is wrong, then what is allowed."""
+    """A problem as a sentence for the page: what is wrong, then what to do or what is allowed."""
     message = problem.message[:1].upper() + problem.message[1:]
     allowed = problem.allowed.removeprefix("expected ")
+    if allowed.split(" ", 1)[0] in ADVICE_VERBS:  # already advice: "wait until ...", "split ..."
+        return f"{message}. {allowed[:1].upper()}{allowed[1:]}."
     return f"{message}. Use {allowed}."
 
 
@@ -129,8 +135,10 @@ class Engine:
         elif choice.language not in self.offered(clinic, choice.treatment):
             findings.add("language", "Choose a language this clinic hands the treatment out in: "
                          + ", ".join(self.offered(clinic, choice.treatment)) + ".")
-        if not choice.kinds or len(choice.kinds) != len(set(kinds)):
+        if not kinds:
             findings.add("documents", "Choose at least one document.")
+        elif len(choice.kinds) != len(kinds):
+            findings.add("documents", "Choose each document once, from the list.")
         if choice.paper not in PAPERS:
             findings.add("paper", "Choose A4 or US Letter.")
         used = allowed_fields(choice.kinds or tuple(KINDS))

@@ -19,38 +19,76 @@ from flask import Flask, Response, abort, redirect, render_template, request, se
 from werkzeug.wrappers import Response as BaseResponse
 
 from ..branding import is_loopback
-from .config import Settings
+from .config import PASSWORD_ENV, Settings
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]", "::1")
 OPEN_ENDPOINTS = ("login", "static", "health", "logo", "theme_css")  # no patient data
 MAX_FAILURES = 5  # wrong passwords in a row before sign-in pauses
+MAX_SIGNED_IN_HOURS = 10  # a sign-in ends after this long even when in use (a working day)
+# Headers a reverse proxy adds: a page without a password must not be reached through one.
+PROXY_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Real-IP")
 PAUSE_SECONDS = 60
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; connect-src 'self'")
 
 
 class Throttle:
-    """Slows down guessing: after MAX_FAILURES wrong passwords, sign-in pauses for a minute."""
+    """Slows down guessing, per client: after MAX_FAILURES wrong passwords it pauses for a minute.
+
+    Counting per address means someone guessing elsewhere cannot lock the front desk out.
+    """
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.failures = 0
-        self.until = 0.0
+        self.failures: dict[str, int] = {}
+        self.until: dict[str, float] = {}
 
-    def paused(self) -> float:
-        """Seconds until sign-in is allowed again (0 when it is)."""
+    def paused(self, client: str) -> float:
+        """Seconds until this client may sign in again (0 when it may)."""
         with self.lock:
-            return max(0.0, self.until - time.monotonic())
+            return max(0.0, self.until.get(client, 0.0) - time.monotonic())
 
-    def record(self, ok: bool) -> None:
+    def record(self, client: str, ok: bool) -> None:
         with self.lock:
             if ok:
-                self.failures = 0
+                self.failures.pop(client, None)
                 return
-            self.failures += 1
-            if self.failures >= MAX_FAILURES:
-                self.failures = 0
-                self.until = time.monotonic() + PAUSE_SECONDS
+            self.failures[client] = self.failures.get(client, 0) + 1
+            if self.failures[client] >= MAX_FAILURES:
+                self.failures[client] = 0
+                self.until[client] = time.monotonic() + PAUSE_SECONDS
+
+
+class SignIns:
+    """Live sign-ins, kept here and not only in the cookie: signing out ends one for good, and
+    none lasts longer than MAX_SIGNED_IN_HOURS, however busy."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.started: dict[str, float] = {}
+
+    def begin(self) -> str:
+        token = secrets.token_urlsafe(24)
+        with self.lock:
+            self.started[token] = time.monotonic()
+        return token
+
+    def valid(self, token: object) -> bool:
+        if not isinstance(token, str):
+            return False
+        with self.lock:
+            started = self.started.get(token)
+            if started is None:
+                return False
+            if time.monotonic() - started > MAX_SIGNED_IN_HOURS * 3600:
+                del self.started[token]
+                return False
+            return True
+
+    def end(self, token: object) -> None:
+        with self.lock:
+            if isinstance(token, str):
+                self.started.pop(token, None)
 
 
 def csrf_token() -> str:
@@ -81,7 +119,9 @@ def install(app: Flask, settings: Settings) -> None:
                       PERMANENT_SESSION_LIFETIME=timedelta(minutes=settings.session_minutes),
                       SESSION_REFRESH_EACH_REQUEST=True)
     throttle = Throttle()
+    sign_ins = SignIns()
     local_only = is_loopback(settings.host)
+    local_names = {*LOOPBACK_NAMES, settings.host.lower()}
     idle = settings.session_minutes * 60
 
     @app.before_request
@@ -89,8 +129,12 @@ def install(app: Flask, settings: Settings) -> None:
         # A page bound to 127.0.0.1 answers only to local names: a web site that rebinds its
         # own name to 127.0.0.1 cannot read the page from a browser on this computer.
         hostname = request.host.rsplit(":", 1)[0] if not request.host.endswith("]") else request.host
-        if local_only and hostname not in LOOPBACK_NAMES:
+        if local_only and hostname.lower() not in local_names:
             abort(400, "This page answers only at 127.0.0.1 or localhost.")
+        if settings.password is None and any(h in request.headers for h in PROXY_HEADERS):
+            # through a proxy, other computers reach the page: that needs the password
+            abort(403, "This page was reached through a proxy. Serving other computers needs a "
+                       f"front-desk password: set ${PASSWORD_ENV} and start it again.")
         now = time.time()
         seen = session.get("seen")
         if isinstance(seen, (int, float)) and now - seen > idle:
@@ -99,7 +143,7 @@ def install(app: Flask, settings: Settings) -> None:
         session.permanent = True
         session["seen"] = now
         csrf_token()
-        if settings.password is not None and not session.get("signed_in") \
+        if settings.password is not None and not sign_ins.valid(session.get("signed_in")) \
                 and request.endpoint not in OPEN_ENDPOINTS:
             if request.method == "GET":
                 return redirect(url_for("login", next=request.path))
@@ -113,7 +157,7 @@ def install(app: Flask, settings: Settings) -> None:
 
     @app.after_request
     def headers(response: Response) -> Response:
-        response.headers["Content-Security-Policy"] = CSP
+        response.headers.setdefault("Content-Security-Policy", CSP)  # the logo sets a stricter one
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Referrer-Policy"] = "no-referrer"
         response.headers["X-Frame-Options"] = "DENY"
@@ -134,25 +178,27 @@ def install(app: Flask, settings: Settings) -> None:
         if session.pop("expired", False):
             error = "Your session ended after a while without use. Please sign in again."
         if request.method == "POST":
-            wait = throttle.paused()
+            client = request.remote_addr or ""
+            wait = throttle.paused(client)
             if wait:
                 error = f"Too many wrong passwords. Try again in {wait:.0f} seconds."
             elif _same(request.form.get("password", ""), settings.password):
-                throttle.record(True)
+                throttle.record(client, True)
                 session.clear()
                 session.permanent = True
-                session["signed_in"] = True
+                session["signed_in"] = sign_ins.begin()
                 session["seen"] = time.time()
                 csrf_token()
                 return redirect(target, code=303)
             else:
-                throttle.record(False)
+                throttle.record(client, False)
                 error = "That password is not right. Check Caps Lock and try again."
         return render_template("login.html", error=error, next=target), \
             401 if error else 200
 
     @app.route("/logout", methods=["POST"])
     def logout() -> BaseResponse:
+        sign_ins.end(session.get("signed_in"))
         session.clear()
         return redirect(url_for("login") if settings.password else "/", code=303)
 

@@ -31,14 +31,12 @@ def send(engine: Engine, choice: Choice, requests: tuple[Request, ...], folder: 
     item = Outgoing(appointment, choice.email, requests, packet, choice.duplex and packet,
                     choice.date_of_birth, FORM, 1)
     entry = library.clinics[choice.clinic]
-    assert entry.clinic.mail is not None
+    problems = check_item(library, item)  # also: a clinic without mail settings
+    if problems or entry.clinic.mail is None:
+        return Sent("failed", problems=[located(p) for p in problems])
     protection = entry.clinic.mail.attachments
-    problems = check_item(library, item)
-    if problems:
-        return Sent("failed", protection, problems=[located(p) for p in problems])
     try:
-        with engine.lock:  # deliver renders the attachments
-            summary = deliver(library, [item], folder)
+        summary = deliver(library, [item], folder, render_lock=engine.lock)
     except HandoutError as err:
         return Sent("failed", protection, appointment_id=appointment,
                     problems=[located(p) for p in err.problems])
