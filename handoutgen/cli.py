@@ -485,16 +485,16 @@ def cmd_serve(root: Path, argv: Sequence[str], args: argparse.Namespace) -> int:
         raise UsageError.one(SOURCE, _position(argv, "--port"), "--port",
                              f"cannot listen on {args.host}:{args.port}: {err.strerror}",
                              "a free port, e.g. --port 8080") from err
-    host = f"[{args.host}]" if ":" in args.host else args.host
-    print(f"Serving the front-desk page on http://{host}:{server.effective_port}/ "
-          f"({'password required' if password else 'this computer only'}); press Ctrl-C to stop",
-          flush=True)
     def interrupted(signum: int, frame: object) -> None:
         raise KeyboardInterrupt  # closing the window or a service stop cleans up like Ctrl-C
 
     for stop_signal in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(stop_signal, interrupted)
+    host = f"[{args.host}]" if ":" in args.host else args.host
     try:
+        print(f"Serving the front-desk page on http://{host}:{server.effective_port}/ "
+              f"({'password required' if password else 'this computer only'}); press Ctrl-C to stop",
+              flush=True)
         server.run()
     except KeyboardInterrupt:
         pass
