@@ -66,6 +66,7 @@ class Ledger:
     def __init__(self, folder: Path) -> None:
         self.path = folder / LEDGER
         self.latest: dict[str, Entry] = {}
+        self.sent_to: set[str] = set()  # appointments that were sent some version already
         self.offset = 0  # how much of the file has been read
         self.log: AppendLog | None = None  # opened on the first record: a dry run writes none
         try:
@@ -96,6 +97,8 @@ class Ledger:
             key, status, mid = item.get("key"), item.get("status"), item.get("message_id")
             if isinstance(key, str) and isinstance(status, str) and isinstance(mid, str):
                 self.latest[key] = Entry(key, status, mid, str(item.get("owner", "")))
+                if status == "sent" and isinstance(item.get("appointment_id"), str):
+                    self.sent_to.add(item["appointment_id"])
 
     @contextlib.contextmanager
     def claim(self) -> Iterator[None]:

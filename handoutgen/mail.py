@@ -68,6 +68,7 @@ class MailSummary:
     unknown: int = 0  # may or may not have arrived: not resent
     written: int = 0  # --dry-run: messages written as .eml files
     stopped: bool = False  # a problem every message would have (server, login) ended the run
+    newer: int = 0  # sent to appointments that had received an earlier version before
     seconds: float = 0.0
     problems: list[Problem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -78,7 +79,8 @@ class MailSummary:
             return (f"Wrote {self.written} messages to {display(folder / OUTBOX)}/ (nothing sent), "
                     f"skipped {self.skipped} (already sent), unknown {self.unknown} "
                     f"in {self.seconds:.1f} s")
-        return (f"Sent {self.sent}, skipped {self.skipped} (already sent), failed {self.failed}, "
+        newer = f" ({self.newer} replace an earlier version)" if self.newer else ""
+        return (f"Sent {self.sent}{newer}, skipped {self.skipped} (already sent), failed {self.failed}, "
                 f"unknown {self.unknown} in {self.seconds:.1f} s; passcodes in "
                 f"{display(folder / 'passcodes.csv')}")
 
@@ -363,7 +365,10 @@ class Postbox:
     def count(self, item: Outgoing, outcome: Outcome) -> None:
         if outcome.status == "sent":
             self.summary.sent += 1
-            print(f"sent {item.appointment_id}", file=sys.stderr)
+            newer = item.appointment_id in self.ledger.sent_to
+            self.summary.newer += newer
+            print(f"sent {item.appointment_id}" + (" (a newer version of what it was sent before)"
+                                                  if newer else ""), file=sys.stderr)
         elif outcome.status == "unknown":
             self.summary.unknown += 1
             self.warn(item, outcome.reply + "; it may have arrived, so it is not sent again",

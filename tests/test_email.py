@@ -424,3 +424,15 @@ def test_a_run_stopped_while_sending_is_not_resent(lib: Path, tmp_path: Path, sm
     rerun = cli(lib, *args)
     assert rerun.code == 2 and "unknown 1" in rerun.out
     assert len(smtp.messages) == 1
+
+
+def test_a_changed_document_is_sent_again_and_said_so(lib: Path, tmp_path: Path, smtp: SmtpServer) -> None:
+    out = tmp_path / "mail"
+    assert cli(lib, *ONE, "--out", str(out)).code == 0
+    moved = [arg if arg != "appointment_date=2026-12-01" else "appointment_date=2026-12-08" for arg in ONE]
+    run = cli(lib, *moved, "--out", str(out))
+    assert run.code == 0
+    assert run.out.startswith("Sent 1 (1 replace an earlier version), skipped 0")
+    assert len(smtp.messages) == 2
+    first, second = (r.message["Message-ID"] for r in smtp.messages)
+    assert first != second  # a new version is a new message
