@@ -11,7 +11,7 @@ import csv
 import hashlib
 import io
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,7 +21,7 @@ from .content import KINDS
 from .errors import HandoutError, Problem, UsageError
 from .library import Library
 from .load import display, read_text
-from .patient import ADDRESS_DOC, KIND_FIELDS, allowed_fields, is_address, is_date
+from .patient import ADDRESS_DOC, KIND_FIELDS, allowed_fields, for_kind, is_address, is_date
 from .runner import Task, inputs_key
 
 REQUIRED = ("appointment_id", "clinic", "patient_name", "treatment", "documents", "date", "time",
@@ -62,6 +62,11 @@ class Shard:
             return True
         number = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big")
         return number % self.count == self.index - 1
+
+
+def packet_order(kinds: Sequence[str]) -> list[str]:
+    """Known kinds in the order a patient meets them (the order of a packet)."""
+    return [k for k in PACKET_ORDER if k in kinds]
 
 
 def read_rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
@@ -207,7 +212,7 @@ def _row_tasks(library: Library, row: dict[str, str], line: int, bad: BadCell,
     if language not in offered:
         bad("language", f"unknown language {language[:20]!r}", "expected one of: " + ", ".join(offered))
         return []
-    kinds = [k for k in (PACKET_ORDER if packet else kinds) if k in kinds and k in KIND_FIELDS]
+    kinds = packet_order(kinds) if packet else [k for k in kinds if k in KIND_FIELDS]
     checked_for = tuple(kinds) or tuple(KINDS)  # with no usable kind, still check every value
     wanted = allowed_fields(checked_for)
     inputs = [(FIELD_OF[c], row.get(c, ""), "", line) for c in FIELD_OF
@@ -220,9 +225,7 @@ def _row_tasks(library: Library, row: dict[str, str], line: int, bad: BadCell,
         return []
     if not kinds:
         return []
-    requests = [Request(clinic, treatment, kind, language,
-                        tuple(sorted((k, v) for k, v in values.items() if k in KIND_FIELDS[kind])))
-                for kind in kinds]
+    requests = [Request(clinic, treatment, kind, language, for_kind(values, kind)) for kind in kinds]
     suffix = language_suffix(library, requests[0])
     folder = f"{clinic}/{appointment}/{treatment}"
     if packet:

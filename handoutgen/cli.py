@@ -25,7 +25,7 @@ from .errors import DeliveryError, HandoutError, Problem, UsageError
 from .library import CONTENT_DIR, LABELS_DIR, Library, load_library
 from .load import display
 from .output import write_atomic
-from .patient import ADDRESS_DOC, FIELDS, KIND_FIELDS, SOURCE, is_address, is_date
+from .patient import ADDRESS_DOC, FIELDS, KIND_FIELDS, SOURCE, for_kind, is_address, is_date
 
 if TYPE_CHECKING:
     from .appointments import Shard
@@ -201,13 +201,13 @@ def _patient_requests(library: Library, argv: Sequence[str], args: argparse.Name
     """Check the chosen documents and the patient's values; the requests, in order."""
     requests = _pick(library, argv, args)
     if packet:
-        from .appointments import PACKET_ORDER
+        from .appointments import packet_order
 
-        requests.sort(key=lambda r: PACKET_ORDER.index(r.kind))
+        order = packet_order([r.kind for r in requests])
+        requests.sort(key=lambda r: order.index(r.kind))
     kinds = tuple(r.kind for r in requests)
     values = check_patient(library, requests[0].clinic, kinds, _patient_values(argv, args))
-    return tuple(dataclasses.replace(r, patient=tuple(sorted(
-        (k, v) for k, v in values.items() if k in KIND_FIELDS[r.kind]))) for r in requests)
+    return tuple(dataclasses.replace(r, patient=for_kind(values, r.kind)) for r in requests)
 
 
 def _clinic_id(library: Library, key: str) -> str | None:
@@ -369,7 +369,7 @@ def cmd_email(root: Path, argv: Sequence[str], args: argparse.Namespace) -> int:
 
 def _one_message(root: Path, argv: Sequence[str], args: argparse.Namespace) -> tuple[Library, Outgoing]:
     from .appointments import APPOINTMENT_ID
-    from .mail import Outgoing
+    from .mail import Outgoing, walk_in_id
 
     problems: list[Problem] = []
     if args.to is None or not is_address(args.to):
@@ -386,8 +386,7 @@ def _one_message(root: Path, argv: Sequence[str], args: argparse.Namespace) -> t
     if problems:
         raise UsageError(problems)
     library, requests = _one_patient(root, argv, args, args.packet)
-    appointment = args.appointment_id or "walk-in-" + hashlib.sha256(
-        repr((args.to.lower(), requests)).encode()).hexdigest()[:10]
+    appointment = args.appointment_id or walk_in_id(args.to, requests)
     return library, Outgoing(appointment, args.to, requests, args.packet, args.duplex,
                              args.date_of_birth or "", SOURCE, _position(argv, "--to"))
 

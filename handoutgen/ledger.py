@@ -15,7 +15,6 @@ import contextlib
 import csv
 import fcntl
 import io
-import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from typing import Any
 
 from .errors import DeliveryError
 from .load import display
-from .output import HOST, AppendLog, alive
+from .output import HOST, AppendLog, Tail, alive, json_objects
 
 LEDGER = "ledger.jsonl"
 PASSCODES = "passcodes.csv"
@@ -67,7 +66,7 @@ class Ledger:
         self.path = folder / LEDGER
         self.latest: dict[str, Entry] = {}
         self.sent_to: set[str] = set()  # appointments that were sent some version already
-        self.offset = 0  # how much of the file has been read
+        self.tail = Tail(self.path, "ledger")
         self.log: AppendLog | None = None  # opened on the first record: a dry run writes none
         try:
             folder.mkdir(parents=True, exist_ok=True)
@@ -78,22 +77,8 @@ class Ledger:
         self.refresh()
 
     def refresh(self) -> None:
-        """Read the lines appended since the last read (complete lines only)."""
-        try:
-            with self.path.open("rb") as handle:
-                handle.seek(self.offset)
-                data = handle.read()
-        except FileNotFoundError:
-            return
-        complete = data[:data.rfind(b"\n") + 1]
-        self.offset += len(complete)
-        for line in complete.splitlines():
-            try:
-                item = json.loads(line)
-            except ValueError:
-                continue  # a line cut short by a full disk or a kill: it records nothing
-            if not isinstance(item, dict):
-                continue
+        """Read the lines other runs (and this one) appended since the last read."""
+        for item in json_objects(self.tail.new_lines()):
             key, status, mid = item.get("key"), item.get("status"), item.get("message_id")
             if isinstance(key, str) and isinstance(status, str) and isinstance(mid, str):
                 self.latest[key] = Entry(key, status, mid, str(item.get("owner", "")))
@@ -134,25 +119,14 @@ class PasscodeList:
     def __init__(self, folder: Path) -> None:
         self.path = folder / PASSCODES
         self.known: dict[str, str] = {}  # message id -> passcode, to reuse on a resend
-        self.offset = 0  # how much of the file has been read
+        self.tail = Tail(self.path, "passcodes")
         self.header: list[str] | None = None
         self.refresh()
 
     def refresh(self) -> None:
         """Read the rows added since the last read (another run may have added some)."""
-        try:
-            with self.path.open("rb") as handle:
-                handle.seek(self.offset)
-                data = handle.read()
-        except FileNotFoundError:
-            return
-        except OSError as err:
-            raise DeliveryError.one(display(self.path), 1, "passcodes", f"cannot read: {err.strerror}",
-                                    "the passcode list this program wrote") from err
-        complete = data[:data.rfind(b"\n") + 1]
-        self.offset += len(complete)
-        rows = csv.reader(io.StringIO(complete.decode("utf-8", "replace"), newline=""))
-        for cells in rows:
+        text = b"".join(self.tail.new_lines()).decode("utf-8", "replace")
+        for cells in csv.reader(io.StringIO(text, newline="")):
             if self.header is None or cells == self.header:
                 self.header = cells
                 continue

@@ -98,6 +98,11 @@ def message_key(library: Library, item: Outgoing) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:32]
 
 
+def walk_in_id(address: str, requests: tuple[Request, ...]) -> str:
+    """An appointment id for a message sent without one: same address and documents, same id."""
+    return "walk-in-" + hashlib.sha256(repr((address.lower(), requests)).encode()).hexdigest()[:10]
+
+
 def message_id(key: str, sender: str) -> str:
     """A stable Message-ID: the same message always carries the same one."""
     return f"<handout-{key}@{sender.rpartition('@')[2]}>"

@@ -142,10 +142,37 @@ def read_lines(path: Path) -> Iterator[dict[str, Any]]:
     except FileNotFoundError:
         return
     with handle:
-        for line in handle:
-            try:
-                item = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(item, dict):
-                yield item
+        yield from json_objects(handle)
+
+
+def json_objects(lines: Iterable[str | bytes]) -> Iterator[dict[str, Any]]:
+    """The lines that parse to a JSON object; a damaged line (cut short by a kill) is skipped."""
+    for line in lines:
+        try:
+            item = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(item, dict):
+            yield item
+
+
+class Tail:
+    """Follows a file that runs append to: each read returns the complete lines added since."""
+
+    def __init__(self, path: Path, what: str) -> None:
+        self.path, self.what = path, what
+        self.offset = 0
+
+    def new_lines(self) -> list[bytes]:
+        try:
+            with self.path.open("rb") as handle:
+                handle.seek(self.offset)
+                data = handle.read()
+        except FileNotFoundError:
+            return []
+        except OSError as err:
+            raise DeliveryError.one(display(self.path), 1, self.what, f"cannot read: {err.strerror}",
+                                    "the file this program wrote") from err
+        complete = data[:data.rfind(b"\n") + 1]
+        self.offset += len(complete)
+        return complete.splitlines(keepends=True)

@@ -64,6 +64,11 @@ def is_date(text: str) -> bool:
     return bool(re.fullmatch(r"\d{4}-\d{2}-\d{2}", text))
 
 
+def for_kind(values: Mapping[str, str], kind: str) -> tuple[tuple[str, str], ...]:
+    """The values a kind prints, sorted: a document's patient part (other kinds' values left out)."""
+    return tuple(sorted((k, v) for k, v in values.items() if k in KIND_FIELDS[kind]))
+
+
 def allowed_fields(kinds: tuple[str, ...]) -> list[str]:
     """The fields any of these kinds uses, in declaration order."""
     return [name for name in FIELDS if any(name in KIND_FIELDS[k] for k in kinds)]

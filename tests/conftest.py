@@ -46,9 +46,13 @@ def _fresh_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
 
 @pytest.fixture
 def lib(tmp_path: Path) -> Path:
+    """A private, editable copy of the bundled library."""
+    return copy_library(tmp_path / "lib")
+
+
+def copy_library(root: Path) -> Path:
     """A private, editable copy of the bundled library (fonts linked, not copied)."""
-    root = tmp_path / "lib"
-    root.mkdir()
+    root.mkdir(parents=True)
     for name in ("handouts", "templates"):
         shutil.copytree(REPO / name, root / name)
     (root / "assets").mkdir()

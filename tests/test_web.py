@@ -19,12 +19,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import flat, pdf_text
+from conftest import REPO, copy_library, flat, pdf_text
 from pypdf import PdfReader
 from servers import PASSWORD, SmtpServer
 from test_batch import write_csv
 from test_email import MAPLE, use_server
-from web_helpers import CHROMIUM, CHROMIUM_ARGS, DESKTOP, REPO, TABLET, copy_library, serving, shot
+from web_helpers import CHROMIUM, CHROMIUM_ARGS, DESKTOP, TABLET, serving, shot
 
 from handoutgen.web.batch import PREFIX
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import threading
 import urllib.request
 from collections.abc import Iterator
@@ -13,7 +12,6 @@ from typing import Any
 from handoutgen.library import load_library
 from handoutgen.web import Settings, make_server
 
-REPO = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/lib/chromium/chromium")
 CHROMIUM_ARGS = ["--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -21,17 +19,6 @@ CHROMIUM_ARGS = ["--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
 SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
 DESKTOP = {"width": 1280, "height": 800}
 TABLET = {"width": 820, "height": 1180}
-
-
-def copy_library(root: Path) -> Path:
-    """A private, editable copy of the bundled library (fonts linked, not copied)."""
-    root.mkdir(parents=True)
-    for name in ("handouts", "templates"):
-        shutil.copytree(REPO / name, root / name)
-    (root / "assets").mkdir()
-    shutil.copytree(REPO / "assets" / "clinics", root / "assets" / "clinics")
-    (root / "assets" / "fonts").symlink_to(REPO / "assets" / "fonts")
-    return root
 
 
 @contextmanager

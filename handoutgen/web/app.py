@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import logging
 import mimetypes
-import secrets
 import threading
 import traceback
 from collections.abc import Callable
@@ -81,11 +80,8 @@ def create_app(settings: Settings, library: Library) -> Flask:
         return found
 
     def owner() -> str:
-        sid = session.get("sid")
-        if not isinstance(sid, str):
-            sid = secrets.token_urlsafe(16)
-            session["sid"] = sid
-        return sid
+        """Who may see a batch: the session that started it."""
+        return security.session_token("sid")
 
     def page_theme(clinic_id: str | None) -> Theme | None:
         if clinic_id is None and len(clinics) == 1:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
 import io
 import subprocess
 import tempfile
@@ -19,13 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from ..appointments import APPOINTMENT_ID, PACKET_ORDER
+from ..appointments import APPOINTMENT_ID, packet_order
 from ..build import check_patient, render_documents
 from ..compose import Request, compose
 from ..content import KINDS
 from ..errors import HandoutError, Problem, UsageError
 from ..library import Library
-from ..patient import ADDRESS_DOC, FIELDS, KIND_FIELDS, allowed_fields, is_address, is_date
+from ..patient import ADDRESS_DOC, FIELDS, allowed_fields, for_kind, is_address, is_date
 
 FORM = "the form"  # where a problem with a form value comes from
 PAPERS: dict[str, str] = {"a4": "A4 (210 by 297 mm)", "letter": "US Letter (8.5 by 11 in)"}
@@ -155,10 +154,8 @@ class Engine:
             checked = {}
         if findings:
             return choice, findings, ()
-        order = [k for k in PACKET_ORDER if k in choice.kinds] + \
-            [k for k in choice.kinds if k not in PACKET_ORDER]
-        requests = tuple(Request(clinic, choice.treatment, kind, choice.language, tuple(sorted(
-            (k, v) for k, v in checked.items() if k in KIND_FIELDS[kind]))) for kind in order)
+        requests = tuple(Request(clinic, choice.treatment, kind, choice.language, for_kind(checked, kind))
+                         for kind in packet_order(choice.kinds))
         return choice, findings, requests
 
     def _check_email(self, choice: Choice, findings: Findings) -> None:
@@ -214,11 +211,6 @@ def file_name(library: Library, requests: tuple[Request, ...], paper: str) -> st
     if first.language != entry.clinic.languages[0]:
         name += f".{first.language}"
     return name + ".pdf"
-
-
-def walk_in_id(email: str, requests: tuple[Request, ...]) -> str:
-    """An appointment id for a message sent without one (as `email` does on the command line)."""
-    return "walk-in-" + hashlib.sha256(repr((email.lower(), requests)).encode()).hexdigest()[:10]
 
 
 def printable(pdf: bytes) -> bytes:

@@ -91,13 +91,18 @@ class SignIns:
                 self.started.pop(token, None)
 
 
-def csrf_token() -> str:
-    """The session's CSRF token (made on first use)."""
-    token = session.get("csrf")
+def session_token(name: str) -> str:
+    """A random token kept in the session under `name` (made on first use)."""
+    token = session.get(name)
     if not isinstance(token, str):
         token = secrets.token_urlsafe(32)
-        session["csrf"] = token
+        session[name] = token
     return token
+
+
+def csrf_token() -> str:
+    """The session's CSRF token."""
+    return session_token("csrf")
 
 
 def _same(a: str, b: str) -> bool:

@@ -8,8 +8,8 @@ from pathlib import Path
 from ..compose import Request
 from ..errors import HandoutError
 from ..ledger import PasscodeList
-from ..mail import Outgoing, check_item, deliver, message_id, message_key, sender_address
-from .handout import FORM, Choice, Engine, located, walk_in_id
+from ..mail import Outgoing, check_item, deliver, message_id, message_key, sender_address, walk_in_id
+from .handout import FORM, Choice, Engine, located
 
 
 @dataclass
