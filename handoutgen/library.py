@@ -59,6 +59,13 @@ class ClinicEntry:
     logo: Path
     # language -> treatment -> the clinic's own lines in that language
     by_language: dict[str, dict[str, ClinicAdditions]] = field(default_factory=dict)
+    settings: Loaded | None = None  # clinic.yaml as loaded: where each setting is, for messages
+
+    def place(self, path: PathT) -> tuple[str, int]:
+        """clinic.yaml and the line of a setting (of its parent when the setting is left out)."""
+        if self.settings is None:
+            return display(self.folder / "clinic.yaml"), 1
+        return self.settings.file, self.settings.line(path)
 
     @property
     def templates(self) -> Path:
@@ -208,7 +215,7 @@ def load_clinic(folder: Path, library_fonts: dict[str, FontEntry], treatments: d
     by_language = _load_all_additions(folder, clinic, treatments, g)
     if not ok or logo is None:
         return None
-    return ClinicEntry(clinic, folder, logo, by_language)
+    return ClinicEntry(clinic, folder, logo, by_language, loaded)
 
 
 def _load_all_additions(folder: Path, clinic: Clinic, treatments: dict[str, Treatment],

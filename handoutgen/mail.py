@@ -32,7 +32,7 @@ from .content import KINDS
 from .errors import BrandingError, DeliveryError, HandoutError, Problem, Problems, TemplateError
 from .ledger import IN_DOUBT, SETTLED, Ledger, PasscodeList
 from .library import ClinicEntry, Library, inside
-from .load import display, load_yaml
+from .load import display
 from .output import confined, write_atomic
 from .patient import display_values
 from .smtp import Outcome, Sender
@@ -140,7 +140,7 @@ def attachments(library: Library, item: Outgoing) -> list[tuple[str, bytes]]:
 def settings(entry: ClinicEntry) -> Mail:
     """A clinic's mail settings (check_item reports a clinic without them before a run)."""
     if entry.clinic.mail is None:
-        raise BrandingError.one(display(entry.folder / "clinic.yaml"), 1, "mail",
+        raise BrandingError.one(*entry.place(("mail",)), "mail",
                                 f"clinic {entry.clinic.id} does not send email",
                                 "add a mail: section to its clinic.yaml (see the README)")
     return entry.clinic.mail
@@ -213,15 +213,6 @@ def check_templates(library: Library) -> None:
     problems.raise_if_any(TemplateError)
 
 
-def clinic_place(entry: ClinicEntry, path: tuple[str, ...]) -> tuple[str, int]:
-    """The clinic.yaml file and line of a setting, for messages."""
-    source = entry.folder / "clinic.yaml"
-    try:
-        return display(source), load_yaml(source, BrandingError).line(path)
-    except BrandingError:
-        return display(source), 1
-
-
 def check_item(library: Library, item: Outgoing) -> list[Problem]:
     """Problems that stop one appointment's message: no mail settings, no date of birth."""
     clinic = library.clinics[item.requests[0].clinic].clinic
@@ -250,13 +241,13 @@ def check_senders(library: Library, clinic_ids: Iterable[str],
         if smtp.password_env is not None and not dry_run:
             password = os.environ.get(smtp.password_env)
             if not password:
-                problems.add(*clinic_place(entry, ("mail", "smtp", "password_env")),
+                problems.add(*entry.place(("mail", "smtp", "password_env")),
                              "mail.smtp.password_env", f"${smtp.password_env} is not set",
                              f"export {smtp.password_env}=<the mail password> before sending")
         if smtp.ca_file is not None:
             path = inside(entry.folder, smtp.ca_file)
             if path is None or not path.is_file():
-                problems.add(*clinic_place(entry, ("mail", "smtp", "ca_file")), "mail.smtp.ca_file",
+                problems.add(*entry.place(("mail", "smtp", "ca_file")), "mail.smtp.ca_file",
                              f"no file {smtp.ca_file!r} in the clinic folder", "a PEM certificate file")
         passwords[clinic_id] = password
         _warn_protection(entry, mail)
@@ -272,7 +263,7 @@ def _warn_protection(entry: ClinicEntry, mail: Mail) -> None:
                          "can guess",
     }.get(mail.attachments)
     if warning:
-        file, line = clinic_place(entry, ("mail", "attachments"))
+        file, line = entry.place(("mail", "attachments"))
         print(f"warning: {file}:{line}: mail.attachments: {warning} (passcode is the safe choice)",
               file=sys.stderr)
 
@@ -297,7 +288,7 @@ class Postbox:
             mail = settings(entry)
             ca = inside(entry.folder, mail.smtp.ca_file) if mail.smtp.ca_file else None
             self.senders[clinic_id] = Sender(mail.smtp, self.passwords.get(clinic_id), ca,
-                                             clinic_place(entry, ("mail", "smtp")), mail.attempts,
+                                             entry.place(("mail", "smtp")), mail.attempts,
                                              mail.retry_delay_seconds)
         return self.senders[clinic_id]
 
