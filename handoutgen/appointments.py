@@ -11,7 +11,7 @@ import csv
 import hashlib
 import io
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,10 +19,10 @@ from .build import check_patient, language_suffix
 from .compose import Request
 from .content import KINDS
 from .errors import HandoutError, Problem, UsageError
-from .library import Library
+from .library import Library, load_library
 from .load import display, read_text
 from .patient import ADDRESS_DOC, KIND_FIELDS, allowed_fields, for_kind, is_address, is_date
-from .runner import Task, inputs_key
+from .runner import Summary, Task, inputs_key, run
 
 REQUIRED = ("appointment_id", "clinic", "patient_name", "treatment", "documents", "date", "time",
             "practitioner")
@@ -234,3 +234,20 @@ def _row_tasks(library: Library, row: dict[str, str], line: int, bad: BadCell,
                      inputs_key(library, batch, duplex))]
     return [Task(f"{folder}-{r.kind}{suffix}.pdf", (r,), False, appointment,
                  inputs_key(library, (r,), False)) for r in requests]
+
+
+def run_batch(root: Path, path: Path, out: Path, packet: bool, duplex: bool, shard: Shard, jobs: int,
+              force: bool, clinics: Collection[str] | None = None) -> Summary:
+    """Build an appointments file into `out` (as `generate.py batch` does).
+
+    Every row problem is among the summary's problems, and the documents of bad rows count as
+    failed. `clinics` limits the clinics loaded (default: those the file names).
+    """
+    named, documents = survey(path, shard)
+    library = load_library(root, clinics=named if clinics is None else clinics)
+    counts = Plan()
+    tasks = plan(path, library, packet, duplex, shard, counts)
+    summary = run(library, tasks, out, jobs, force, label="batch", total=documents)
+    summary.problems = [*counts.problems, *summary.problems]
+    summary.failed += counts.failed_documents
+    return summary

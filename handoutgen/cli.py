@@ -272,20 +272,15 @@ def cmd_all(root: Path, argv: Sequence[str], args: argparse.Namespace) -> int:
 
 def cmd_batch(root: Path, argv: Sequence[str], args: argparse.Namespace) -> int:
     """Build the documents of every appointment in a CSV export."""
-    from .appointments import Plan, plan, survey  # only batches need these
-    from .runner import run
+    from .appointments import run_batch  # only batches need it
 
     _check_jobs(argv, args)
     shard = _shard(argv, args.shard)
     _duplex_needs_packet(argv, args)
-    clinics, documents = survey(args.appointments, shard)
-    library = load_library(root, clinics=clinics)
-    counts = Plan()
-    tasks = plan(args.appointments, library, args.packet, args.duplex, shard, counts)
-    summary = run(library, tasks, args.out, args.jobs, args.force, label="batch", total=documents)
-    for problem in [*counts.problems, *summary.problems]:
+    summary = run_batch(root, args.appointments, args.out, args.packet, args.duplex, shard, args.jobs,
+                        args.force)
+    for problem in summary.problems:
         print(problem, file=sys.stderr)
-    summary.failed += counts.failed_documents
     print(summary.line(args.out))
     return EXIT_OK if not summary.failed else EXIT_ROWS
 

@@ -236,21 +236,13 @@ def sweep_leftovers() -> None:
 def work(root: Path, clinic: str | None, folder: Path, packet: bool, duplex: bool, jobs: int,
          conn: Connection) -> None:
     """The batch process: plan and build the rows, then send back counts and problems."""
-    from ..appointments import Plan, Shard, plan, survey
-    from ..library import load_library
-    from ..runner import run
+    from ..appointments import Shard, run_batch
 
     os.chdir(folder)  # messages name the upload as appointments.csv
     try:
-        path = folder / UPLOAD
-        clinics, documents = survey(path, Shard())
-        library = load_library(root, clinics=[clinic] if clinic else clinics)
-        counts = Plan()
-        tasks = plan(path, library, packet, duplex and packet, Shard(), counts)
-        summary = run(library, tasks, folder / OUT, jobs or (os.cpu_count() or 1), force=True,
-                      label="batch", total=documents)
-        conn.send(("done", summary.built, summary.failed + counts.failed_documents, summary.seconds,
-                   sorted(counts.problems + summary.problems)))
+        summary = run_batch(root, folder / UPLOAD, folder / OUT, packet, duplex and packet, Shard(),
+                            jobs or (os.cpu_count() or 1), True, [clinic] if clinic else None)
+        conn.send(("done", summary.built, summary.failed, summary.seconds, sorted(summary.problems)))
     except HandoutError as err:
         conn.send(("error", err.problems))
     except Exception:  # its message may hold patient values: say only that it failed
