@@ -25,7 +25,7 @@ from .errors import DeliveryError, HandoutError, Problem, UsageError
 from .library import CONTENT_DIR, LABELS_DIR, Library, load_library
 from .load import display
 from .output import write_atomic
-from .patient import ADDRESS_DOC, FIELDS, KIND_FIELDS, SOURCE, for_kind, is_address, is_date
+from .patient import ADDRESS_DOC, FIELDS, KIND_FIELDS, SOURCE, check_value, for_kind, is_address, is_date
 
 if TYPE_CHECKING:
     from .appointments import Shard
@@ -180,10 +180,11 @@ def _pick(library: Library, argv: Sequence[str], args: argparse.Namespace) -> li
         if language not in offered:
             bad("--language", language, offered)
     if problems:
-        for name, _raw, source, line in _patient_values(argv, args):
-            if name not in FIELDS:
-                problems.append(Problem(source, line, name, "unknown field",
-                                        "expected one of: " + ", ".join(FIELDS)))
+        for name, raw, source, line in _patient_values(argv, args):  # what can be checked already
+            found = ("unknown field", "expected one of: " + ", ".join(FIELDS)) if name not in FIELDS \
+                else check_value(name, raw, None)
+            if found is not None:
+                problems.append(Problem(source, line, name, *found))
         raise UsageError(problems)
     assert clinic_id is not None and language is not None
     return [Request(clinic_id, args.treatment, kind, language) for kind in kinds]

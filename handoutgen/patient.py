@@ -74,8 +74,11 @@ def allowed_fields(kinds: tuple[str, ...]) -> list[str]:
     return [name for name in FIELDS if any(name in KIND_FIELDS[k] for k in kinds)]
 
 
-def check_value(name: str, raw: str, clinic: Clinic) -> tuple[str, str] | None:
-    """Check one value; return (problem, allowed) or None when it is fine."""
+def check_value(name: str, raw: str, clinic: Clinic | None) -> tuple[str, str] | None:
+    """Check one value; return (problem, allowed) or None when it is fine.
+
+    Without a clinic (it is not known yet), a practitioner cannot be checked.
+    """
     spec = FIELDS[name]
     value = unicodedata.normalize("NFC", raw.strip())
     if not value:
@@ -89,7 +92,7 @@ def check_value(name: str, raw: str, clinic: Clinic) -> tuple[str, str] | None:
         return f"{value!r} is not a date", "a date as YYYY-MM-DD"
     elif spec.kind == "time" and not _TIME.match(value):
         return f"{value!r} is not a time", "a time as HH:MM, 00:00 to 23:59"
-    elif spec.kind == "practitioner" and clinic.practitioner(value) is None:
+    elif spec.kind == "practitioner" and clinic is not None and clinic.practitioner(value) is None:
         return f"{value!r} is not a practitioner of {clinic.id}", "expected one of: " + ", ".join(
             p.id for p in clinic.practitioners)
     return None

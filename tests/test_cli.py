@@ -41,6 +41,16 @@ def test_unknown_clinic_treatment_kind_and_field_listed_at_once(lib: Path) -> No
     ]
 
 
+def test_an_unknown_clinic_does_not_hide_a_bad_date(lib: Path) -> None:
+    run = cli(lib, "build", "--clinic", "maple", "--treatment", "mesotherapy", "--kind", "aftercare",
+              "--field", "appointment_date=1/12/2026", "--field", "practitioner=nobody")
+    assert run.code == 1
+    assert run.errors == [  # the practitioner can only be checked once the clinic is known
+        "error: <command line>:2: --clinic: unknown value 'maple' (expected one of: harbour-skin, "
+        "maple-street)",
+        "error: <command line>:8: appointment_date: '1/12/2026' is not a date (a date as YYYY-MM-DD)"]
+
+
 def test_bad_patient_values_all_reported(lib: Path) -> None:
     run = cli(lib, *BUILD, "--patient-name", "Li 中文", "--field", "appointment_date=2026-02-30",
               "--field", "next_appointment_time=7pm", "--field", "practitioner=nobody",
