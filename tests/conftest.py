@@ -17,6 +17,7 @@ import pytest
 from handoutgen.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
+FIXTURE = REPO / "tests" / "library"
 
 
 @dataclass
@@ -46,17 +47,26 @@ def _fresh_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
 
 @pytest.fixture
 def lib(tmp_path: Path) -> Path:
-    """A private, editable copy of the bundled library."""
+    """A private, editable copy of the test library (tests/library)."""
     return copy_library(tmp_path / "lib")
 
 
-def copy_library(root: Path) -> Path:
-    """A private, editable copy of the bundled library (fonts linked, not copied)."""
+@pytest.fixture
+def shipped(tmp_path: Path) -> Path:
+    """A private, editable copy of the shipped library: for tests of the shipped content itself."""
+    return copy_library(tmp_path / "shipped", REPO)
+
+
+def copy_library(root: Path, source: Path = FIXTURE) -> Path:
+    """A private, editable copy of a library's content and clinics, with the shipped templates and
+    labels (fonts linked, not copied)."""
     root.mkdir(parents=True)
-    for name in ("handouts", "templates"):
-        shutil.copytree(REPO / name, root / name)
+    shutil.copytree(source / "handouts", root / "handouts")
+    if source != REPO:
+        shutil.copytree(REPO / "handouts" / "labels", root / "handouts" / "labels")
+    shutil.copytree(REPO / "templates", root / "templates")
     (root / "assets").mkdir()
-    shutil.copytree(REPO / "assets" / "clinics", root / "assets" / "clinics")
+    shutil.copytree(source / "assets" / "clinics", root / "assets" / "clinics")
     (root / "assets" / "fonts").symlink_to(REPO / "assets" / "fonts")
     return root
 
