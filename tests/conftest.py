@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import math
 import os
 import shutil
 import subprocess
@@ -13,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from pypdf import PdfReader
+from pypdf.generic import Destination
 
 from handoutgen.cli import main
 
@@ -142,3 +145,43 @@ def qpdf_ok(path: Path) -> bool:
 def flat(text: str) -> str:
     """Collapse whitespace so phrases broken over lines still match."""
     return " ".join(text.split())
+
+
+@dataclass(frozen=True)
+class Span:
+    """One run of text as drawn: its page (1-based), text, size in points and font."""
+
+    page: int
+    text: str
+    size: float
+    font: str
+
+    @property
+    def bold(self) -> bool:
+        return "Bold" in self.font
+
+
+def spans(path: Path) -> list[Span]:
+    """Every run of text in the order it is drawn, with the size it really has on the page."""
+    found: list[Span] = []
+    for number, page in enumerate(PdfReader(path).pages, 1):
+        def visit(text: str, cm: list[float], tm: list[float], font: dict[str, object] | None,
+                  size: float, number: int = number) -> None:
+            if text.strip():
+                # The text's height is the font size scaled by the vertical axis of text x CTM.
+                vertical = (tm[2] * cm[0] + tm[3] * cm[2], tm[2] * cm[1] + tm[3] * cm[3])
+                name = str(font.get("/BaseFont", "")) if font else ""
+                found.append(Span(number, text.strip(), round(size * math.hypot(*vertical), 2),
+                                  name.split("+")[-1]))
+        page.extract_text(visitor_text=visit)
+    return found
+
+
+def bookmarks(reader: PdfReader) -> list[tuple[str, int]]:
+    """The top-level bookmarks: (title, 0-based page number)."""
+    found: list[tuple[str, int]] = []
+    for item in reader.outline:
+        if isinstance(item, Destination):
+            page = reader.get_destination_page_number(item)
+            found.append((str(item.title), -1 if page is None else page))
+    return found

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from conftest import cli, script
 
-BUILD = ("build", "--clinic", "harbour-skin", "--treatment", "mesotherapy", "--kind", "aftercare")
+BUILD = ("build", "--clinic", "alder", "--treatment", "needling", "--kind", "aftercare")
 ALL_FIELDS = ("patient_name, practitioner, treatment_area, appointment_date, appointment_time, "
               "next_appointment_date, next_appointment_time")
 
@@ -15,16 +15,16 @@ ALL_FIELDS = ("patient_name, practitioner, treatment_area, appointment_date, app
 def test_list_shows_what_can_be_built(lib: Path) -> None:
     run = cli(lib, "list")
     assert run.code == 0
-    assert "harbour-skin" in run.out and "Harbour Skin Clinic (example); paper a4" in run.out
-    assert "maple-street" in run.out and "paper letter" in run.out
-    assert "mesotherapy          version 1.0, reviewed 2026-11-01" in run.out
+    assert "alder" in run.out and "Alder Test Clinic (example); paper a4" in run.out
+    assert "birch" in run.out and "paper letter" in run.out
+    assert "needling             version 2.1, reviewed 2026-10-01" in run.out
     assert "aftercare            patient_name, practitioner, treatment_area" in run.out
 
 
-def test_check_passes_on_the_bundled_library(lib: Path) -> None:
+def test_check_passes_on_a_good_library(lib: Path) -> None:
     run = cli(lib, "check")
     assert (run.code, run.err) == (0, "")
-    assert run.out == "OK: 1 treatments, 2 clinics, 9 documents checked\n"
+    assert run.out == "OK: 2 treatments, 2 clinics, 15 documents checked\n"
 
 
 def test_unknown_clinic_treatment_kind_and_field_listed_at_once(lib: Path) -> None:
@@ -33,8 +33,8 @@ def test_unknown_clinic_treatment_kind_and_field_listed_at_once(lib: Path) -> No
     assert run.code == 1
     assert run.errors == [
         "error: <command line>:2: --clinic: unknown value 'nowhere' "
-        "(expected one of: harbour-skin, maple-street)",
-        "error: <command line>:4: --treatment: unknown value 'botox' (expected one of: mesotherapy)",
+        "(expected one of: alder, birch)",
+        "error: <command line>:4: --treatment: unknown value 'botox' (expected one of: needling, peel)",
         "error: <command line>:6: --kind: unknown value 'leaflet' "
         "(expected one of: aftercare, consent, pre-treatment)",
         f"error: <command line>:8: shoe_size: unknown field (expected one of: {ALL_FIELDS})",
@@ -42,12 +42,12 @@ def test_unknown_clinic_treatment_kind_and_field_listed_at_once(lib: Path) -> No
 
 
 def test_an_unknown_clinic_does_not_hide_a_bad_date(lib: Path) -> None:
-    run = cli(lib, "build", "--clinic", "maple", "--treatment", "mesotherapy", "--kind", "aftercare",
+    run = cli(lib, "build", "--clinic", "maple", "--treatment", "needling", "--kind", "aftercare",
               "--field", "appointment_date=1/12/2026", "--field", "practitioner=nobody")
     assert run.code == 1
     assert run.errors == [  # the practitioner can only be checked once the clinic is known
-        "error: <command line>:2: --clinic: unknown value 'maple' (expected one of: harbour-skin, "
-        "maple-street)",
+        "error: <command line>:2: --clinic: unknown value 'maple' (expected one of: alder, "
+        "birch)",
         "error: <command line>:8: appointment_date: '1/12/2026' is not a date (a date as YYYY-MM-DD)"]
 
 
@@ -66,8 +66,8 @@ def test_bad_patient_values_all_reported(lib: Path) -> None:
         "error: <command line>:10: appointment_date: '2026-02-30' is not a date (a date as YYYY-MM-DD)",
         "error: <command line>:12: next_appointment_time: '7pm' is not a time "
         "(a time as HH:MM, 00:00 to 23:59)",
-        "error: <command line>:14: practitioner: 'nobody' is not a practitioner of harbour-skin "
-        "(expected one of: amara-okafor, tom-reilly)",
+        "error: <command line>:14: practitioner: 'nobody' is not a practitioner of alder "
+        "(expected one of: ann-ash, ben-birch)",
         f"error: <command line>:16: appointment_time: not used by aftercare (expected one of: {fields})",
     ]
     assert not (lib / "x.pdf").exists()
@@ -102,9 +102,9 @@ def test_unknown_language(lib: Path) -> None:
     assert run.errors == ["error: <command line>:8: --language: unknown value 'fr' (expected one of: en)"]
 
 
-@pytest.mark.parametrize("clinic", ["assets/clinics/maple-street", "maple-street"])
+@pytest.mark.parametrize("clinic", ["assets/clinics/birch", "birch"])
 def test_clinic_by_id_or_folder(lib: Path, clinic: str) -> None:
-    run = cli(lib, "build", "--clinic", clinic, "--treatment", "mesotherapy", "--kind", "consent",
+    run = cli(lib, "build", "--clinic", clinic, "--treatment", "needling", "--kind", "consent",
               "-o", str(lib / "c.pdf"))
     assert run.code == 0, run.err
     assert (lib / "c.pdf").read_bytes().startswith(b"%PDF-")

@@ -6,7 +6,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import REPO
+from conftest import copy_library
 
 from handoutgen.build import check_patient
 from handoutgen.compose import Request, compose
@@ -14,22 +14,21 @@ from handoutgen.library import Library, load_library
 from handoutgen.render import emit, layout, render, strip
 
 CASES = [
-    ("harbour-skin", "consent", {"patient_name": "<b>Jo</b> & \"Co\" Nguyễn Thị",
-                                 "practitioner": "tom-reilly", "appointment_date": "2026-12-01",
-                                 "treatment_area": "Upper arms"}),
-    ("maple-street", "aftercare", {"patient_name": "Αλέξανδρος Παπαδόπουλος",
-                                   "next_appointment_date": "2027-01-15",
-                                   "next_appointment_time": "16:00"}),
-    ("maple-street", "pre-treatment", {"patient_name": "Анна Кузнецова",
-                                       "appointment_time": "09:30"}),
-    # Too long for one line: the fast path must step aside for a full layout.
-    ("harbour-skin", "aftercare", {"patient_name": "Wolfeschlegelsteinhausenbergerdorff " * 3}),
+    ("alder", "consent", {"patient_name": "<b>Jo</b> & \"Co\" Nguyễn Thị",
+                          "practitioner": "ben-birch", "appointment_date": "2026-12-01",
+                          "treatment_area": "Upper arms"}),
+    ("birch", "aftercare", {"patient_name": "Αλέξανδρος Παπαδόπουλος",
+                            "next_appointment_date": "2027-01-15",
+                            "next_appointment_time": "16:00"}),
+    ("birch", "pre-treatment", {"patient_name": "Анна Кузнецова",
+                                "appointment_time": "09:30"}),
 ]
+LONG_NAME = "Wolfeschlegelsteinhausenbergerdorff " * 3  # too long for its box on one line
 
 
 @pytest.fixture(scope="module")
-def library() -> Library:
-    return load_library(REPO)
+def library(tmp_path_factory: pytest.TempPathFactory) -> Library:
+    return load_library(copy_library(tmp_path_factory.mktemp("fast") / "lib"))
 
 
 def _pages(pdf: bytes, folder: Path, name: str) -> list[bytes]:
@@ -50,24 +49,30 @@ def _text(pdf: bytes, folder: Path, name: str) -> str:
 def test_reused_layout_matches_a_full_layout(library: Library, tmp_path: Path, clinic: str,
                                              kind: str, values: dict[str, str]) -> None:
     checked = check_patient(library, clinic, (kind,), [(k, v, "test", 1) for k, v in values.items()])
-    request = Request(clinic, "mesotherapy", kind, "en", tuple(sorted(checked.items())))
+    request = Request(clinic, "needling", kind, "en", tuple(sorted(checked.items())))
     document = compose(library, request)
     entry = library.clinics[clinic]
     font, labels = library.fonts[entry.clinic.font], library.labels["en"].text
-    fast = render((document,), entry, font, labels, "test")
+    # The fast path itself: the blank layout with the values drawn into its boxes.
+    blank, slots = strip(document)
+    fast = emit(layout((blank,), entry, font, labels), slots)
+    assert fast is not None, "these values fit their boxes: the fast path must take them"
     full = emit(layout((document,), entry, font, labels))
     assert full is not None
+    assert render((document,), entry, font, labels, "test") == fast
     assert _text(fast, tmp_path, "fast") == _text(full, tmp_path, "full")
     assert _pages(fast, tmp_path, "fast") == _pages(full, tmp_path, "full")
-    assert values["patient_name"].strip() in " ".join(_text(fast, tmp_path, "fast").split())
+    assert values["patient_name"] in " ".join(_text(fast, tmp_path, "fast").split())
 
 
-def test_long_values_take_the_full_path(library: Library) -> None:
-    request = Request("harbour-skin", "mesotherapy", "aftercare", "en",
-                      (("patient_name", "Wolfeschlegelsteinhausenbergerdorff " * 3),))
+def test_long_values_take_the_full_path(library: Library, tmp_path: Path) -> None:
+    request = Request("alder", "needling", "aftercare", "en", (("patient_name", LONG_NAME),))
     document = compose(library, request)
-    entry = library.clinics["harbour-skin"]
+    entry = library.clinics["alder"]
+    font, labels = library.fonts[entry.clinic.font], library.labels["en"].text
     blank, values = strip(document)
-    lay = layout((blank,), entry, library.fonts[entry.clinic.font], library.labels["en"].text)
+    lay = layout((blank,), entry, font, labels)
     assert emit(lay, values) is None
     assert emit(lay, ("Short Name",)) is not None
+    pdf = render((document,), entry, font, labels, "test")
+    assert LONG_NAME.strip() in " ".join(_text(pdf, tmp_path, "long").split())
