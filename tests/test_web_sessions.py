@@ -198,7 +198,7 @@ def test_an_abandoned_batch_is_deleted_a_session_time_after_it_ended(desk: Desk)
     sign_in(desk.client)
     keep = desk.idle  # a batch nobody downloads lasts as long as an idle session
     upload = (b"appointment_id,clinic,patient_name,treatment,documents,date,time,practitioner\r\n"
-              b"B1,harbour-skin,Bo Chan,mesotherapy,aftercare,2026-12-01,10:30,\r\n")
+              b"B1,alder,Bo Chan,needling,aftercare,2026-12-01,10:30,\r\n")
     reply = desk.client.post(PAGE, data={"csrf_token": form_token(desk.client.get(PAGE)),
                                          "appointments": (io.BytesIO(upload), "list.csv")})
     assert reply.status_code == 303, reply.text
