@@ -34,9 +34,10 @@ if TYPE_CHECKING:
 
 MARGIN = 18 * mm
 HEADER = 31 * mm
-FOOTER = 17 * mm
-GREY = colors.HexColor("#5a5a5a")
-RULE = colors.HexColor("#9a9a9a")
+FOOTER = 22 * mm  # the footer's lowest mark stays inside a printer's 8 mm margin
+SAFE = 8 * mm  # nothing is drawn closer than this to any edge of the paper
+GREY = colors.HexColor("#5a5a5a")  # 6.9:1 on white
+RULE = colors.HexColor("#767676")  # writing lines and boxes: 4.5:1 on white (at least 3:1)
 
 # Canvas attributes that belong to one page (content, resources in use, graphics state).
 PAGE_STATE = (
@@ -98,12 +99,12 @@ class Footer:
         canv.setLineWidth(0.5)
         canv.line(MARGIN, FOOTER - 4 * mm, self.page_w - MARGIN, FOOTER - 4 * mm)
         canv.setFillColor(GREY)
-        canv.setFont(self.regular, 8)
-        canv.drawString(MARGIN, FOOTER - 8 * mm, self.left)
-        canv.drawString(MARGIN, FOOTER - 12 * mm, self.middle)
-        canv.setFont(self.bold, 8)
+        canv.setFont(self.regular, 9)
+        canv.drawString(MARGIN, FOOTER - 8.5 * mm, self.left)
+        canv.drawString(MARGIN, FOOTER - 12.5 * mm, self.middle)
+        canv.setFont(self.bold, 9)
         page = fill(self.page_of, page=str(number), pages=str(total))
-        canv.drawRightString(self.page_w - MARGIN, FOOTER - 12 * mm, page)
+        canv.drawRightString(self.page_w - MARGIN, FOOTER - 12.5 * mm, page)
         canv.restoreState()
 
 
