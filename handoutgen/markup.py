@@ -58,7 +58,9 @@ def _tree(text: str, source: str) -> Node:
         parser.Parse(text, True)
     except (expat.ExpatError, ValueError) as err:
         line = getattr(err, "lineno", parser.CurrentLineNumber)
-        raise TemplateError.one(source, line, "(markup)", f"malformed block markup: {err}",
+        # expat's own message quotes a place in the rendered output, not in the user's template
+        what = expat.ErrorString(err.code) if isinstance(err, expat.ExpatError) else str(err)
+        raise TemplateError.one(source, line, "(markup)", f"malformed block markup: {what}",
                                 "well-formed XML of the block vocabulary") from err
     top = [c for c in root.children if isinstance(c, Node)]
     return top[0]

@@ -16,14 +16,14 @@ NAME = "Zyxwvut Quokkaface"
 
 
 def build(lib: Path, cache: Path | None, out: str, *extra: str, kind: str = "aftercare",
-          clinic: str = "harbour-skin") -> bytes:
+          clinic: str = "alder") -> bytes:
     """Run one `build` as a real process from `lib`, with its own cache folder (None: no cache)."""
     env = dict(os.environ, XDG_CACHE_HOME=str(cache or lib / "unused-cache"))
     if cache is None:
         env["HANDOUTGEN_CACHE"] = "off"
     target = lib / out
     done = subprocess.run([sys.executable, str(REPO / "generate.py"), "build", "--clinic", clinic,
-                           "--treatment", "mesotherapy", "--kind", kind, "-o", str(target), *extra],
+                           "--treatment", "needling", "--kind", kind, "-o", str(target), *extra],
                           cwd=lib, env=env, capture_output=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr.decode()
     return target.read_bytes()
@@ -33,8 +33,7 @@ def entries(cache: Path) -> list[Path]:
     return sorted((cache / "handoutgen").glob("*/*.pickle"))
 
 
-@pytest.mark.parametrize(("clinic", "kind"), [("harbour-skin", "aftercare"),
-                                              ("maple-street", "consent")])
+@pytest.mark.parametrize(("clinic", "kind"), [("alder", "aftercare"), ("birch", "consent")])
 def test_cached_builds_give_the_same_bytes(lib: Path, tmp_path: Path, clinic: str, kind: str) -> None:
     cache = tmp_path / "cache"
     extra = ("--patient-name", NAME, "--field", "appointment_date=2026-12-01")
@@ -53,11 +52,11 @@ def test_cached_builds_give_the_same_bytes(lib: Path, tmp_path: Path, clinic: st
 
 
 @pytest.mark.parametrize(("name", "old", "new", "seen"), [
-    ("handouts/mesotherapy/en/aftercare.yaml", "Keep the treated area clean.",
-     "Keep the treated area very clean.", "Keep the treated area very clean."),
+    ("handouts/needling/en/aftercare.yaml", "Keep the area clean.", "Keep the area very clean.",
+     "Keep the area very clean."),
     ("handouts/labels/en.yaml", 'page_of: "Page {page} of {pages}"',
      'page_of: "Sheet {page} of {pages}"', "Sheet 1 of"),
-    ("assets/clinics/harbour-skin/clinic.yaml", "phone: 01632 960 123", "phone: 01632 960 456",
+    ("assets/clinics/alder/clinic.yaml", "phone: 01632 960 001", "phone: 01632 960 456",
      "01632 960 456"),
     ("templates/aftercare.xml.j2", '<p style="lead">{{ part.intro }}</p>',
      '<p style="lead">Read this first. {{ part.intro }}</p>', "Read this first."),
@@ -77,7 +76,7 @@ def test_an_edit_after_a_cached_build_is_used(lib: Path, tmp_path: Path, name: s
 def test_a_changed_logo_is_used(lib: Path, tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     before = build(lib, cache, "before.pdf")
-    logo = lib / "assets/clinics/harbour-skin/logo.png"
+    logo = lib / "assets/clinics/alder/logo.png"
     with Image.open(logo) as image:
         changed = image.copy()
     changed.putpixel((0, 0), (255, 0, 0, 255) if changed.mode == "RGBA" else 0)

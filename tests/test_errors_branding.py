@@ -10,14 +10,13 @@ from conftest import cli, edit, line_of, run_all, text_of
 
 from handoutgen import logo
 
-HARBOUR = "assets/clinics/harbour-skin/clinic.yaml"
-MAPLE = "assets/clinics/maple-street/clinic.yaml"
-HARBOUR_LOGO = "assets/clinics/harbour-skin/logo.png"
-MAPLE_LOGO = "assets/clinics/maple-street/logo.svg"
-ADDITIONS = "assets/clinics/harbour-skin/content/mesotherapy.yaml"
+ALDER = "assets/clinics/alder/clinic.yaml"
+BIRCH = "assets/clinics/birch/clinic.yaml"
+ALDER_LOGO = "assets/clinics/alder/logo.png"
+BIRCH_LOGO = "assets/clinics/birch/logo.svg"
+ADDITIONS = "assets/clinics/alder/content/needling.yaml"
 FONTS = "assets/fonts/fonts.yaml"
-RISK_IDS = ("diarrhea, itching, nausea, nodules, pain, pigmentation, redness, sensitivity, "
-            "skin-reaction, swelling, vomiting")
+RISK_IDS = "bleeding, redness, swelling"  # the risks of needling
 
 
 def real_fonts(lib: Path) -> None:
@@ -31,54 +30,54 @@ def real_fonts(lib: Path) -> None:
 
 
 def test_logo_path_escaping_the_clinic_folder(lib: Path) -> None:
-    text = edit(lib, HARBOUR, "logo: logo.png\n", "logo: ../../../etc/passwd.png\n")
+    text = edit(lib, ALDER, "logo: logo.png\n", "logo: ../../../etc/passwd.png\n")
     target = lib / "x.pdf"
-    run = cli(lib, "build", "--clinic", "harbour-skin", "--treatment", "mesotherapy", "--kind",
+    run = cli(lib, "build", "--clinic", "alder", "--treatment", "needling", "--kind",
               "aftercare", "-o", str(target))
     assert run.code == 1
     assert "Traceback" not in run.err
     assert not target.exists()
-    assert run.errors == [f"error: {HARBOUR}:{line_of(text, 'logo:')}: logo: path '../../../etc/passwd.png' "
+    assert run.errors == [f"error: {ALDER}:{line_of(text, 'logo:')}: logo: path '../../../etc/passwd.png' "
                           "leaves the clinic folder (a file inside the clinic folder)"]
 
 
 def test_missing_logo_file(lib: Path, tmp_path: Path) -> None:
-    (lib / HARBOUR_LOGO).unlink()
+    (lib / ALDER_LOGO).unlink()
     run = run_all(lib, tmp_path / "out")
-    line = line_of(text_of(lib, HARBOUR), "logo:")
-    assert run.errors == [f"error: {HARBOUR}:{line}: logo: file 'logo.png' is missing "
+    line = line_of(text_of(lib, ALDER), "logo:")
+    assert run.errors == [f"error: {ALDER}:{line}: logo: file 'logo.png' is missing "
                           "(a logo file inside the clinic folder)"]
 
 
 def test_logo_too_big(lib: Path, tmp_path: Path) -> None:
     size = logo.MAX_LOGO_BYTES + 1
-    (lib / HARBOUR_LOGO).write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * (size - 8))
+    (lib / ALDER_LOGO).write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * (size - 8))
     run = run_all(lib, tmp_path / "out")
-    line = line_of(text_of(lib, HARBOUR), "logo:")
-    assert run.errors == [f"error: {HARBOUR}:{line}: logo: logo is {size} bytes "
+    line = line_of(text_of(lib, ALDER), "logo:")
+    assert run.errors == [f"error: {ALDER}:{line}: logo: logo is {size} bytes "
                           f"(at most {logo.MAX_LOGO_BYTES} bytes)"]
 
 
 def test_broken_image(lib: Path, tmp_path: Path) -> None:
-    (lib / HARBOUR_LOGO).write_text("this is not an image\n", encoding="utf-8")
+    (lib / ALDER_LOGO).write_text("this is not an image\n", encoding="utf-8")
     run = run_all(lib, tmp_path / "out")
-    line = line_of(text_of(lib, HARBOUR), "logo:")
+    line = line_of(text_of(lib, ALDER), "logo:")
     assert len(run.errors) == 1
-    assert run.errors == [f"error: {HARBOUR}:{line}: logo: 'logo.png' is not a readable image "
+    assert run.errors == [f"error: {ALDER}:{line}: logo: 'logo.png' is not a readable image "
                           "(a valid PNG file)"]
 
 
 def test_broken_image_message_has_no_absolute_path(lib: Path, tmp_path: Path) -> None:
-    (lib / HARBOUR_LOGO).write_text("this is not an image\n", encoding="utf-8")
+    (lib / ALDER_LOGO).write_text("this is not an image\n", encoding="utf-8")
     run = run_all(lib, tmp_path / "out")
     assert str(lib) not in run.err and str(lib.resolve()) not in run.err
 
 
 def test_png_data_with_a_jpg_name(lib: Path, tmp_path: Path) -> None:
-    (lib / HARBOUR_LOGO).rename(lib / "assets/clinics/harbour-skin/logo.jpg")
-    text = edit(lib, HARBOUR, "logo: logo.png\n", "logo: logo.jpg\n")
+    (lib / ALDER_LOGO).rename(lib / "assets/clinics/alder/logo.jpg")
+    text = edit(lib, ALDER, "logo: logo.png\n", "logo: logo.jpg\n")
     run = run_all(lib, tmp_path / "out")
-    assert run.errors == [f"error: {HARBOUR}:{line_of(text, 'logo:')}: logo: 'logo.jpg' holds PNG data "
+    assert run.errors == [f"error: {ALDER}:{line_of(text, 'logo:')}: logo: 'logo.jpg' holds PNG data "
                           "(JPEG data to match its extension)"]
 
 
@@ -98,10 +97,10 @@ SVG = '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10">{}</svg>\n
                  "SVG links to 'file:///etc/passwd#a' (links inside the SVG only (#id))", id="use-link"),
 ])
 def test_unsafe_svg_logo(lib: Path, tmp_path: Path, svg: str, problem: str) -> None:
-    (lib / MAPLE_LOGO).write_text(svg, encoding="utf-8")
+    (lib / BIRCH_LOGO).write_text(svg, encoding="utf-8")
     run = run_all(lib, tmp_path / "out")
-    line = line_of(text_of(lib, MAPLE), "logo:")
-    assert run.errors == [f"error: {MAPLE}:{line}: logo: {problem}"]
+    line = line_of(text_of(lib, BIRCH), "logo:")
+    assert run.errors == [f"error: {BIRCH}:{line}: logo: {problem}"]
 
 
 @pytest.mark.parametrize(("old", "new", "where", "problem"), [
@@ -111,24 +110,24 @@ def test_unsafe_svg_logo(lib: Path, tmp_path: Path, svg: str, problem: str) -> N
                  "'#12345' is not allowed (a colour as #rrggbb)", id="colour"),
     pytest.param("paper: a4\n", "paper: a5\n", "paper",
                  "'a5' is not allowed (expected one of: a4, letter)", id="paper"),
-    pytest.param("  - id: tom-reilly\n    name: Tom", "  - id: amara-okafor\n    name: Tom",
+    pytest.param("  - id: ben-birch\n    name: Ben", "  - id: ann-ash\n    name: Ben",
                  "practitioners[1].id",
-                 "duplicate practitioner id 'amara-okafor' (each id once)", id="practitioner-ids"),
-    pytest.param("id: harbour-skin\n", "id: harbour\n", "id",
-                 "id 'harbour' differs from its folder name (use 'harbour-skin')", id="clinic-id"),
+                 "duplicate practitioner id 'ann-ash' (each id once)", id="practitioner-ids"),
+    pytest.param("id: alder\n", "id: alde\n", "id",
+                 "id 'alde' differs from its folder name (use 'alder')", id="clinic-id"),
 ])
 def test_bad_clinic_field(lib: Path, tmp_path: Path, old: str, new: str, where: str, problem: str) -> None:
-    text = edit(lib, HARBOUR, old, new)
+    text = edit(lib, ALDER, old, new)
     run = run_all(lib, tmp_path / "out")
-    assert run.errors == [f"error: {HARBOUR}:{line_of(text, new)}: {where}: {problem}"]
+    assert run.errors == [f"error: {ALDER}:{line_of(text, new)}: {where}: {problem}"]
 
 
 def test_additions_for_an_unknown_treatment(lib: Path, tmp_path: Path) -> None:
-    (lib / "assets/clinics/harbour-skin/content/botox.yaml").write_text(
+    (lib / "assets/clinics/alder/content/botox.yaml").write_text(
         "prepare:\n  - Do not drink alcohol the day before.\n", encoding="utf-8")
     run = run_all(lib, tmp_path / "out")
-    assert run.errors == ["error: assets/clinics/harbour-skin/content/botox.yaml:1: (document): "
-                          "no treatment 'botox' (name the file after a treatment: mesotherapy)"]
+    assert run.errors == ["error: assets/clinics/alder/content/botox.yaml:1: (document): "
+                          "no treatment 'botox' (name the file after a treatment: needling, peel)"]
 
 
 def test_risk_lasts_with_an_unknown_risk_id(lib: Path, tmp_path: Path) -> None:
@@ -140,20 +139,20 @@ def test_risk_lasts_with_an_unknown_risk_id(lib: Path, tmp_path: Path) -> None:
 
 
 def test_clinic_name_with_a_character_the_font_lacks(lib: Path, tmp_path: Path) -> None:
-    text = edit(lib, HARBOUR, "name: Harbour Skin Clinic\n", "name: Harbour Skin Clinic 中\n")
+    text = edit(lib, ALDER, "name: Alder Test Clinic\n", "name: Alder Test Clinic 中\n")
     run = run_all(lib, tmp_path / "out")
-    assert run.errors == [f"error: {HARBOUR}:{line_of(text, '中')}: name: character U+4E2D '中' cannot be "
-                          "drawn by font Noto Sans (used by clinic harbour-skin) "
+    assert run.errors == [f"error: {ALDER}:{line_of(text, '中')}: name: character U+4E2D '中' cannot be "
+                          "drawn by font Noto Sans (used by clinic alder) "
                           "(characters the font covers, or another font in clinic.yaml)"]
 
 
 def test_language_without_labels(lib: Path, tmp_path: Path) -> None:
-    text = edit(lib, HARBOUR, "languages: [en]\n", "languages:\n  - en\n  - xx\n")
+    text = edit(lib, ALDER, "languages: [en]\n", "languages:\n  - en\n  - xx\n")
     run = run_all(lib, tmp_path / "out")
     line = line_of(text, '- xx')
-    assert run.errors == [f"error: {HARBOUR}:{line}: languages[1]: "
+    assert run.errors == [f"error: {ALDER}:{line}: languages[1]: "
                           "no labels for language 'xx' (expected one of: en, es)",
-                          f"error: {HARBOUR}:{line}: languages[1]: no translations for 'xx' "
+                          f"error: {ALDER}:{line}: languages[1]: no translations for 'xx' "
                           "(translations: xx: opening_hours, roles (and footer) in that language)"]
 
 

@@ -1,5 +1,5 @@
-"""A second language end to end: Spanish content, labels and clinic additions for Maple Street,
-and the errors that keep one language's lines out of another language's handout."""
+"""A second language end to end: Spanish content, labels and clinic additions for the test clinic
+birch, and the errors that keep one language's lines out of another language's handout."""
 
 from __future__ import annotations
 
@@ -11,14 +11,15 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import REPO, cli, edit, flat, line_of, pdf_text, qpdf_ok, run_all
+from conftest import REPO, cli, edit, flat, line_of, pdf_text, qpdf_ok, run_all, text_of
 from pypdf import PdfReader
+from pypdf.generic import Destination
 
-MAPLE = "maple-street"
-CONTENT = "assets/clinics/maple-street/content"
-EN_ADDITIONS = f"{CONTENT}/mesotherapy.yaml"
-ES_ADDITIONS = f"{CONTENT}/mesotherapy.es.yaml"
-MAPLE_YAML = "assets/clinics/maple-street/clinic.yaml"
+BIRCH = "birch"
+CONTENT = "assets/clinics/birch/content"
+EN_ADDITIONS = f"{CONTENT}/needling.yaml"
+ES_ADDITIONS = f"{CONTENT}/needling.es.yaml"
+BIRCH_YAML = "assets/clinics/birch/clinic.yaml"
 
 
 def _yaml(root: Path, name: str) -> dict[str, object]:
@@ -40,8 +41,8 @@ def _lines(additions: dict[str, object], *keys: str) -> list[str]:
     return found
 
 
-def _build(lib: Path, out: Path, kind: str, *extra: str, clinic: str = MAPLE) -> Path:
-    run = cli(lib, "build", "--clinic", clinic, "--treatment", "mesotherapy", "--kind", kind,
+def _build(lib: Path, out: Path, kind: str, *extra: str, clinic: str = BIRCH) -> Path:
+    run = cli(lib, "build", "--clinic", clinic, "--treatment", "needling", "--kind", kind,
               "-o", str(out), *extra)
     assert run.code == 0, run.err
     return out
@@ -58,8 +59,8 @@ def test_spanish_handout_has_spanish_content_labels_and_clinic_lines(lib: Path, 
     pdf = _build(lib, tmp_path / "es.pdf", kind, "--language", "es",
                  "--field", "appointment_date=2026-12-01")
     text = flat(pdf_text(pdf))
-    es_part = _yaml(lib, f"handouts/mesotherapy/es/{kind}.yaml")
-    en_part = _yaml(lib, f"handouts/mesotherapy/en/{kind}.yaml")
+    es_part = _yaml(lib, f"handouts/needling/es/{kind}.yaml")
+    en_part = _yaml(lib, f"handouts/needling/en/{kind}.yaml")
     assert flat(str(es_part["intro"])) in text
     assert flat(str(en_part["intro"])) not in text
     labels = _yaml(lib, "handouts/labels/es.yaml")["text"]
@@ -79,21 +80,24 @@ def test_english_handout_keeps_english_clinic_lines(lib: Path, tmp_path: Path) -
         assert line in text, line
     for line in _lines(_yaml(lib, ES_ADDITIONS), "do", "call_if", "out_of_hours"):
         assert line not in text, line
-    assert "Aftercare after mesotherapy" in text and "Página" not in text
+    assert "Aftercare after needling" in text and "Página" not in text
 
 
 def test_spanish_consent_metadata_and_bookmarks(lib: Path, tmp_path: Path) -> None:
     reader = PdfReader(_build(lib, tmp_path / "c.pdf", "consent", "--language", "es"))
-    assert reader.trailer["/Root"]["/Lang"] == "es"
+    assert str(reader.root_object["/Lang"]) == "es"
     meta = reader.metadata
     assert meta is not None
-    assert meta.title == "Consentimiento para la mesoterapia"
-    assert meta.subject == "Mesoterapia: Consentimiento para la mesoterapia"
-    titles = [item.title for item in reader.outline]
+    assert meta.title == "Consentimiento para la punción"
+    assert meta.subject == "Punción: Consentimiento para la punción"
+    titles: list[str | None] = []
+    for item in reader.outline:
+        assert isinstance(item, Destination), "bookmarks are one level deep"
+        titles.append(item.title)
     assert "Firmas" in titles and "Posibles efectos secundarios y riesgos" in titles
     # Every risk of the Spanish facts is on the form, each with its initials box.
     text = flat(pdf_text(tmp_path / "c.pdf"))
-    risks = _yaml(lib, "handouts/mesotherapy/es/facts.yaml")["risks"]
+    risks = _yaml(lib, "handouts/needling/es/facts.yaml")["risks"]
     assert isinstance(risks, list)
     for risk in risks:
         assert flat(risk["description"]) in text, risk["id"]
@@ -106,9 +110,9 @@ def test_batch_row_in_spanish(lib: Path, tmp_path: Path) -> None:
         writer = csv.writer(handle)
         writer.writerow(["appointment_id", "clinic", "patient_name", "treatment", "documents", "date",
                          "time", "practitioner", "language"])
-        writer.writerow(["E1", MAPLE, "Lucía Ortega", "mesotherapy", "aftercare", "2026-03-05",
-                         "09:15", "carlos-mendes", "es"])
-        writer.writerow(["E2", MAPLE, "Ann Lee", "mesotherapy", "aftercare", "2026-03-05", "",
+        writer.writerow(["E1", BIRCH, "Lucía Ortega", "needling", "aftercare", "2026-03-05",
+                         "09:15", "dan-dale", "es"])
+        writer.writerow(["E2", BIRCH, "Ann Lee", "needling", "aftercare", "2026-03-05", "",
                          "", ""])
     out = tmp_path / "out"
     result = subprocess.run([sys.executable, str(REPO / "generate.py"), "batch", "--appointments",
@@ -116,17 +120,17 @@ def test_batch_row_in_spanish(lib: Path, tmp_path: Path) -> None:
                             capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stderr
     assert sorted(str(p.relative_to(out)) for p in out.rglob("*.pdf")) == [
-        "maple-street/E1/mesotherapy-aftercare.es.pdf", "maple-street/E2/mesotherapy-aftercare.pdf"]
-    spanish = flat(pdf_text(out / "maple-street/E1/mesotherapy-aftercare.es.pdf"))
+        "birch/E1/needling-aftercare.es.pdf", "birch/E2/needling-aftercare.pdf"]
+    spanish = flat(pdf_text(out / "birch/E1/needling-aftercare.es.pdf"))
     assert "Lucía Ortega" in spanish and "5 de marzo de 2026" in spanish
-    assert "Cuidados después de la mesoterapia" in spanish and "Descanse y tómese" in spanish
-    assert "Aftercare after mesotherapy" not in spanish
-    english = flat(pdf_text(out / "maple-street/E2/mesotherapy-aftercare.pdf"))
-    assert "Aftercare after mesotherapy" in english and "Drink plenty of water" in english
+    assert "Cuidados después de la punción" in spanish and "Mantenga limpia la zona" in spanish
+    assert "Aftercare after needling" not in spanish
+    english = flat(pdf_text(out / "birch/E2/needling-aftercare.pdf"))
+    assert "Aftercare after needling" in english and "Drink plenty of water" in english
     records = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
     languages = {r["file"]: r["language"] for r in records}
-    assert languages == {"maple-street/E1/mesotherapy-aftercare.es.pdf": "es",
-                         "maple-street/E2/mesotherapy-aftercare.pdf": "en"}
+    assert languages == {"birch/E1/needling-aftercare.es.pdf": "es",
+                         "birch/E2/needling-aftercare.pdf": "en"}
 
 
 def test_build_all_writes_every_spanish_document_on_letter_paper(lib: Path, tmp_path: Path) -> None:
@@ -135,16 +139,16 @@ def test_build_all_writes_every_spanish_document_on_letter_paper(lib: Path, tmp_
     assert run.code == 0, run.err
     kinds = ("aftercare", "consent", "pre-treatment")
     spanish = sorted(str(p.relative_to(out)) for p in out.rglob("*.es.pdf"))
-    assert spanish == [f"{MAPLE}/mesotherapy-{k}.es.pdf" for k in kinds]
+    assert spanish == [f"{BIRCH}/needling-{k}.es.pdf" for k in kinds]
     for kind in kinds:
-        path = out / MAPLE / f"mesotherapy-{kind}.es.pdf"
+        path = out / BIRCH / f"needling-{kind}.es.pdf"
         assert qpdf_ok(path)
         reader = PdfReader(path)
         total = len(reader.pages)
         for number, page in enumerate(reader.pages, 1):
             assert (float(page.mediabox.width), float(page.mediabox.height)) == (612.0, 792.0)
             text = flat(pdf_text(path, number))
-            assert f"Formulario mesotherapy-{kind} versión 1.0" in text
+            assert f"Formulario needling-{kind} versión 2.1" in text
             assert f"Página {number} de {total}" in text
 
 
@@ -152,17 +156,20 @@ def test_missing_additions_for_a_second_language(lib: Path, tmp_path: Path) -> N
     (lib / ES_ADDITIONS).unlink()
     run = run_all(lib, tmp_path / "out")
     assert run.errors == [
-        f"error: {ES_ADDITIONS}:1: (document): file is missing: the clinic offers mesotherapy in 'es' "
-        "and has its own lines for it in mesotherapy.yaml "
-        f"(create mesotherapy.es.yaml in {CONTENT} with those lines in 'es')"]
+        f"error: {ES_ADDITIONS}:1: (document): file is missing: the clinic offers needling in 'es' "
+        "and has its own lines for it in needling.yaml "
+        f"(create needling.es.yaml in {CONTENT} with those lines in 'es')"]
 
 
 def test_additions_translation_with_a_line_left_out(lib: Path, tmp_path: Path) -> None:
-    text = edit(lib, ES_ADDITIONS, "  - Venga con la piel limpia, sin maquillaje ni loción en la zona.\n", "")
+    # English gains a second line that the Spanish translation leaves out.
+    edit(lib, EN_ADDITIONS, "  - Arrive 15 minutes early.\n",
+         "  - Arrive 15 minutes early.\n  - Come with clean skin.\n")
+    text = text_of(lib, ES_ADDITIONS)
     run = run_all(lib, tmp_path / "out")
     assert run.errors == [
         f"error: {ES_ADDITIONS}:{line_of(text, 'prepare:')}: prepare: has 1 lines, but "
-        "mesotherapy.yaml has 2 lines (the same lines as mesotherapy.yaml, translated)"]
+        "needling.yaml has 2 lines (the same lines as needling.yaml, translated)"]
 
 
 def test_additions_translation_without_out_of_hours(lib: Path, tmp_path: Path) -> None:
@@ -173,21 +180,21 @@ def test_additions_translation_without_out_of_hours(lib: Path, tmp_path: Path) -
     # A field that is not there is reported where the document's fields start.
     assert run.errors == [
         f"error: {ES_ADDITIONS}:{line_of(text, 'prepare:')}: out_of_hours: has none, but "
-        "mesotherapy.yaml has a paragraph "
-        "(the same lines as mesotherapy.yaml, translated)"]
+        "needling.yaml has a paragraph "
+        "(the same lines as needling.yaml, translated)"]
 
 
 @pytest.mark.parametrize(("name", "problem"), [
-    ("mesotherapy.fr.yaml", "the clinic does not offer language 'fr'"),
-    ("mesotherapy.en.yaml", "'en' is the clinic's first language"),
+    ("needling.fr.yaml", "the clinic does not offer language 'fr'"),
+    ("needling.en.yaml", "'en' is the clinic's first language"),
 ])
 def test_additions_for_a_language_the_clinic_does_not_offer_separately(
         lib: Path, tmp_path: Path, name: str, problem: str) -> None:
     (lib / CONTENT / name).write_text("do:\n  - Boire de l'eau.\n", encoding="utf-8")
     run = run_all(lib, tmp_path / "out")
     assert run.errors == [
-        f"error: {CONTENT}/{name}:1: (document): {problem} (mesotherapy.yaml for en; "
-        "mesotherapy.<language>.yaml for another language in clinic.yaml's languages: es)"]
+        f"error: {CONTENT}/{name}:1: (document): {problem} (needling.yaml for en; "
+        "needling.<language>.yaml for another language in clinic.yaml's languages: es)"]
 
 
 def test_spanish_additions_are_checked_against_the_font(lib: Path, tmp_path: Path) -> None:
@@ -195,18 +202,18 @@ def test_spanish_additions_are_checked_against_the_font(lib: Path, tmp_path: Pat
     run = run_all(lib, tmp_path / "out")
     assert run.errors == [
         f"error: {ES_ADDITIONS}:{line_of(text, '中')}: do[0]: character U+4E2D '中' cannot be drawn by "
-        "font DejaVu Sans (used by clinic maple-street) "
+        "font DejaVu Sans (used by clinic birch) "
         "(characters the font covers, or another font in clinic.yaml)"]
 
 
 def test_english_only_clinic_refuses_spanish(lib: Path, tmp_path: Path) -> None:
-    run = cli(lib, "build", "--clinic", "harbour-skin", "--treatment", "mesotherapy", "--kind",
+    run = cli(lib, "build", "--clinic", "alder", "--treatment", "needling", "--kind",
               "aftercare", "--language", "es", "-o", str(tmp_path / "x.pdf"))
     assert run.code == 1
     assert run.errors == ["error: <command line>:8: --language: unknown value 'es' (expected one of: en)"]
     assert not (tmp_path / "x.pdf").exists()
     # No Spanish file is asked of a clinic that does not offer Spanish.
-    assert not (lib / "assets/clinics/harbour-skin/content/mesotherapy.es.yaml").exists()
+    assert not (lib / "assets/clinics/alder/content/needling.es.yaml").exists()
     assert cli(lib, "check").code == 0
 
 
@@ -238,33 +245,33 @@ def test_times_use_the_language_words_for_am_and_pm(lib: Path, tmp_path: Path) -
 
 def test_clinic_words_print_in_the_document_language(lib: Path, tmp_path: Path) -> None:
     spanish = flat(pdf_text(_build(lib, tmp_path / "es.pdf", "aftercare", "--language", "es",
-                                   "--field", "practitioner=lena-park")))
-    assert "Lena Park, MD, Dermatóloga" in spanish
+                                   "--field", "practitioner=cara-cole")))
+    assert "Cara Cole, MD, Dermatóloga" in spanish
     assert "De lunes a sábado, de 8 a. m. a 5 p. m." in spanish
-    assert "Clínica de ejemplo solo para demostración" in spanish
-    assert "Monday" not in spanish and "Dermatologist" not in spanish and "demonstration" not in spanish
+    assert "Clínica de prueba. No es un proveedor médico real." in spanish
+    assert "Monday" not in spanish and "Dermatologist" not in spanish and "Test clinic" not in spanish
     english = flat(pdf_text(_build(lib, tmp_path / "en.pdf", "aftercare", "--field",
-                                   "practitioner=lena-park")))
-    assert "Lena Park, MD, Dermatologist" in english and "Monday to Saturday" in english
+                                   "practitioner=cara-cole")))
+    assert "Cara Cole, MD, Dermatologist" in english and "Monday to Saturday" in english
 
 
 def test_clinic_words_must_be_translated_for_every_other_language(lib: Path, tmp_path: Path) -> None:
-    text = edit(lib, MAPLE_YAML, "      carlos-mendes: Enfermero especializado\n", "")
+    text = edit(lib, BIRCH_YAML, "      dan-dale: Enfermero especializado\n", "")
     run = run_all(lib, tmp_path / "out")
     assert run.errors == [
-        f"error: {MAPLE_YAML}:{line_of(text, '    roles:')}: translations.es.roles: the role of "
-        "'carlos-mendes' is not translated (a job title for every practitioner)"]
-    text = edit(lib, MAPLE_YAML, "      lena-park: Dermatóloga\n",
-                "      lena-park: Dermatóloga\n      carlos-mendes: Enfermero\n      nobody: Nadie\n")
+        f"error: {BIRCH_YAML}:{line_of(text, '    roles:')}: translations.es.roles: the role of "
+        "'dan-dale' is not translated (a job title for every practitioner)"]
+    text = edit(lib, BIRCH_YAML, "      cara-cole: Dermatóloga\n",
+                "      cara-cole: Dermatóloga\n      dan-dale: Enfermero\n      nobody: Nadie\n")
     run = run_all(lib, tmp_path / "out")
     assert run.errors == [
-        f"error: {MAPLE_YAML}:{line_of(text, 'nobody:')}: translations.es.roles.nobody: no practitioner "
-        "'nobody' (practitioner ids: carlos-mendes, lena-park)"]
+        f"error: {BIRCH_YAML}:{line_of(text, 'nobody:')}: translations.es.roles.nobody: no practitioner "
+        "'nobody' (practitioner ids: cara-cole, dan-dale)"]
     start = text.index("translations:")
     end = text.index("footer: Clínica")
     text = text[:start] + text[text.index("\n", end) + 1:]
-    (lib / MAPLE_YAML).write_text(text, encoding="utf-8")
+    (lib / BIRCH_YAML).write_text(text, encoding="utf-8")
     run = run_all(lib, tmp_path / "out")
     assert run.errors == [
-        f"error: {MAPLE_YAML}:{line_of(text, 'languages: [en, es]')}: languages[1]: no translations for "
+        f"error: {BIRCH_YAML}:{line_of(text, 'languages: [en, es]')}: languages[1]: no translations for "
         "'es' (translations: es: opening_hours, roles (and footer) in that language)"]

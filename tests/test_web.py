@@ -230,8 +230,9 @@ def test_keyboard_only_path_through_the_form(site: dict[str, Any], page: Any) ->
     page.keyboard.press("Enter")  # Enter submits with the first button: Preview
     page.locator("ol.pages img").first.wait_for()
     assert page.locator("h2", has_text="Preview").inner_text().startswith("Preview: ")
-    assert page.get_by_label("Consent form").is_checked() if page.get_by_label("Consent form").count() \
-        else page.locator("#kind-consent").is_checked()
+    # the preview page keeps the documents chosen: consent by keyboard, aftercare preselected
+    assert page.locator("input[name=documents]:checked").evaluate_all("boxes => boxes.map(b => b.value)") \
+        == ["consent", "aftercare"]
 
 
 def test_batch_upload_with_good_and_bad_rows(site: dict[str, Any], page: Any, tmp_path: Path) -> None:

@@ -63,7 +63,7 @@ def create_app(settings: Settings, library: Library) -> Flask:
     app.config.update(MAX_CONTENT_LENGTH=settings.max_upload_bytes, MAX_FORM_MEMORY_SIZE=64 * 1024)
     security.install(app, settings)
     engine = Engine(library, settings.preview_dpi)
-    jobs = Jobs(settings.root, settings.clinic, settings.jobs, settings.session_minutes * 60)
+    jobs = Jobs(settings.root, settings.clinic, settings.jobs, settings.session_minutes * 60, settings.clock)
     app.extensions["handoutgen"] = {"engine": engine, "jobs": jobs, "settings": settings}
     clinics = sorted(library.clinics) if settings.clinic is None else [settings.clinic]
 

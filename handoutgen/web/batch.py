@@ -18,7 +18,6 @@ import secrets
 import shutil
 import tempfile
 import threading
-import time
 import zipfile
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
@@ -27,6 +26,7 @@ from typing import Any
 
 from ..errors import HandoutError, Problem, UsageError
 from ..output import alive
+from .config import Clock
 
 UPLOAD = "appointments.csv"
 OUT = "out"
@@ -46,10 +46,10 @@ class Job:
     rows: int
     total: int  # documents the rows ask for
     packet: bool
+    clock: Clock  # the server's: ended is read on it
     process: Any = None
     conn: Connection | None = None
-    started: float = field(default_factory=time.monotonic)
-    ended: float | None = None
+    ended: float | None = None  # on the clock, when the outcome was taken
     state: str = "running"  # running, done, failed
     built: int = 0
     failed: int = 0
@@ -93,7 +93,7 @@ class Job:
         else:
             self.problems = message[1]
             self.state = "failed"
-        self.ended = time.monotonic()
+        self.ended = self.clock()
         self.conn.close()
         if self.process is not None:
             self.process.join(timeout=5)
@@ -151,8 +151,8 @@ def count_rows(path: Path, limit: int) -> tuple[int, int]:
 class Jobs:
     """The batches of this server: at most one runs at a time (a clinic PC has few cores)."""
 
-    def __init__(self, root: Path, clinic: str | None, jobs: int, keep_seconds: float) -> None:
-        self.root, self.clinic, self.jobs, self.keep = root, clinic, jobs, keep_seconds
+    def __init__(self, root: Path, clinic: str | None, jobs: int, keep_seconds: float, clock: Clock) -> None:
+        self.root, self.clinic, self.jobs, self.keep, self.clock = root, clinic, jobs, keep_seconds, clock
         self.lock = threading.Lock()
         self.items: dict[str, Job] = {}
         sweep_leftovers()
@@ -168,7 +168,7 @@ class Jobs:
                 raise UsageError.one(UPLOAD, 1, "(batch)", "another batch is still running",
                                      "wait until it has finished, then upload again")
             folder = Path(tempfile.mkdtemp(prefix="batch-", dir=self.base))
-            job = Job(secrets.token_urlsafe(16), owner, folder, 0, 0, packet)
+            job = Job(secrets.token_urlsafe(16), owner, folder, 0, 0, packet, self.clock)
             self.items[job.id] = job
         try:
             path = folder / UPLOAD
@@ -204,7 +204,7 @@ class Jobs:
 
     def reap(self) -> None:
         """Delete batches that ended longer ago than a session lasts."""
-        now = time.monotonic()
+        now = self.clock()
         with self.lock:
             for job in self.items.values():
                 job.poll()

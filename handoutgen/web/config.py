@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +14,7 @@ from ..patient import SOURCE
 
 PASSWORD_ENV = "HANDOUTGEN_PASSWORD"
 MIN_PASSWORD = 10
+Clock = Callable[[], float]  # seconds on a clock that never goes back, as time.monotonic
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,9 @@ class Settings:
     jobs: int = 0  # batch worker processes; 0 means every core
     preview_dpi: int = 60
     warm: bool = True  # lay every blank document out at start, so the first preview is quick
+    # Times sign-in pauses, idle sessions, the sign-in limit and batch deletion. The session
+    # cookie is signed with a key made at every start, so its times never leave this process.
+    clock: Clock = time.monotonic
 
 
 def password_from(env: str, host: str, line: int, host_line: int) -> str | None:

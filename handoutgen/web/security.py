@@ -11,7 +11,6 @@ import hashlib
 import hmac
 import secrets
 import threading
-import time
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -19,7 +18,7 @@ from flask import Flask, Response, abort, redirect, render_template, request, se
 from werkzeug.wrappers import Response as BaseResponse
 
 from ..branding import is_loopback
-from .config import PASSWORD_ENV, Settings
+from .config import PASSWORD_ENV, Clock, Settings
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]", "::1")
 OPEN_ENDPOINTS = ("login", "static", "health", "logo", "theme_css")  # no patient data
@@ -38,7 +37,8 @@ class Throttle:
     Counting per address means someone guessing elsewhere cannot lock the front desk out.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
         self.lock = threading.Lock()
         self.failures: dict[str, int] = {}
         self.until: dict[str, float] = {}
@@ -46,7 +46,7 @@ class Throttle:
     def paused(self, client: str) -> float:
         """Seconds until this client may sign in again (0 when it may)."""
         with self.lock:
-            return max(0.0, self.until.get(client, 0.0) - time.monotonic())
+            return max(0.0, self.until.get(client, 0.0) - self.clock())
 
     def record(self, client: str, ok: bool) -> None:
         with self.lock:
@@ -56,21 +56,22 @@ class Throttle:
             self.failures[client] = self.failures.get(client, 0) + 1
             if self.failures[client] >= MAX_FAILURES:
                 self.failures[client] = 0
-                self.until[client] = time.monotonic() + PAUSE_SECONDS
+                self.until[client] = self.clock() + PAUSE_SECONDS
 
 
 class SignIns:
     """Live sign-ins, kept here and not only in the cookie: signing out ends one for good, and
     none lasts longer than MAX_SIGNED_IN_HOURS, however busy."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
         self.lock = threading.Lock()
         self.started: dict[str, float] = {}
 
     def begin(self) -> str:
         token = secrets.token_urlsafe(24)
         with self.lock:
-            self.started[token] = time.monotonic()
+            self.started[token] = self.clock()
         return token
 
     def valid(self, token: object) -> bool:
@@ -80,7 +81,7 @@ class SignIns:
             started = self.started.get(token)
             if started is None:
                 return False
-            if time.monotonic() - started > MAX_SIGNED_IN_HOURS * 3600:
+            if self.clock() - started > MAX_SIGNED_IN_HOURS * 3600:
                 del self.started[token]
                 return False
             return True
@@ -123,8 +124,8 @@ def install(app: Flask, settings: Settings) -> None:
                       SESSION_COOKIE_NAME="handoutgen_session",
                       PERMANENT_SESSION_LIFETIME=timedelta(minutes=settings.session_minutes),
                       SESSION_REFRESH_EACH_REQUEST=True)
-    throttle = Throttle()
-    sign_ins = SignIns()
+    throttle = Throttle(settings.clock)
+    sign_ins = SignIns(settings.clock)
     local_only = is_loopback(settings.host)
     local_names = {*LOOPBACK_NAMES, settings.host.lower()}
     idle = settings.session_minutes * 60
@@ -140,7 +141,7 @@ def install(app: Flask, settings: Settings) -> None:
             # through a proxy, other computers reach the page: that needs the password
             abort(403, "This page was reached through a proxy. Serving other computers needs a "
                        f"front-desk password: set ${PASSWORD_ENV} and start it again.")
-        now = time.time()
+        now = settings.clock()
         seen = session.get("seen")
         if isinstance(seen, (int, float)) and now - seen > idle:
             session.clear()
@@ -192,7 +193,7 @@ def install(app: Flask, settings: Settings) -> None:
                 session.clear()
                 session.permanent = True
                 session["signed_in"] = sign_ins.begin()
-                session["seen"] = time.time()
+                session["seen"] = settings.clock()
                 csrf_token()
                 return redirect(target, code=303)
             else:
