@@ -161,10 +161,12 @@ class FieldCell(Flowable):  # type: ignore[misc]
     def wrap(self, avail_width: float, avail_height: float) -> tuple[float, float]:
         self.width = avail_width
         self._label_h = self.label.wrap(avail_width, avail_height)[1]
+        value_h = 0.0
         if self.markup:
             self.value = fitted_value(self.markup, self.style, avail_width)
-            self.value.wrap(avail_width, 1e6)
-        self.height = max(self.min_height, self._label_h + value_room(self.style) + 6)
+            value_h = self.value.wrap(avail_width, 1e6)[1]
+        # Only a value too long even for two lines at the smallest size makes the cell taller.
+        self.height = max(self.min_height, self._label_h + max(value_room(self.style), value_h) + 6)
         return avail_width, self.height
 
     def draw(self) -> None:

@@ -146,18 +146,19 @@ def snapshot(state: Any) -> Any:
 def emit(lay: Layout, values: tuple[str, ...] = ()) -> bytes | None:
     """Write a laid-out document as PDF, with `values` drawn into its empty slots.
 
-    Returns None when a value needs more than one line: the layout would change, so the
-    caller lays the document out with the values instead.
+    A value is drawn as a full layout draws it (shrunk to fit its line, or over two lines at
+    the smallest size). Returns None when a value needs more room than its field keeps: the
+    layout would change, so the caller lays the document out with the values instead.
     """
     filled: dict[int, Any] = {}
     for page in lay.pages:
         for slot, _index, width in page.slots:
             if slot < len(values) and values[slot]:
                 import_platypus()  # only to draw a value
-                from reportlab.platypus.paragraph import Paragraph
+                from .flowables import fitted_value, value_room
 
-                para = Paragraph(escape(values[slot]), lay.value_style)
-                if para.wrap(width, 1e6)[1] > lay.value_style.leading + 0.01:
+                para = fitted_value(escape(values[slot]), lay.value_style, width)
+                if para.wrap(width, 1e6)[1] > value_room(lay.value_style) + 0.01:
                     return None
                 filled[slot] = para
     out = io.BytesIO()
