@@ -148,8 +148,9 @@ def _plain(value: Any) -> Any:
 
 def _unbroken_numbers(clinic: Clinic) -> Clinic:
     """The clinic with its phone numbers joined by no-break spaces: a number is never split."""
-    return dataclasses.replace(clinic, **{name: nobreak(getattr(clinic, name))
-                                          for name in ("phone", "out_of_hours_phone", "emergency_number")})
+    return dataclasses.replace(clinic, phone=nobreak(clinic.phone),
+                               out_of_hours_phone=nobreak(clinic.out_of_hours_phone),
+                               emergency_number=nobreak(clinic.emergency_number))
 
 
 def content_view(library: Library, request: Request) -> dict[str, Any]:

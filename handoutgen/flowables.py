@@ -116,7 +116,7 @@ class WriteLines(Flowable):  # type: ignore[misc]
 
 def value_room(style: ParagraphStyle) -> float:
     """The height a field keeps for its value: one line at full size or two at the smallest."""
-    return max(style.leading, VALUE_LINES * MIN_VALUE_PT * style.leading / style.fontSize)
+    return float(max(style.leading, VALUE_LINES * MIN_VALUE_PT * style.leading / style.fontSize))
 
 
 def fitted_value(markup: str, style: ParagraphStyle, width: float) -> Paragraph:

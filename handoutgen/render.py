@@ -163,7 +163,7 @@ def theme(clinic: Clinic, font_entry: FontEntry, large: bool = False) -> Theme:
 def measure(th: Theme, available: float) -> float:
     """The width of the body text: about MEASURE characters of the body font, or the page's."""
     sample = "Write your initials in the box beside each risk to show that you understand it."
-    average = stringWidth(sample, th.font.regular, th.styles["body"].fontSize) / len(sample)
+    average = float(stringWidth(sample, th.font.regular, th.styles["body"].fontSize)) / len(sample)
     return min(available, MEASURE * average)
 
 
