@@ -132,6 +132,8 @@ class Clinic:
     example: bool = spec("true for a fictional example clinic", default=False)
     footer: str | None = spec("legal line printed in the footer", default=None, max_len=160)
     qr: Literal["website", "document-id", "none"] = spec("what the QR code holds", default="website")
+    body_size: int = spec("size of body text in points (the large-print edition uses 16)", default=12,
+                          min_value=12, max_value=14)
     mail: Mail | None = spec("email settings; leave out if the clinic does not email handouts",
                              default=None)
     translations: dict[str, ClinicWords] = spec(

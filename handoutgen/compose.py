@@ -24,10 +24,11 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from . import markup
 from .blocks import Document, DocumentInfo
+from .branding import Clinic
 from .errors import TemplateError
 from .library import TEMPLATES_DIR, ClinicEntry, Library
 from .load import display
-from .patient import display_values
+from .patient import display_values, nobreak, unbroken
 
 TEMPLATE_SUFFIX = ".xml.j2"
 
@@ -145,6 +146,13 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _unbroken_numbers(clinic: Clinic) -> Clinic:
+    """The clinic with its phone numbers joined by no-break spaces: a number is never split."""
+    return dataclasses.replace(clinic, phone=nobreak(clinic.phone),
+                               out_of_hours_phone=nobreak(clinic.out_of_hours_phone),
+                               emergency_number=nobreak(clinic.emergency_number))
+
+
 def content_view(library: Library, request: Request) -> dict[str, Any]:
     """Everything a template sees except the patient: content merged with the clinic's additions."""
     entry = library.clinics[request.clinic]
@@ -160,7 +168,7 @@ def content_view(library: Library, request: Request) -> dict[str, Any]:
         "treatment": {"id": treatment.meta.id, "version": treatment.meta.version,
                       "review_date": treatment.meta.review_date, "facts": facts,
                       "part": content.kinds[request.kind], "extra": extra},
-        "clinic": entry.clinic.in_language(request.language),
+        "clinic": _unbroken_numbers(entry.clinic.in_language(request.language)),
         "labels": labels.text,
         "months": labels.months,
     }
@@ -212,7 +220,7 @@ def compose(library: Library, request: Request) -> Document:
         qr=_qr_data(clinic.qr, clinic.website, doc_id),
         qr_caption=labels["qr_website"] if clinic.qr == "website" else labels["qr_document"],
     )
-    patient = display_values(dict(request.patient), clinic, view["months"], labels)
+    patient = unbroken(display_values(dict(request.patient), clinic, view["months"], labels))
     context = {**view, "patient": patient,
                "document": dataclasses.asdict(info),
                "labels": labels}

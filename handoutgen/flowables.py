@@ -11,8 +11,9 @@ from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Flowable, Paragraph
 from reportlab.platypus.paragraph import ParagraphStyle
 
-BOX = 12.0  # tick and initials boxes: big enough for a pen (about 4.2 mm)
-VALUE_LINE = 14.0  # the leading of one line of a field's value (render's "value" style)
+BOX = 15.0  # tick boxes: big enough for a pen (5.3 mm)
+MIN_VALUE_PT = 9.0  # a value too long for its line shrinks to this size, no smaller
+VALUE_LINES = 2  # lines a value may take at the smallest size: a cell always keeps room for them
 
 
 class SectionHeading(Paragraph):  # type: ignore[misc]
@@ -53,20 +54,39 @@ def _mark(canv: Canvas, key: str, title: str, height: float, level: int) -> None
 
 
 class BoxedItem(Paragraph):  # type: ignore[misc]
-    """A paragraph with an empty tick box in its left indent."""
+    """A paragraph with a mark in its left indent: an empty tick box, or a do / don't sign.
 
-    def __init__(self, text: str, style: ParagraphStyle, colour: Color) -> None:
+    "do" is a tick in a circle and "dont" a circle crossed through: told apart by shape, so
+    they differ on a black-and-white print too, not only by colour.
+    """
+
+    def __init__(self, text: str, style: ParagraphStyle, colour: Color, mark: str = "box") -> None:
         super().__init__(text, style)
         self.colour = colour
+        self.mark = mark
 
     def draw(self) -> None:
         super().draw()
         canv: Canvas = self.canv
         lead = self.style.leading
+        size = min(BOX, lead)
+        x, y = 1.0, self.height - lead + (lead - size) / 2 - 1
         canv.saveState()
         canv.setStrokeColor(self.colour)
-        canv.setLineWidth(1)
-        canv.rect(1, self.height - lead + (lead - BOX) / 2 - 1, BOX, BOX, stroke=1, fill=0)
+        canv.setLineWidth(1.2)
+        if self.mark == "box":
+            canv.rect(x, y, size, size, stroke=1, fill=0)
+        else:
+            r = size / 2
+            cx, cy = x + r, y + r
+            canv.circle(cx, cy, r, stroke=1, fill=0)
+            canv.setLineWidth(1.8)
+            if self.mark == "do":
+                canv.lines([(cx - 0.5 * r, cy, cx - 0.12 * r, cy - 0.42 * r),
+                            (cx - 0.12 * r, cy - 0.42 * r, cx + 0.52 * r, cy + 0.42 * r)])
+            else:
+                d = r * 0.7071
+                canv.line(cx - d, cy + d, cx + d, cy - d)
         canv.restoreState()
 
 
@@ -94,19 +114,45 @@ class WriteLines(Flowable):  # type: ignore[misc]
         canv.restoreState()
 
 
-class FieldCell(Flowable):  # type: ignore[misc]
-    """A small label above a value, or above an empty line to write on.
+def value_room(style: ParagraphStyle) -> float:
+    """The height a field keeps for its value: one line at full size or two at the smallest."""
+    return float(max(style.leading, VALUE_LINES * MIN_VALUE_PT * style.leading / style.fontSize))
 
-    Room for one line of value is always kept, so a cell is as tall with a one-line value as
-    without one. An empty cell with a slot number records where its value would be drawn,
-    which lets a layout made once be filled in for each patient.
+
+def fitted_value(markup: str, style: ParagraphStyle, width: float) -> Paragraph:
+    """The value on one line at its style's size, or shrunk (to 9 pt at least) until it fits.
+
+    A long name then takes the same room as a short one, so it never moves the rest of the page.
+    """
+    para = Paragraph(markup, style)
+    if para.wrap(width, 1e6)[1] <= style.leading + 0.01:
+        return para
+    size = style.fontSize
+    ratio = style.leading / style.fontSize
+    while size > MIN_VALUE_PT:
+        size = max(MIN_VALUE_PT, size - 0.5)
+        para = Paragraph(markup, ParagraphStyle(f"{style.name}-{size}", parent=style, fontSize=size,
+                                                leading=size * ratio))
+        if para.wrap(width, 1e6)[1] <= size * ratio + 0.01:
+            return para
+    return para  # at the smallest size, over up to VALUE_LINES lines
+
+
+class FieldCell(Flowable):  # type: ignore[misc]
+    """A label above a value, or above an empty line to write on.
+
+    The cell keeps room for its value (value_room), so it is as tall with a value, short or
+    long, as without one. An empty cell with a slot number records where its value would be
+    drawn, which lets a layout made once be filled in for each patient.
     """
 
-    def __init__(self, label: Paragraph, value: Paragraph | None, colour: Color,
+    def __init__(self, label: Paragraph, value: str, style: ParagraphStyle, colour: Color,
                  min_height: float = 31.0, slot: int | None = None) -> None:
         super().__init__()
         self.label = label
-        self.value = value
+        self.markup = value
+        self.style = style
+        self.value: Paragraph | None = None
         self.colour = colour
         self.min_height = min_height
         self.slot = slot
@@ -115,8 +161,12 @@ class FieldCell(Flowable):  # type: ignore[misc]
     def wrap(self, avail_width: float, avail_height: float) -> tuple[float, float]:
         self.width = avail_width
         self._label_h = self.label.wrap(avail_width, avail_height)[1]
-        value_h = self.value.wrap(avail_width, avail_height)[1] if self.value else 0.0
-        self.height = max(self.min_height, self._label_h + max(value_h, VALUE_LINE) + 6)
+        value_h = 0.0
+        if self.markup:
+            self.value = fitted_value(self.markup, self.style, avail_width)
+            value_h = self.value.wrap(avail_width, 1e6)[1]
+        # Only a value too long even for two lines at the smallest size makes the cell taller.
+        self.height = max(self.min_height, self._label_h + max(value_room(self.style), value_h) + 6)
         return avail_width, self.height
 
     def draw(self) -> None:
@@ -139,8 +189,8 @@ class FieldCell(Flowable):  # type: ignore[misc]
 class InitialsBox(Flowable):  # type: ignore[misc]
     """A box for the patient's initials with a small caption."""
 
-    def __init__(self, caption: Paragraph, colour: Color, width: float = 54.0,
-                 height: float = 30.0) -> None:
+    def __init__(self, caption: Paragraph, colour: Color, width: float = 60.0,
+                 height: float = 32.0) -> None:
         super().__init__()
         self.caption = caption
         self.colour = colour

@@ -14,7 +14,7 @@ from xml.parsers import expat
 from . import blocks as b
 from .errors import Problems, TemplateError
 
-_SPACE = re.compile(r"\s+")
+_SPACE = re.compile(r"[ \t\n\r\f]+")  # as HTML: a no-break space stays
 MAX_MARKUP = 2_000_000
 
 

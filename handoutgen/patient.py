@@ -103,6 +103,17 @@ def normalise(values: Mapping[str, str]) -> dict[str, str]:
     return {k: unicodedata.normalize("NFC", v.strip()) for k, v in values.items()}
 
 
+def nobreak(text: str) -> str:
+    """Join the words of a phone number, date or time with no-break spaces, so no line splits it."""
+    return text.replace(" ", "\u00a0")
+
+
+def unbroken(values: Mapping[str, str]) -> dict[str, str]:
+    """Printable values with each date and time kept on one line."""
+    return {name: nobreak(value) if name in FIELDS and FIELDS[name].kind in ("date", "time") else value
+            for name, value in values.items()}
+
+
 def format_date(value: str, style: str, months: tuple[str, ...], words: Mapping[str, str]) -> str:
     """Print an ISO date in the clinic's date order, in the words of the document's language."""
     day = date.fromisoformat(value)

@@ -7,6 +7,7 @@ content fingerprint, "Page X of Y") is drawn once the page count is known.
 from __future__ import annotations
 
 import io
+import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -18,6 +19,7 @@ from reportlab.lib.enums import TA_RIGHT
 from reportlab.lib.pagesizes import A4, LETTER
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
+from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (
     ActionFlowable,
@@ -40,6 +42,7 @@ from .branding import Clinic
 from .coverage import check_coverage, document_text, uses_italic
 from .errors import RenderError
 from .flowables import (
+    BOX,
     BoxedItem,
     DocumentStart,
     FieldCell,
@@ -99,46 +102,69 @@ def _mix(colour: colors.Color, amount: float) -> colors.Color:
     return colors.Color(*(1 - amount + amount * c for c in (colour.red, colour.green, colour.blue)))
 
 
+STANDARD_LEADING = 1.35  # line spacing as a multiple of the size
+LARGE_BODY, LARGE_HEADING, LARGE_LEADING = 16, 20, 1.5  # the large-print edition (RNIB Clear Print)
+SMALLEST = 9  # no text is smaller
+MEASURE = 70  # average characters a body line is made for: real lines stay within 75
+
+
+def _size(body: float, factor: float, floor: float = SMALLEST) -> float:
+    """A size relative to the body size, to the half point, never under `floor`."""
+    return max(floor, round(body * factor * 2) / 2)
+
+
 @lru_cache(maxsize=32)
-def theme(clinic: Clinic, font_entry: FontEntry) -> Theme:
-    """Build the paragraph styles for a clinic's font and colours."""
+def theme(clinic: Clinic, font_entry: FontEntry, large: bool = False) -> Theme:
+    """Build the paragraph styles for a clinic's font, colours and body size (or large print)."""
     font = register(font_entry)
     primary = colors.HexColor(clinic.colours.primary)
     accent = colors.HexColor(clinic.colours.accent)
     text = colors.HexColor(clinic.colours.text)
-    base = ParagraphStyle("body", fontName=font.regular, fontSize=11, leading=15.2,
-                          textColor=text, spaceAfter=5)
+    body = LARGE_BODY if large else clinic.body_size
+    spacing = LARGE_LEADING if large else STANDARD_LEADING
+    heading_floor = LARGE_HEADING if large else body + 1
+    base = ParagraphStyle("body", fontName=font.regular, fontSize=body, leading=body * spacing,
+                          textColor=text, spaceAfter=body * 0.45)
 
-    def style(name: str, **kw: Any) -> ParagraphStyle:
-        return ParagraphStyle(name, parent=base, **kw)
+    def style(name: str, size: float | None = None, **kw: Any) -> ParagraphStyle:
+        size = size or body
+        kw.setdefault("leading", size * spacing)
+        return ParagraphStyle(name, parent=base, fontSize=size, **kw)
 
     styles = {
         "body": base,
-        "lead": style("lead", fontSize=12, leading=16.5, spaceAfter=7),
-        "title": style("title", fontName=font.bold, fontSize=21, leading=25, textColor=primary,
-                       spaceAfter=2),
-        "subtitle": style("subtitle", fontSize=11.5, leading=15, textColor=GREY, spaceAfter=8),
-        "section": style("section", fontName=font.bold, fontSize=14.5, leading=18,
-                         textColor=primary, spaceBefore=9, spaceAfter=3, keepWithNext=1),
-        "heading": style("heading", fontName=font.bold, fontSize=12, leading=15.5,
-                         spaceBefore=5, spaceAfter=3, keepWithNext=1),
-        "bullet": style("bullet", leftIndent=15, bulletIndent=3, spaceAfter=3,
-                        bulletFontName=font.regular),
-        "box": style("box", leftIndent=22, spaceAfter=4.5),
+        "lead": style("lead", _size(body, 1.08), spaceAfter=body * 0.6),
+        "small": style("small", _size(body, 0.85)),
+        "title": style("title", _size(body, 1.8, heading_floor), fontName=font.bold, textColor=primary,
+                       spaceAfter=2, leading=_size(body, 1.8, heading_floor) * 1.2),
+        "subtitle": style("subtitle", textColor=GREY, spaceAfter=body * 0.3),
+        "on_request": style("on_request", _size(body, 0.85), textColor=GREY, spaceAfter=body * 0.6),
+        "section": style("section", _size(body, 1.3, heading_floor), fontName=font.bold,
+                         textColor=primary, spaceBefore=body * 0.75, spaceAfter=body * 0.25),
+        "heading": style("heading", _size(body, 1.1, heading_floor), fontName=font.bold,
+                         spaceBefore=body * 0.4, spaceAfter=body * 0.25),
+        "bullet": style("bullet", leftIndent=body * 1.3, bulletIndent=body * 0.25,
+                        spaceAfter=body * 0.25, bulletFontName=font.regular),
+        "box": style("box", leftIndent=BOX + body * 0.6, spaceAfter=body * 0.25),
         "cell": style("cell", spaceAfter=0),
         "cell_head": style("cell_head", fontName=font.bold, textColor=colors.white, spaceAfter=0),
-        "label": style("label", fontSize=9, leading=11, textColor=GREY, spaceAfter=0),
-        "value": style("value", fontSize=11.5, leading=14, spaceAfter=0),
-        "qr_caption": style("qr_caption", fontSize=7.5, leading=9, textColor=GREY, spaceAfter=0,
-                            alignment=TA_RIGHT),
-        "callout_title": style("callout_title", fontName=font.bold, fontSize=12, leading=15.5,
-                               spaceAfter=3),
-        "header_name": style("header_name", fontName=font.bold, fontSize=11, leading=13,
-                             textColor=primary, alignment=TA_RIGHT, spaceAfter=0),
-        "header": style("header", fontSize=8.5, leading=10.5, textColor=GREY,
-                        alignment=TA_RIGHT, spaceAfter=0),
+        "label": style("label", _size(body, 0.8), textColor=GREY, spaceAfter=0),
+        "value": style("value", spaceAfter=0),
+        "qr_caption": style("qr_caption", SMALLEST, textColor=GREY, spaceAfter=0, alignment=TA_RIGHT),
+        "callout_title": style("callout_title", _size(body, 1.1, heading_floor), fontName=font.bold,
+                               spaceAfter=body * 0.25),
+        "header_name": style("header_name", 12, fontName=font.bold, textColor=primary,
+                             alignment=TA_RIGHT, spaceAfter=0),
+        "header": style("header", SMALLEST, textColor=GREY, alignment=TA_RIGHT, spaceAfter=0),
     }
     return Theme(font, primary, accent, text, _mix(accent, 0.14), _mix(WARNING, 0.09), styles)
+
+
+def measure(th: Theme, available: float) -> float:
+    """The width of the body text: about MEASURE characters of the body font, or the page's."""
+    sample = "Write your initials in the box beside each risk to show that you understand it."
+    average = float(stringWidth(sample, th.font.regular, th.styles["body"].fontSize)) / len(sample)
+    return min(available, MEASURE * average)
 
 
 def _unkept(flowables: list[Flowable]) -> list[Flowable]:
@@ -182,12 +208,67 @@ def _fit(width: float, height: float, box_w: float, box_h: float) -> tuple[float
     return width * scale, height * scale
 
 
+class RoomFor(CondPageBreak):  # type: ignore[misc]
+    """A page break unless `lead` fits on this page with the start of what follows it.
+
+    The start is the first two flowables that follow (two list items, say), or the header and
+    first two rows of a table, or the first three lines of a long paragraph: a heading or an
+    introduction never ends a page alone.
+    """
+
+    def __init__(self, lead: list[Flowable], follow: list[Flowable]) -> None:
+        super().__init__(0)
+        self.lead, self.follow = lead, follow
+
+    def wrap(self, avail_width: float, avail_height: float) -> tuple[float, float]:
+        def tall(f: Flowable) -> float:
+            if isinstance(f, KeepTogether):
+                return sum(tall(part) for part in f._content)
+            return float(f.wrap(avail_width, avail_height)[1] + f.getSpaceBefore() + f.getSpaceAfter())
+
+        need = sum(tall(f) for f in self.lead)
+        for f in self.follow[:2]:
+            height = tall(f)
+            if isinstance(f, KeptTable):
+                head = f.repeatRows if isinstance(f.repeatRows, int) else len(f.repeatRows)
+                height = min(height, sum(f._rowHeights[:head + KeptTable.LEAST]))
+            elif isinstance(f, Paragraph):
+                height = min(height, 3 * f.style.leading)
+            need += height
+        self.height = need
+        result: tuple[float, float] = super().wrap(avail_width, avail_height)
+        return result
+
+
+class KeptTable(Table):  # type: ignore[misc]
+    """A table that never leaves a lone row on a page, above a page end or under a repeated header."""
+
+    LEAST = 2  # rows of the body kept together at either side of a page end
+
+    def split(self, avail_width: float, avail_height: float) -> list[Any]:
+        parts: list[Any] = super().split(avail_width, avail_height)
+        while len(parts) == 2:
+            head = self.repeatRows if isinstance(self.repeatRows, int) else len(self.repeatRows)
+            first, rest = len(parts[0]._cellvalues) - head, len(parts[1]._cellvalues) - head
+            if first < self.LEAST:
+                return []  # the whole table moves on
+            if rest >= self.LEAST:
+                return parts
+            # Too little left for the next page: end this page a row earlier.
+            avail_height = sum(self._rowHeights[:len(parts[0]._cellvalues) - 1]) + 0.01
+            parts = super().split(avail_width, avail_height)
+        return parts
+
+
 class Builder:
     """Turns blocks into flowables with one clinic's theme."""
 
-    def __init__(self, th: Theme, frame_width: float, section_level: int = 0) -> None:
+    def __init__(self, th: Theme, frame_width: float, section_level: int = 0, large: bool = False,
+                 breaks: frozenset[int] = frozenset()) -> None:
         self.th = th
         self.width = frame_width
+        self.large = large  # large print: one column everywhere
+        self.breaks = breaks  # numbers of the sections that start a new page
         self.section_level = section_level  # 1 in a packet, under each document's bookmark
         self.sections = 0
         self.slots = 0
@@ -195,16 +276,27 @@ class Builder:
     def table(self, rows: list[list[Any]], widths: list[float], style: list[tuple[Any, ...]],
               repeat: int = 0) -> Table:
         """A left-aligned table in the clinic's font (reportlab's default font is never used)."""
-        table = Table(rows, colWidths=widths, hAlign="LEFT", repeatRows=repeat)
-        table.setStyle(TableStyle([("FONT", (0, 0), (-1, -1), self.th.font.regular, 11), *style]))
+        table = KeptTable(rows, colWidths=widths, hAlign="LEFT", repeatRows=repeat)
+        size = self.th.styles["body"].fontSize
+        table.setStyle(TableStyle([("FONT", (0, 0), (-1, -1), self.th.font.regular, size), *style]))
         return table
 
     def para(self, markup: str, style: str) -> Paragraph:
         return Paragraph(markup, self.th.styles[style])
 
     def blocks(self, items: tuple[b.Block, ...]) -> Iterator[Flowable]:
+        pending: list[Flowable] = []  # a sub-heading waits to start where the next block starts
         for block in items:
-            yield from self.block(block)
+            made = list(self.block(block))
+            if pending:
+                yield RoomFor(pending, made)
+                yield from pending
+                pending = []
+            if isinstance(block, b.Heading):
+                pending = made
+            else:
+                yield from made
+        yield from pending
 
     def block(self, block: b.Block) -> Iterator[Flowable]:
         handler: Callable[[Any], Iterator[Flowable]] = getattr(self, "_" + type(block).__name__)
@@ -214,11 +306,19 @@ class Builder:
         self.sections += 1
         heading = SectionHeading(escape(block.title), self.th.styles["section"],
                                  f"s{self.sections}", block.title, self.section_level)
-        # A heading never ends a page: it travels with the section's first block.
-        first = _unkept(list(self.blocks(block.blocks[:1])))
-        yield CondPageBreak(60)
-        yield KeepTogether([heading, *first])
-        yield from self.blocks(block.blocks[1:])
+        # A heading never ends a page: it starts where its first block can start too, and the
+        # second's when the first only introduces it.
+        if self.sections in self.breaks:
+            yield RLPageBreak()
+        opening = 2 if len(block.blocks) > 1 and isinstance(block.blocks[0], b.Paragraph) else 1
+        lead: list[Flowable] = [heading]
+        for child in block.blocks[:opening - 1]:
+            lead += self.block(child)
+        follow = list(self.blocks(block.blocks[opening - 1:opening]))
+        yield RoomFor(lead, follow)
+        yield from lead
+        yield from follow
+        yield from self.blocks(block.blocks[opening:])
 
     def _Heading(self, block: b.Heading) -> Iterator[Flowable]:
         yield self.para(inline_markup(block.text), "heading")
@@ -233,8 +333,11 @@ class Builder:
 
     def _Checklist(self, block: b.Checklist) -> Iterator[Flowable]:
         colour = WARNING if block.mark == "dont" else self.th.primary
-        for item in block.items:
-            yield BoxedItem(inline_markup(item), self.th.styles["box"], colour)
+        items = [BoxedItem(inline_markup(item), self.th.styles["box"], colour, block.mark)
+                 for item in block.items]
+        # The last two items travel together: no item is left alone at the top of a page.
+        yield from items[:-2]
+        yield KeepTogether(items[-2:])
 
     def _Table(self, block: b.Table) -> Iterator[Flowable]:
         if not block.rows:
@@ -250,15 +353,21 @@ class Builder:
         yield self.table(rows, [self.width / cols] * cols, style, repeat=1 if block.header else 0)
         yield Spacer(1, 6)
 
-    def _field(self, label: str, value: str, min_height: float = 31.0, slot: bool = True) -> FieldCell:
-        """A field cell; a slot cell's value may instead be drawn in when a layout is emitted."""
-        shown = self.para(escape(value), "value") if value else None
+    def _field(self, label: str, value: str, min_height: float = 31.0, slot: bool = True,
+               markup: bool = False) -> FieldCell:
+        """A field cell; a slot cell's value may instead be drawn in when a layout is emitted.
+
+        `label` is plain text, or paragraph markup (already escaped) when `markup` is set.
+        """
         number = None
         if slot:
             number, self.slots = self.slots, self.slots + 1
-        return FieldCell(self.para(escape(label), "label"), shown, RULE, min_height, number)
+        return FieldCell(self.para(label if markup else escape(label), "label"), escape(value),
+                         self.th.styles["value"], RULE, min_height, number)
 
     def _grid(self, cells: list[Flowable], columns: int, widths: list[float] | None = None) -> Table:
+        if self.large:
+            columns, widths = 1, None
         rows = [cells[i:i + columns] for i in range(0, len(cells), columns)]
         rows[-1] = rows[-1] + [Spacer(0, 0) for _ in range(columns - len(rows[-1]))]
         return self.table(rows, widths or [self.width / columns] * columns, [
@@ -281,7 +390,7 @@ class Builder:
         for item in block.items:
             markup = f"<b>{inline_markup(item.title)}</b><br/>{inline_markup(item.text)}"
             rows.append([self.para(markup, "cell"), InitialsBox(caption, self.th.primary)])
-        table = self.table(rows, [self.width - 70, 70], [("VALIGN", (0, 0), (-1, -1), "TOP"),
+        table = self.table(rows, [self.width - 78, 78], [("VALIGN", (0, 0), (-1, -1), "TOP"),
                                    ("LEFTPADDING", (0, 0), (-1, -1), 0),
                                    ("LEFTPADDING", (1, 0), (1, -1), 14),
                                    ("TOPPADDING", (0, 0), (-1, -1), 5),
@@ -292,17 +401,20 @@ class Builder:
 
     def _Signature(self, block: b.Signature) -> Iterator[Flowable]:
         sign, printed, day, clock = block.labels
-        third = self.width / 4
-        cells = [self._field(sign, "", 44, slot=False), self._field(printed, block.name),
-                 self._field(day, "", slot=False), self._field(clock, "", slot=False)]
-        top = self._grid(cells[:1], 1)
-        bottom = self._grid(cells[1:], 3, [self.width - 2 * third, third, third])
-        yield KeepTogether([self.para(escape(block.role), "heading"), top, bottom, Spacer(1, 8)])
+        # The role leads the signature's label; the printed name has a whole row, so a long
+        # name fits it without moving the page.
+        quarter = self.width / 4
+        role = f"<b>{escape(block.role)}</b>: {escape(sign)}"
+        cells = [self._field(role, "", 36, slot=False, markup=True), self._field(day, "", slot=False),
+                 self._field(clock, "", slot=False), self._field(printed, block.name)]
+        rows = [self._grid(cells[:3], 3, [2 * quarter, quarter, quarter]), self._grid(cells[3:], 1)]
+        yield KeepTogether(rows)
 
-    def title_block(self, info: b.DocumentInfo, clinic_name: str) -> Flowable:
+    def title_block(self, info: b.DocumentInfo, clinic_name: str, note: str) -> Flowable:
         """The document title and subtitle, with the QR code beside them when there is one."""
         heading = [self.para(escape(info.title), "title"),
-                   self.para(escape(f"{info.subtitle} \u00b7 {clinic_name}"), "subtitle")]
+                   self.para(escape(f"{info.subtitle} \u00b7 {clinic_name}"), "subtitle"),
+                   self.para(escape(note), "on_request")]
         if not info.qr:
             return KeepTogether(heading)
         size = 18 * mm
@@ -361,6 +473,8 @@ class _RecordingCanvas(Canvas):  # type: ignore[misc]
         self.blank = False
         self.forms: dict[str, Form] = {}
         self.images: list[tuple[Any, Any, str, list[str]]] | None = None  # drawn in a form
+        self.page_fill = 0.0  # share of the body frame used on this page, set at its end
+        self.fills: list[float] = []
 
     def beginForm(self, name: str, *args: Any, **kwargs: Any) -> None:
         super().beginForm(name, *args, **kwargs)
@@ -376,7 +490,8 @@ class _RecordingCanvas(Canvas):  # type: ignore[misc]
     def showPage(self) -> None:
         state = {key: getattr(self, key) for key in PAGE_STATE}
         self.pages.append(Page(state, self.slots, self.marks, -1 if self.blank else self.doc_index))
-        self.marks, self.slots, self.blank = [], [], False
+        self.fills.append(0.0 if self.blank else self.page_fill)
+        self.marks, self.slots, self.blank, self.page_fill = [], [], False, 0.0
         self._startPage()
 
     def save(self) -> None:
@@ -408,19 +523,79 @@ def _metadata(documents: tuple[b.Document, ...], clinic: Clinic, labels: dict[st
             "initialFontName": th.font.regular, "initialFontSize": 11, "initialLeading": 15.2}
 
 
+MIN_FILL = 0.4  # the least share of a page a document's last page holds: no page of a few lines
+
+
 def layout(documents: tuple[b.Document, ...], entry: ClinicEntry, font_entry: FontEntry,
-           labels: dict[str, str], duplex: bool = False) -> Layout:
-    """Lay documents out once, one after the other: branded pages, recorded for `emit`.
+           labels: dict[str, str], duplex: bool = False, large: bool = False) -> Layout:
+    """Lay documents out, one after the other: branded pages, recorded for `emit`.
 
     Several documents make a packet: each starts on a new page (on a front side when
     `duplex`), keeps its own footer and page numbers, and gets a bookmark above its sections.
+    A document whose last page would hold only a few lines is laid out again with a section
+    moved to that page, so its last two pages share the text.
     """
+    breaks: frozenset[int] = frozenset()
+    lay, pages = _lay(documents, entry, font_entry, labels, duplex, large, breaks)
+    for index in range(len(documents)):
+        moved = True
+        while moved:  # one page at a time, as long as a move helps
+            moved = False
+            for section in _sections_to_move(pages, index):
+                trial, trial_pages = _lay(documents, entry, font_entry, labels, duplex, large,
+                                          breaks | {section})
+                if _balanced(trial_pages, pages, index):
+                    lay, pages, breaks, moved = trial, trial_pages, breaks | {section}, True
+                    break
+    return lay
+
+
+@dataclass(frozen=True)
+class _PageFacts:
+    """What the rebalancing needs of one laid-out page."""
+
+    document: int  # -1 for a blank duplex page
+    fill: float  # share of the body frame used
+    sections: tuple[int, ...]  # numbers of the sections that start on it
+
+
+def _doc_pages(pages: list[_PageFacts], index: int) -> list[_PageFacts]:
+    return [p for p in pages if p.document == index]
+
+
+def _sections_to_move(pages: list[_PageFacts], index: int) -> list[int]:
+    """Sections to start on a new page, nearest the end first, when a page after the first is too empty.
+
+    Moving a section that starts on the page before the emptier one shares the text between them.
+    """
+    mine = _doc_pages(pages, index)
+    for before, page in itertools.pairwise(mine):
+        if page.fill < MIN_FILL:
+            return list(reversed(before.sections))
+    return []
+
+
+def _balanced(trial: list[_PageFacts], before: list[_PageFacts], index: int) -> bool:
+    """The same number of pages, and fewer of them too empty."""
+    mine, old = _doc_pages(trial, index), _doc_pages(before, index)
+
+    def empty(pages: list[_PageFacts]) -> int:
+        return sum(p.fill < MIN_FILL for p in pages[1:])
+
+    return len(mine) == len(old) and empty(mine) < empty(old)
+
+
+def _lay(documents: tuple[b.Document, ...], entry: ClinicEntry, font_entry: FontEntry,
+         labels: dict[str, str], duplex: bool, large: bool,
+         breaks: frozenset[int]) -> tuple[Layout, list[_PageFacts]]:
+    """Lay the documents out once, starting the sections numbered in `breaks` on a new page."""
     clinic = entry.clinic
-    th = theme(clinic, font_entry)
+    th = theme(clinic, font_entry, large)
     page_w, page_h = PAPER[clinic.paper]
-    frame_w = page_w - 2 * MARGIN
+    frame_w = measure(th, page_w - 2 * MARGIN)
+    left = (page_w - frame_w) / 2
     packet = len(documents) > 1
-    builder = Builder(th, frame_w, section_level=1 if packet else 0)
+    builder = Builder(th, frame_w, 1 if packet else 0, large, breaks)
     story: list[Flowable] = []
     for index, document in enumerate(documents):
         if index:
@@ -428,15 +603,21 @@ def layout(documents: tuple[b.Document, ...], entry: ClinicEntry, font_entry: Fo
             story += [NextPageTemplate("page"), RLPageBreak()]
         info = document.info
         story += [DocumentStart(index, f"d{index}", info.title if packet else None),
-                  builder.title_block(info, clinic.name), *builder.blocks(document.blocks)]
-    header = _Header(clinic, th, entry.logo, page_w, page_h, frame_w)
+                  builder.title_block(info, clinic.name, labels["on_request"]),
+                  *builder.blocks(document.blocks)]
+    header = _Header(clinic, th, entry.logo, page_w, page_h, page_w - 2 * MARGIN)
     meta = _metadata(documents, clinic, labels, th)
-    doc = BaseDocTemplate(io.BytesIO(), leftMargin=MARGIN, rightMargin=MARGIN, topMargin=HEADER,
+    doc = BaseDocTemplate(io.BytesIO(), leftMargin=left, rightMargin=left, topMargin=HEADER,
                           bottomMargin=FOOTER, **meta)
-    frame = Frame(MARGIN, FOOTER, frame_w, page_h - HEADER - FOOTER, id="body",
+    body_h = page_h - HEADER - FOOTER
+    frame = Frame(left, FOOTER, frame_w, body_h, id="body",
                   leftPadding=0, rightPadding=0, topPadding=4, bottomPadding=0)
     blank = _BlankPage(th, labels["blank_page"], page_w, page_h)
-    doc.addPageTemplates([PageTemplate("page", [frame], onPage=header),
+
+    def page_end(canv: Canvas, doc: BaseDocTemplate) -> None:
+        canv.page_fill = (FOOTER + body_h - doc.frame._y) / body_h
+
+    doc.addPageTemplates([PageTemplate("page", [frame], onPage=header, onPageEnd=page_end),
                           PageTemplate("blank", [Frame(0, 0, page_w, page_h, id="blank")],
                                        onPage=blank)])
     doc.build(story, canvasmaker=_RecordingCanvas)
@@ -451,8 +632,13 @@ def layout(documents: tuple[b.Document, ...], entry: ClinicEntry, font_entry: Fo
                       clinic.name + (f" \u00b7 {info.footer}" if info.footer else ""),
                       f"{form} \u00b7 {content}", labels["page_of"], page_w)
 
-    return Layout(doc.canv.pages, list(pdf.fontMapping.items()), states, meta,
-                  doc.canv.forms["header"], [footer(d.info) for d in documents], th.styles["value"])
+    recorded: list[Page] = doc.canv.pages
+    facts = [_PageFacts(page.document, fill_, tuple(int(key[1:]) for key, *_ in page.marks
+                                                    if key.startswith("s")))
+             for page, fill_ in zip(recorded, doc.canv.fills, strict=True)]
+    lay = Layout(recorded, list(pdf.fontMapping.items()), states, meta, doc.canv.forms["header"],
+                 [footer(d.info) for d in documents], th.styles["value"])
+    return lay, facts
 
 
 class _BlankPage:

@@ -34,9 +34,10 @@ if TYPE_CHECKING:
 
 MARGIN = 18 * mm
 HEADER = 31 * mm
-FOOTER = 17 * mm
-GREY = colors.HexColor("#5a5a5a")
-RULE = colors.HexColor("#9a9a9a")
+FOOTER = 22 * mm  # the footer's lowest mark stays inside a printer's 8 mm margin
+SAFE = 8 * mm  # nothing is drawn closer than this to any edge of the paper
+GREY = colors.HexColor("#5a5a5a")  # 6.9:1 on white
+RULE = colors.HexColor("#767676")  # writing lines and boxes: 4.5:1 on white (at least 3:1)
 
 # Canvas attributes that belong to one page (content, resources in use, graphics state).
 PAGE_STATE = (
@@ -98,12 +99,12 @@ class Footer:
         canv.setLineWidth(0.5)
         canv.line(MARGIN, FOOTER - 4 * mm, self.page_w - MARGIN, FOOTER - 4 * mm)
         canv.setFillColor(GREY)
-        canv.setFont(self.regular, 8)
-        canv.drawString(MARGIN, FOOTER - 8 * mm, self.left)
-        canv.drawString(MARGIN, FOOTER - 12 * mm, self.middle)
-        canv.setFont(self.bold, 8)
+        canv.setFont(self.regular, 9)
+        canv.drawString(MARGIN, FOOTER - 8.5 * mm, self.left)
+        canv.drawString(MARGIN, FOOTER - 12.5 * mm, self.middle)
+        canv.setFont(self.bold, 9)
         page = fill(self.page_of, page=str(number), pages=str(total))
-        canv.drawRightString(self.page_w - MARGIN, FOOTER - 12 * mm, page)
+        canv.drawRightString(self.page_w - MARGIN, FOOTER - 12.5 * mm, page)
         canv.restoreState()
 
 
@@ -145,18 +146,19 @@ def snapshot(state: Any) -> Any:
 def emit(lay: Layout, values: tuple[str, ...] = ()) -> bytes | None:
     """Write a laid-out document as PDF, with `values` drawn into its empty slots.
 
-    Returns None when a value needs more than one line: the layout would change, so the
-    caller lays the document out with the values instead.
+    A value is drawn as a full layout draws it (shrunk to fit its line, or over two lines at
+    the smallest size). Returns None when a value needs more room than its field keeps: the
+    layout would change, so the caller lays the document out with the values instead.
     """
     filled: dict[int, Any] = {}
     for page in lay.pages:
         for slot, _index, width in page.slots:
             if slot < len(values) and values[slot]:
                 import_platypus()  # only to draw a value
-                from reportlab.platypus.paragraph import Paragraph
+                from .flowables import fitted_value, value_room
 
-                para = Paragraph(escape(values[slot]), lay.value_style)
-                if para.wrap(width, 1e6)[1] > lay.value_style.leading + 0.01:
+                para = fitted_value(escape(values[slot]), lay.value_style, width)
+                if para.wrap(width, 1e6)[1] > value_room(lay.value_style) + 0.01:
                     return None
                 filled[slot] = para
     out = io.BytesIO()

@@ -155,6 +155,7 @@ class Span:
     text: str
     size: float
     font: str
+    y: float  # the baseline's height above the bottom edge, in points
 
     @property
     def bold(self) -> bool:
@@ -171,8 +172,9 @@ def spans(path: Path) -> list[Span]:
                 # The text's height is the font size scaled by the vertical axis of text x CTM.
                 vertical = (tm[2] * cm[0] + tm[3] * cm[2], tm[2] * cm[1] + tm[3] * cm[3])
                 name = str(font.get("/BaseFont", "")) if font else ""
+                baseline = tm[4] * cm[1] + tm[5] * cm[3] + cm[5]
                 found.append(Span(number, text.strip(), round(size * math.hypot(*vertical), 2),
-                                  name.split("+")[-1]))
+                                  name.split("+")[-1], round(baseline, 2)))
         page.extract_text(visitor_text=visit)
     return found
 

@@ -12,7 +12,7 @@ from pypdf import PdfReader
 
 TITLES = {"consent": "Consent to needling", "pre-treatment": "Getting ready for needling",
           "aftercare": "Aftercare after needling"}
-BODY_PT = 11  # the smallest size of body text
+BODY_PT = 12  # the smallest size of body text
 
 
 def _build(lib: Path, clinic: str, kind: str, out: Path, *extra: str) -> Path:

@@ -57,7 +57,7 @@ def test_fields_print_in_the_clinics_local_style(lib: Path) -> None:
 
 def test_consent_prints_the_practitioner_for_signature(lib: Path) -> None:
     _, text = build(lib, "alder", "consent", "--field", "practitioner=ben-birch")
-    assert "Practitioner Signature Printed name Ben Birch" in text
+    assert "Practitioner: Signature Date Time Printed name Ben Birch" in text
 
 
 def test_aftercare_next_appointment(lib: Path) -> None:

@@ -1,0 +1,156 @@
+"""Pages a clinic can print: type sizes, line lengths, the printable area and page breaks."""
+
+from __future__ import annotations
+
+import subprocess
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import REPO, cli, copy_library, spans
+from pages import REFERENCES, TOLERANCE, build_shipped, difference, reference_name, render_pages
+from PIL import Image, ImageChops
+from pypdf import PdfReader
+
+from handoutgen.render import SMALLEST
+from handoutgen.replay import FOOTER, HEADER, SAFE
+
+KINDS = ("consent", "pre-treatment", "aftercare")
+BODY_PT = 12
+LONGEST_LINE = 75
+NAMES = {"short": "Jo Li",
+         "wraps at 41": "Maximilian Alexander Fitzgerald-Henderson",
+         "very long": "María de los Ángeles Fernández-Castillo y Rodríguez de la Fuente Villanueva Obregón",
+         "longest allowed": ("Anna-Maria Wolfeschlegelsteinhausenberger Fitzgerald-Henderson "
+                             "Papadopoulou Nakamura-Oyelaran Vasquez")}
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """Every blank handout of the test library, the needling consent with a page of statements."""
+    root = copy_library(tmp_path_factory.mktemp("pages") / "lib")
+    statements = "".join(f"  - I confirm statement number {n} of this long list.\n" for n in range(7))
+    for language in ("en", "es"):
+        path = root / "handouts" / "needling" / language / "consent.yaml"
+        text = path.read_text(encoding="utf-8")
+        path.write_text(text.replace("statements:\n", "statements:\n" + statements), encoding="utf-8")
+    assert cli(root, "all", "--out", str(root / "out")).code == 0
+    return sorted((root / "out").rglob("*.pdf"))
+
+
+def _labels(language: str) -> dict[str, str]:
+    text: dict[str, str] = yaml.safe_load((REPO / "handouts" / "labels" / f"{language}.yaml").read_text(
+        encoding="utf-8"))["text"]
+    return text
+
+
+def test_no_text_is_smaller_than_9pt(built: list[Path]) -> None:
+    for pdf in built:
+        smallest = min(spans(pdf), key=lambda s: s.size)
+        assert smallest.size >= SMALLEST == 9, (pdf.name, smallest)
+
+
+def test_body_text_is_12pt_in_lines_of_at_most_75_characters(built: list[Path]) -> None:
+    for pdf in built:
+        height = float(PdfReader(pdf).pages[0].mediabox.height)
+        text = [s for s in spans(pdf) if FOOTER < s.y < height - HEADER and not s.bold]
+        weight = Counter[float]()
+        for span in text:
+            weight[span.size] += len(span.text)
+        assert weight.most_common(1)[0][0] == BODY_PT, (pdf.name, weight.most_common(3))
+        longest = max((s for s in text if s.size >= BODY_PT), key=lambda s: len(s.text))
+        assert len(longest.text) <= LONGEST_LINE, (pdf.name, longest.text)
+
+
+def test_every_mark_is_8mm_inside_the_paper(built: list[Path], tmp_path: Path) -> None:
+    dpi = 100
+    band = int(SAFE / 72 * dpi) - 1  # a pixel less, for anti-aliasing at the edge of a mark
+    for pdf in built:
+        subprocess.run(["pdftoppm", "-r", str(dpi), "-gray", "-png", str(pdf), str(tmp_path / pdf.stem)],
+                       check=True)
+        for image_path in sorted(tmp_path.glob(f"{pdf.stem}-*.png")):
+            image = Image.open(image_path).convert("L")
+            w, h = image.size
+            for box in ((0, 0, w, band), (0, h - band, w, h), (0, 0, band, h), (w - band, 0, w, h)):
+                darkest = image.crop(box).getextrema()[0]
+                assert darkest == 255, (image_path.name, box, darkest)
+
+
+def _consents(built: list[Path]) -> list[tuple[Path, str]]:
+    return [(p, "es" if p.name.endswith(".es.pdf") else "en") for p in built if "-consent" in p.name]
+
+
+def test_statements_and_every_signature_share_one_page(built: list[Path]) -> None:
+    for pdf, language in _consents(built):
+        labels = _labels(language)
+        drawn = spans(pdf)
+        statements = {s.page for s in drawn if s.text == labels["statements"]}
+        roles = [labels["patient"], labels["practitioner_role"], labels["witness"]]
+        signed = {s.page for s in drawn if s.bold and s.text.rstrip(":") in roles}
+        assert len(statements) == len(signed) == 1, (pdf.name, statements, signed)
+        assert statements == signed, (pdf.name, statements, signed)
+        assert len([s for s in drawn if s.text == labels["printed_name"]]) == len(roles)
+
+
+@pytest.mark.parametrize("clinic", ["alder", "birch"])
+@pytest.mark.parametrize("kind", KINDS)
+def test_page_count_does_not_depend_on_the_length_of_a_name(lib: Path, tmp_path: Path, clinic: str,
+                                                           kind: str) -> None:
+    places = {}
+    for label, name in NAMES.items():
+        out = tmp_path / f"{label}.pdf"
+        run = cli(lib, "build", "--clinic", clinic, "--treatment", "needling", "--kind", kind,
+                  "--patient-name", name, "--field", "appointment_date=2026-12-01", "-o", str(out))
+        assert run.code == 0, run.err
+        drawn = spans(out)
+        assert name in " ".join(s.text for s in drawn), label  # printed whole, however long
+        # Nothing moves: the same pages, with every bold line (headings, labels) in the same place.
+        places[label] = (len(PdfReader(out).pages), [(s.page, s.y, s.text) for s in drawn if s.bold])
+    assert all(p == places["short"] for p in places.values()), {k: v[0] for k, v in places.items()}
+
+
+def test_do_and_dont_marks_differ_in_black_and_white(built: list[Path], tmp_path: Path) -> None:
+    pdf = next(p for p in built if p.name == "needling-aftercare.pdf" and p.parent.name == "alder")
+    drawn = spans(pdf)
+    page_h = float(PdfReader(pdf).pages[0].mediabox.height)
+    dpi = 200
+    subprocess.run(["pdftoppm", "-r", str(dpi), "-gray", "-png", "-f", "1", "-l", "1", str(pdf),
+                    str(tmp_path / "first")], check=True)
+    image = Image.open(next(tmp_path.glob("first-*.png"))).convert("L")
+    marks = []
+    for text in ("Use sunscreen every day.", "Do not swim for one day."):
+        item = next(s for s in drawn if s.text == text)
+        baseline = (page_h - item.y) / 72 * dpi
+        # the mark left of the item's text, as a black-and-white printer prints it
+        row = image.crop((0, int(baseline - 0.2 * dpi), image.size[0], int(baseline + 0.12 * dpi)))
+        ink = row.point(lambda v: 0 if v < 160 else 255)
+        left = _ink(ink)[0]
+        mark = ink.crop((left, 0, left + int(0.21 * dpi), ink.size[1]))
+        marks.append(mark.crop(_ink(mark)).resize((40, 40)))
+    differing = ImageChops.difference(*marks).point(lambda v: 255 if v else 0).histogram()[255]
+    assert differing > 0.1 * 40 * 40, differing  # told apart by shape, not colour alone
+
+
+def _ink(image: Image.Image) -> tuple[int, int, int, int]:
+    """The box around the dark pixels of a black-on-white image."""
+    box = image.point(lambda v: 255 - v).getbbox()
+    assert box is not None
+    return box
+
+
+def test_shipped_pages_match_their_reference_images(tmp_path: Path) -> None:
+    """Each shipped handout looks as reviewed. After a deliberate change: python tests/pages.py"""
+    out, images = tmp_path / "out", tmp_path / "images"
+    images.mkdir()
+    expected = sorted(p.name for p in REFERENCES.glob("*.png"))
+    seen = []
+    for pdf in build_shipped(out):
+        for number, page in enumerate(render_pages(pdf, images), 1):
+            name = reference_name(pdf, out, number)
+            seen.append(name)
+            reference = REFERENCES / name
+            assert reference.exists(), f"{name}: a new page (refresh with: python tests/pages.py)"
+            share = difference(page, Image.open(reference).convert("L"))
+            assert share <= TOLERANCE, f"{name}: {share:.1%} of pixels differ (or refresh them)"
+    assert sorted(seen) == expected, "pages were removed (refresh with: python tests/pages.py)"
