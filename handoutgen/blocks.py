@@ -159,6 +159,7 @@ class DocumentInfo:
     footer: str
     qr: str
     qr_caption: str
+    large_print: bool = False  # laid out as the large-print edition
 
 
 @dataclass(frozen=True)

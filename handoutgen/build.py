@@ -105,9 +105,16 @@ def language_suffix(library: Library, request: Request) -> str:
     return "" if request.language == default else f".{request.language}"
 
 
+def edition_suffix(request: Request) -> str:
+    """".large" for the large-print edition, "" for the standard one."""
+    return ".large" if request.large_print else ""
+
+
 def output_name(library: Library, request: Request) -> str:
-    """<clinic>/<treatment>-<kind>.pdf, with .<language> for a clinic's extra languages."""
-    return f"{request.clinic}/{request.treatment}-{request.kind}{language_suffix(library, request)}.pdf"
+    """<clinic>/<treatment>-<kind>.pdf, with .<language> for a clinic's extra languages and .large
+    for the large-print edition."""
+    return (f"{request.clinic}/{request.treatment}-{request.kind}{language_suffix(library, request)}"
+            f"{edition_suffix(request)}.pdf")
 
 
 def build_many(library: Library, requests: list[Request]) -> dict[Request, bytes]:

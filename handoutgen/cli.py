@@ -118,6 +118,8 @@ def _selection(parser: argparse.ArgumentParser, many: bool) -> None:
     parser.add_argument("--patient-name", help="the patient's name")
     parser.add_argument("--field", action="append", default=[], metavar="KEY=VALUE",
                         help="a patient field, e.g. appointment_date=2026-12-01 (repeatable)")
+    parser.add_argument("--large-print", action="store_true",
+                        help="the large-print edition: 16 pt text, one column, wider spacing")
 
 
 def _delivery_options(parser: argparse.ArgumentParser, packet: bool = True) -> None:
@@ -187,7 +189,8 @@ def _pick(library: Library, argv: Sequence[str], args: argparse.Namespace) -> li
                 problems.append(Problem(source, line, name, *found))
         raise UsageError(problems)
     assert clinic_id is not None and language is not None
-    return [Request(clinic_id, args.treatment, kind, language) for kind in kinds]
+    return [Request(clinic_id, args.treatment, kind, language, large_print=args.large_print)
+            for kind in kinds]
 
 
 def _one_patient(root: Path, argv: Sequence[str], args: argparse.Namespace,

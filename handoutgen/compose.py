@@ -42,6 +42,7 @@ class Request:
     kind: str
     language: str
     patient: tuple[tuple[str, str], ...] = ()
+    large_print: bool = False  # the large-print edition: the same content in larger type
 
 
 def template_dirs(root: Path, entry: ClinicEntry) -> list[Path]:
@@ -219,6 +220,7 @@ def compose(library: Library, request: Request) -> Document:
         footer=clinic.footer or "",
         qr=_qr_data(clinic.qr, clinic.website, doc_id),
         qr_caption=labels["qr_website"] if clinic.qr == "website" else labels["qr_document"],
+        large_print=request.large_print,
     )
     patient = unbroken(display_values(dict(request.patient), clinic, view["months"], labels))
     context = {**view, "patient": patient,

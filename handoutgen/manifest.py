@@ -34,6 +34,7 @@ class Record:
     appointment_id: str  # "" for handouts without a patient
     status: str  # "built" or "failed"
     inputs: str  # hash of everything the document was made from; equal means up to date
+    edition: str = "standard"  # or "large-print"
 
     @property
     def key(self) -> tuple[str, str, str]:

@@ -104,6 +104,7 @@ def _mix(colour: colors.Color, amount: float) -> colors.Color:
 
 STANDARD_LEADING = 1.35  # line spacing as a multiple of the size
 LARGE_BODY, LARGE_HEADING, LARGE_LEADING = 16, 20, 1.5  # the large-print edition (RNIB Clear Print)
+LARGE_SMALLEST = 14  # labels and captions in large print
 SMALLEST = 9  # no text is smaller
 MEASURE = 70  # average characters a body line is made for: real lines stay within 75
 
@@ -123,6 +124,7 @@ def theme(clinic: Clinic, font_entry: FontEntry, large: bool = False) -> Theme:
     body = LARGE_BODY if large else clinic.body_size
     spacing = LARGE_LEADING if large else STANDARD_LEADING
     heading_floor = LARGE_HEADING if large else body + 1
+    floor = LARGE_SMALLEST if large else SMALLEST  # labels, captions and notes
     base = ParagraphStyle("body", fontName=font.regular, fontSize=body, leading=body * spacing,
                           textColor=text, spaceAfter=body * 0.45)
 
@@ -134,23 +136,23 @@ def theme(clinic: Clinic, font_entry: FontEntry, large: bool = False) -> Theme:
     styles = {
         "body": base,
         "lead": style("lead", _size(body, 1.08), spaceAfter=body * 0.6),
-        "small": style("small", _size(body, 0.85)),
+        "small": style("small", _size(body, 0.85, floor)),
         "title": style("title", _size(body, 1.8, heading_floor), fontName=font.bold, textColor=primary,
                        spaceAfter=2, leading=_size(body, 1.8, heading_floor) * 1.2),
         "subtitle": style("subtitle", textColor=GREY, spaceAfter=body * 0.3),
-        "on_request": style("on_request", _size(body, 0.85), textColor=GREY, spaceAfter=body * 0.6),
+        "on_request": style("on_request", _size(body, 0.85, floor), textColor=GREY, spaceAfter=body * 0.6),
         "section": style("section", _size(body, 1.3, heading_floor), fontName=font.bold,
                          textColor=primary, spaceBefore=body * 0.75, spaceAfter=body * 0.25),
         "heading": style("heading", _size(body, 1.1, heading_floor), fontName=font.bold,
                          spaceBefore=body * 0.4, spaceAfter=body * 0.25),
         "bullet": style("bullet", leftIndent=body * 1.3, bulletIndent=body * 0.25,
-                        spaceAfter=body * 0.25, bulletFontName=font.regular),
+                        spaceAfter=body * 0.25, bulletFontName=font.regular, bulletFontSize=body),
         "box": style("box", leftIndent=BOX + body * 0.6, spaceAfter=body * 0.25),
         "cell": style("cell", spaceAfter=0),
         "cell_head": style("cell_head", fontName=font.bold, textColor=colors.white, spaceAfter=0),
-        "label": style("label", _size(body, 0.8), textColor=GREY, spaceAfter=0),
+        "label": style("label", _size(body, 0.8, floor), textColor=GREY, spaceAfter=0),
         "value": style("value", spaceAfter=0),
-        "qr_caption": style("qr_caption", SMALLEST, textColor=GREY, spaceAfter=0, alignment=TA_RIGHT),
+        "qr_caption": style("qr_caption", floor, textColor=GREY, spaceAfter=0, alignment=TA_RIGHT),
         "callout_title": style("callout_title", _size(body, 1.1, heading_floor), fontName=font.bold,
                                spaceAfter=body * 0.25),
         "header_name": style("header_name", 12, fontName=font.bold, textColor=primary,
@@ -165,14 +167,6 @@ def measure(th: Theme, available: float) -> float:
     sample = "Write your initials in the box beside each risk to show that you understand it."
     average = float(stringWidth(sample, th.font.regular, th.styles["body"].fontSize)) / len(sample)
     return min(available, MEASURE * average)
-
-
-def _unkept(flowables: list[Flowable]) -> list[Flowable]:
-    """Unwrap KeepTogether groups: nested ones never fit (their wrap forces a split)."""
-    out: list[Flowable] = []
-    for flowable in flowables:
-        out.extend(_unkept(flowable._content) if isinstance(flowable, KeepTogether) else [flowable])
-    return out
 
 
 def inline_markup(inline: b.Inline) -> str:
@@ -365,8 +359,10 @@ class Builder:
         return FieldCell(self.para(label if markup else escape(label), "label"), escape(value),
                          self.th.styles["value"], RULE, min_height, number)
 
-    def _grid(self, cells: list[Flowable], columns: int, widths: list[float] | None = None) -> Table:
-        if self.large:
+    def _grid(self, cells: list[Flowable], columns: int, widths: list[float] | None = None,
+              fixed: bool = False) -> Table:
+        """Cells in rows of `columns`; large print has one column unless the columns are `fixed`."""
+        if self.large and not fixed:
             columns, widths = 1, None
         rows = [cells[i:i + columns] for i in range(0, len(cells), columns)]
         rows[-1] = rows[-1] + [Spacer(0, 0) for _ in range(columns - len(rows[-1]))]
@@ -407,7 +403,8 @@ class Builder:
         role = f"<b>{escape(block.role)}</b>: {escape(sign)}"
         cells = [self._field(role, "", 36, slot=False, markup=True), self._field(day, "", slot=False),
                  self._field(clock, "", slot=False), self._field(printed, block.name)]
-        rows = [self._grid(cells[:3], 3, [2 * quarter, quarter, quarter]), self._grid(cells[3:], 1)]
+        rows = [self._grid(cells[:3], 3, [2 * quarter, quarter, quarter], fixed=True),
+                self._grid(cells[3:], 1)]
         yield KeepTogether(rows)
 
     def title_block(self, info: b.DocumentInfo, clinic_name: str, note: str) -> Flowable:
@@ -454,7 +451,8 @@ class Builder:
         yield Spacer(1, 8)
 
     def _Keep(self, block: b.Keep) -> Iterator[Flowable]:
-        yield KeepTogether(_unkept(list(self.blocks(block.blocks))))
+        # Keeps inside stay: when the whole is too tall for a page, each part still holds together.
+        yield KeepTogether(list(self.blocks(block.blocks)))
 
 
 class _RecordingCanvas(Canvas):  # type: ignore[misc]
@@ -527,14 +525,16 @@ MIN_FILL = 0.4  # the least share of a page a document's last page holds: no pag
 
 
 def layout(documents: tuple[b.Document, ...], entry: ClinicEntry, font_entry: FontEntry,
-           labels: dict[str, str], duplex: bool = False, large: bool = False) -> Layout:
+           labels: dict[str, str], duplex: bool = False) -> Layout:
     """Lay documents out, one after the other: branded pages, recorded for `emit`.
 
     Several documents make a packet: each starts on a new page (on a front side when
     `duplex`), keeps its own footer and page numbers, and gets a bookmark above its sections.
     A document whose last page would hold only a few lines is laid out again with a section
-    moved to that page, so its last two pages share the text.
+    moved to that page, so its last two pages share the text. The documents' edition (standard
+    or large print) decides the type.
     """
+    large = documents[0].info.large_print
     breaks: frozenset[int] = frozenset()
     lay, pages = _lay(documents, entry, font_entry, labels, duplex, large, breaks)
     for index in range(len(documents)):

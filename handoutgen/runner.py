@@ -127,7 +127,7 @@ class _Worker:
             out.append(Record(task.file, sha, request.clinic, request.treatment, request.kind,
                               request.language, treatment.meta.version,
                               fingerprint(self.library, request), task.appointment_id, status,
-                              task.inputs))
+                              task.inputs, "large-print" if request.large_print else "standard"))
         return out
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import REPO, cli, copy_library, spans
+from conftest import REPO, bookmarks, cli, copy_library, spans
 from pages import REFERENCES, TOLERANCE, build_shipped, difference, reference_name, render_pages
 from PIL import Image, ImageChops
 from pypdf import PdfReader
@@ -154,3 +154,64 @@ def test_shipped_pages_match_their_reference_images(tmp_path: Path) -> None:
             share = difference(page, Image.open(reference).convert("L"))
             assert share <= TOLERANCE, f"{name}: {share:.1%} of pixels differ (or refresh them)"
     assert sorted(seen) == expected, "pages were removed (refresh with: python tests/pages.py)"
+
+
+@pytest.fixture(scope="module")
+def large(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], tuple[Path, Path]]:
+    """(standard, large print) of every kind for both test clinics, built with a patient."""
+    root = copy_library(tmp_path_factory.mktemp("large") / "lib")
+    pairs = {}
+    for clinic in ("alder", "birch"):
+        for kind in KINDS:
+            paths = []
+            for edition in ((), ("--large-print",)):
+                run = cli(root, "build", "--clinic", clinic, "--treatment", "needling", "--kind", kind,
+                          "--patient-name", NAMES["very long"], *edition)
+                assert run.code == 0, run.err
+                paths.append(root / run.out.removeprefix("Built ").strip())
+            pairs[clinic, kind] = (paths[0], paths[1])
+    return pairs
+
+
+def test_large_print_is_its_own_file(large: dict[tuple[str, str], tuple[Path, Path]]) -> None:
+    for standard, big in large.values():
+        assert big.name.startswith(standard.name.split("-")[0]) and ".large-" in big.name, big.name
+        assert ".large" not in standard.name
+
+
+def test_large_print_has_16pt_text_20pt_headings_and_the_same_words(
+        large: dict[tuple[str, str], tuple[Path, Path]]) -> None:
+    for (clinic, kind), (standard, big) in large.items():
+        drawn = spans(big)
+        height = float(PdfReader(big).pages[0].mediabox.height)
+        text = [s for s in drawn if FOOTER < s.y < height - HEADER]
+        assert min(s.size for s in text) >= 16 - 2, (clinic, kind)  # labels of write-in fields: 14 pt
+        weight = Counter[float]()
+        for span in text:
+            weight[span.size] += len(span.text)
+        assert weight.most_common(1)[0][0] >= 16, (clinic, kind, weight.most_common(3))
+        reader = PdfReader(big)
+        headings = {title for title, _page in bookmarks(reader)}
+        assert headings == {title for title, _page in bookmarks(PdfReader(standard))}
+        assert all(s.size >= 20 for s in drawn if s.text in headings), (clinic, kind)
+        # The same content: every word of the standard edition, in the same order.
+        words = " ".join(s.text for s in spans(standard) if FOOTER < s.y < height - HEADER).split()
+        assert " ".join(s.text for s in text).split() == words, (clinic, kind)
+        assert len(reader.pages) > len(PdfReader(standard).pages)
+
+
+def test_large_print_is_one_column_with_wide_spacing(large: dict[tuple[str, str], tuple[Path, Path]]) -> None:
+    _standard, big = large["birch", "aftercare"]
+    labels = _labels("en")
+    drawn = spans(big)
+    fields = [s for s in drawn if s.text in (labels["patient_name"], labels["treatment_date"],
+                                             labels["treated_area"], labels["practitioner"])]
+    assert len({s.y for s in fields}) == 4  # each field on its own line
+    theme_body = next(s for s in drawn if s.text == "Keep the area clean.")
+    following = next(s for s in drawn if s.text == "Use sunscreen every day.")
+    assert theme_body.y - following.y >= 1.5 * theme_body.size  # 1.5 line spacing at least
+
+
+def test_large_print_keeps_every_mark_8mm_inside_the_paper(large: dict[tuple[str, str], tuple[Path, Path]],
+                                                          tmp_path: Path) -> None:
+    test_every_mark_is_8mm_inside_the_paper([big for _standard, big in large.values()], tmp_path)
