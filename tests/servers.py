@@ -274,10 +274,11 @@ class Cups:
                     env=self.env(), stdout=subprocess.DEVNULL, stderr=stderr)
             deadline = time.monotonic() + 20  # a last resort: cupsd answers within a second
             while not self._answers():
-                self._check_alive("cupsd did not start")
+                self._check_alive("cupsd did not start")  # waits a moment for it to exit
+                if self._errors():  # e.g. it cannot listen on the socket yet keeps running
+                    raise RuntimeError("cupsd did not start\n" + self.log())
                 if time.monotonic() > deadline:
                     raise RuntimeError("cupsd did not answer in 20 s\n" + self.log())
-                time.sleep(0.05)
         except BaseException:
             self.stop()
             raise
@@ -291,8 +292,9 @@ class Cups:
             f"Listen {self.socket}\nBrowsing No\nBrowseLocalProtocols none\nDefaultShared No\n"
             "ErrorPolicy abort-job\nLogLevel warn\nDefaultAuthType None\n"
             "<Location />\n  Order allow,deny\n  Allow all\n</Location>\n"
-            "<Policy default>\n  <Limit All>\n    Order allow,deny\n    Allow all\n  </Limit>\n"
-            "</Policy>\n")
+            "<Policy default>\n  JobPrivateAccess default\n  JobPrivateValues default\n"
+            "  SubscriptionPrivateAccess default\n  SubscriptionPrivateValues default\n"
+            "  <Limit All>\n    Order allow,deny\n    Allow all\n  </Limit>\n</Policy>\n")
         (self.dir / "cups-files.conf").write_text(
             f"ServerRoot {self.dir}\nRequestRoot {self.dir / 'spool'}\nTempDir {self.dir / 'spool/tmp'}\n"
             f"CacheDir {self.dir / 'cache'}\nStateDir {self.dir / 'state'}\n"
@@ -327,14 +329,17 @@ class Cups:
         stops, or cupsd exits: the timeout is a last resort for a job that never ends."""
         deadline = time.monotonic() + timeout
         while True:
-            self._check_alive("cupsd exited while jobs were printing")
-            jobs = self.jobs()
+            try:
+                jobs, queues = self.jobs(), self.queues()
+            except (OSError, http.client.HTTPException) as err:
+                self._check_alive("cupsd exited while jobs were printing")
+                raise RuntimeError(f"cupsd stopped answering: {err!r}\n" + self.log()) from err
             waiting = {job.queue for job in jobs if job.state not in FINISHED}
             problems = [f"job {job.id} on {job.queue} {job.state}: {job.message or '(no message)'}"
                         for job in jobs if job.state in ("held", "stopped")
                         or (job.state in ("canceled", "aborted") and job.id > self._settled)]
             problems += [f"queue {queue.name} stopped: {queue.message or '(no message)'}"
-                         for queue in self.queues() if queue.stopped and queue.name in waiting]
+                         for queue in queues if queue.stopped and queue.name in waiting]
             if problems:
                 self._clean_up(jobs)
                 raise RuntimeError("printing failed: " + "; ".join(problems) + "\n" + self.log())
@@ -403,21 +408,32 @@ class Cups:
         return True
 
     def _check_alive(self, what: str) -> None:
-        if self.process is None or self.process.poll() is not None:
-            code = None if self.process is None else self.process.returncode
-            raise RuntimeError(f"{what}: cupsd exited (status {code})\n" + self.log())
+        """Fail with the log if cupsd has exited (or exits within a moment, as a killed one does)."""
+        try:
+            code = self.process.wait(timeout=0.2) if self.process is not None else None
+        except subprocess.TimeoutExpired:
+            return
+        raise RuntimeError(f"{what}: cupsd exited (status {code})\n" + self.log())
 
     def _run(self, *command: str) -> None:
         result = subprocess.run(command, env=self.env(), capture_output=True, text=True, check=False)
         if result.returncode != 0:
             raise RuntimeError(f"{' '.join(command)} failed: {result.stderr.strip()}\n" + self.log())
 
+    def _lines(self, name: str) -> list[str]:
+        path = self.dir / "logs" / name
+        return path.read_text(errors="replace").splitlines() if path.exists() else []
+
+    def _errors(self) -> list[str]:
+        """The lines of the error log at level error or worse (E, C, A, X)."""
+        return [line for line in self._lines("error_log") if line[:2] in ("E ", "C ", "A ", "X ")]
+
     def log(self) -> str:
         """The end of cupsd's error log and anything it wrote to stderr."""
         parts = []
         for name in ("error_log", "stderr"):
-            path = self.dir / "logs" / name
-            lines = path.read_text(errors="replace").splitlines() if path.exists() else []
+            # a failed job's debug history lists every argument and variable of its filters: noise
+            lines = [line for line in self._lines(name) if "] argv[" not in line and "] envp[" not in line]
             if lines:
                 parts.append(f"--- cupsd {name} (last lines) ---\n" + "\n".join(lines[-30:]))
         return "\n".join(parts) or "(cupsd logged nothing)"
