@@ -20,6 +20,7 @@ import ssl
 import struct
 import subprocess
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from email import policy
@@ -103,6 +104,20 @@ def _authenticate(server: Any, session: Any, envelope: Any, mechanism: str, data
     return AuthResult(success=ok, handled=False)
 
 
+class _Controller(Controller):
+    """aiosmtpd's controller, failing at once when the server cannot start (say its port is taken)
+    instead of after the 5 s it waits for a server that is slow to start."""
+
+    def _run(self, ready_event: threading.Event) -> None:
+        super()._run(ready_event)  # returns at once if the server could not start (else at stop)
+        ready_event.set()
+
+    def _trigger_server(self) -> None:
+        if self._thread_exception is not None:
+            raise self._thread_exception
+        super()._trigger_server()  # type: ignore[no-untyped-call]
+
+
 class SmtpServer:
     """aiosmtpd on 127.0.0.1: STARTTLS required before login, login required before mail."""
 
@@ -118,7 +133,7 @@ class SmtpServer:
             "tls": {"ssl_context": context, "auth_require_tls": False},  # it cannot see implicit TLS
             "none": {"auth_require_tls": False},
         }
-        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port,
+        self.controller = _Controller(self.handler, hostname="127.0.0.1", port=self.port,
                                      authenticator=_authenticate, auth_required=True,
                                      server_hostname="localhost", **options[security])
 
