@@ -331,7 +331,7 @@ class Cups:
 
     def remove_printer(self, name: str) -> None:
         self._run("lpadmin", "-x", name)
-        (self.out / f"{name}.prn").unlink()
+        (self.out / f"{name}.prn").unlink(missing_ok=True)
 
     def clear_output(self) -> None:
         """Empty every queue's output file (keeping the files, which the scheduler needs)."""

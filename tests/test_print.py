@@ -148,6 +148,20 @@ def test_the_machine_cups_settings_do_not_reach_the_tool(lib: Path, tmp_path: Pa
                           "(printers here: backoffice, frontdesk)"]
 
 
+def test_a_job_that_stops_fails_the_wait_at_once_with_the_scheduler_log(spooler: Cups) -> None:
+    target = spooler.add_printer("broken")
+    target.unlink()  # as before the harness created the output files: every job stops
+    try:
+        subprocess.run(["lp", "-d", "broken"], input=b"%PDF-1.4\n", env=spooler.env(), check=True,
+                       capture_output=True)
+        with pytest.raises(RuntimeError, match=r"^printing failed: job \d+ on broken stopped") as failed:
+            spooler.wait_idle()
+    finally:
+        spooler.remove_printer("broken")
+    assert "could not open the output file" in str(failed.value)
+    spooler.wait_idle()  # the stopped job was cleared away
+
+
 def test_no_spooler_is_a_clear_error(lib: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CUPS_SERVER", str(tmp_path / "no-cups.sock"))
     run = cli(lib, *ONE, "--clinic", "alder", "--printer", "frontdesk")
