@@ -2,8 +2,9 @@
 
 - SmtpServer: aiosmtpd with STARTTLS (or implicit TLS) and a required login, a self-signed
   certificate, and faults to inject per message (451, 550, a dropped connection).
-- Cups: a private cupsd with its own configuration, socket and spool, and file-backed queues
-  using the generic PDF printer driver.
+- Cups: a private cupsd with its own configuration, socket, spool and file-backed queues using
+  the generic PDF printer driver; its clients see its queues only, whatever CUPS settings the
+  machine has, and a wait fails at once, with cupsd's log, when a job or cupsd fails.
 """
 
 from __future__ import annotations
@@ -389,6 +390,7 @@ class Cups:
         return [job.id for job in self.jobs() if job.state == "completed"]
 
     def queues(self) -> list[Queue]:
+        """Every queue, and whether it is stopped."""
         groups = self._ipp(0x4002, [(0x44, "requested-attributes",
                                      ["printer-name", "printer-state", "printer-state-message"])],
                            group=4)  # CUPS-Get-Printers
@@ -410,12 +412,13 @@ class Cups:
         finally:
             connection.close()
         status = int.from_bytes(data[2:4], "big") if response.status == 200 else -1
-        if status < 0 or (status >= 0x0400 and status != 0x0406):  # 0x0406: none found
+        if status < 0 or (status >= 0x0400 and status != 0x0406):  # 0x0406: no jobs or queues
             raise RuntimeError(f"cupsd refused IPP operation {operation:#06x}: HTTP {response.status}, "
                                f"IPP status {status:#06x}\n" + self.log())
         return _ipp_groups(data, group)
 
     def _answers(self) -> bool:
+        """Whether cupsd takes requests on its socket yet."""
         try:
             self.queues()
         except (OSError, http.client.HTTPException):
@@ -431,6 +434,7 @@ class Cups:
         raise RuntimeError(f"{what}: cupsd exited (status {code})\n" + self.log())
 
     def _run(self, *command: str) -> None:
+        """Run a CUPS command against this server; fail with its message and the log."""
         result = subprocess.run(command, env=self.env(), capture_output=True, text=True, check=False)
         if result.returncode != 0:
             raise RuntimeError(f"{' '.join(command)} failed: {result.stderr.strip()}\n" + self.log())
