@@ -12,7 +12,8 @@ from reportlab.platypus import Flowable, Paragraph
 from reportlab.platypus.paragraph import ParagraphStyle
 
 BOX = 15.0  # tick boxes: big enough for a pen (5.3 mm)
-MIN_VALUE_PT = 9.0  # a value too long for its line shrinks to this size, no smaller
+MIN_VALUE_PT = 9.0  # a value too long for its line shrinks, never below this size
+SHRINK = 0.875  # nor below this share of its style's size (14 pt in large print)
 VALUE_LINES = 2  # lines a value may take at the smallest size: a cell always keeps room for them
 
 
@@ -114,13 +115,18 @@ class WriteLines(Flowable):  # type: ignore[misc]
         canv.restoreState()
 
 
+def smallest(style: ParagraphStyle) -> float:
+    """The size a value may shrink to, to fit its field."""
+    return float(max(MIN_VALUE_PT, style.fontSize * SHRINK))
+
+
 def value_room(style: ParagraphStyle) -> float:
     """The height a field keeps for its value: one line at full size or two at the smallest."""
-    return float(max(style.leading, VALUE_LINES * MIN_VALUE_PT * style.leading / style.fontSize))
+    return float(max(style.leading, VALUE_LINES * smallest(style) * style.leading / style.fontSize))
 
 
 def fitted_value(markup: str, style: ParagraphStyle, width: float) -> Paragraph:
-    """The value on one line at its style's size, or shrunk (to 9 pt at least) until it fits.
+    """The value on one line at its style's size, or shrunk (to its smallest) until it fits.
 
     A long name then takes the same room as a short one, so it never moves the rest of the page.
     """
@@ -129,8 +135,9 @@ def fitted_value(markup: str, style: ParagraphStyle, width: float) -> Paragraph:
         return para
     size = style.fontSize
     ratio = style.leading / style.fontSize
-    while size > MIN_VALUE_PT:
-        size = max(MIN_VALUE_PT, size - 0.5)
+    least = smallest(style)
+    while size > least:
+        size = max(least, size - 0.5)
         para = Paragraph(markup, ParagraphStyle(f"{style.name}-{size}", parent=style, fontSize=size,
                                                 leading=size * ratio))
         if para.wrap(width, 1e6)[1] <= size * ratio + 0.01:
