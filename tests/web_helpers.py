@@ -3,6 +3,7 @@ real Chromium. Every wait on a server ends as soon as the server has died, with 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import selectors
 import subprocess
@@ -128,7 +129,9 @@ class ServeProcess:
                 if remaining <= 0 or not selector.select(remaining):
                     raise AssertionError(f"serve printed no line in {START_SECONDS} s\n{self.output()}")
                 chunk = os.read(fd, 4096)
-                if not chunk:  # its output closed: it has ended
+                if not chunk:  # its output closed: it is ending (wait, so its exit code is known)
+                    with contextlib.suppress(subprocess.TimeoutExpired):
+                        self.process.wait(timeout=10)
                     return None
                 self.read += chunk
         line, _, self.read = self.read.partition(b"\n")
