@@ -28,9 +28,31 @@ class Practitioner:
 class Colours:
     """Brand colours."""
 
-    primary: str = spec("headings, header band and rules", **COLOUR)
-    accent: str = spec("callouts and boxes", **COLOUR)
+    primary: str = spec("headings, tick boxes, initials boxes and the header rule", **COLOUR)
+    accent: str = spec("the edge and tint of callouts (decoration only)", **COLOUR)
     text: str = spec("body text", default="#1f1f1f", **COLOUR)
+
+    def check(self) -> Check:
+        # Headings and the boxes a patient writes in must read well on white paper (WCAG 1.4.3).
+        for name in ("primary", "text"):
+            ratio = contrast(getattr(self, name))
+            if ratio < MIN_CONTRAST:
+                yield (name,), f"{getattr(self, name)} is too light to read on white ({ratio:.1f}:1)", \
+                    f"a colour with at least {MIN_CONTRAST:g}:1 contrast against white"
+
+
+MIN_CONTRAST = 4.5
+
+
+def contrast(colour: str) -> float:
+    """The WCAG contrast ratio of a #rrggbb colour against white."""
+    def linear(channel: int) -> float:
+        c = channel / 255
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (int(colour[i:i + 2], 16) for i in (1, 3, 5))
+    luminance = 0.2126 * linear(r) + 0.7152 * linear(g) + 0.0722 * linear(b)
+    return 1.05 / (luminance + 0.05)
 
 
 EMAIL: dict[str, Any] = {"pattern": r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$",

@@ -108,6 +108,9 @@ def test_unsafe_svg_logo(lib: Path, tmp_path: Path, svg: str, problem: str) -> N
                  "unknown font 'comic-sans' (expected one of: dejavu-sans, noto-sans)", id="font"),
     pytest.param('primary: "#0f6e73"\n', 'primary: "#12345"\n', "colours.primary",
                  "'#12345' is not allowed (a colour as #rrggbb)", id="colour"),
+    pytest.param('primary: "#0f6e73"\n', 'primary: "#9a9a9a"\n', "colours.primary",
+                 "#9a9a9a is too light to read on white (2.8:1) (a colour with at least 4.5:1 contrast "
+                 "against white)", id="light-colour"),
     pytest.param("paper: a4\n", "paper: a5\n", "paper",
                  "'a5' is not allowed (expected one of: a4, letter)", id="paper"),
     pytest.param("  - id: ben-birch\n    name: Ben", "  - id: ann-ash\n    name: Ben",
