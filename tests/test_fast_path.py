@@ -23,7 +23,8 @@ CASES = [
     ("birch", "pre-treatment", {"patient_name": "Анна Кузнецова",
                                 "appointment_time": "09:30"}),
     # Too long for one line at full size: drawn smaller, in the room the field keeps.
-    ("alder", "aftercare", {"patient_name": "Wolfeschlegelsteinhausenbergerdorff " * 3}),
+    ("alder", "aftercare", {"patient_name": "Maximilian Alexander Fitzgerald-Henderson "
+                                            "Wolfeschlegelsteinhausen Smith"}),
 ]
 TOO_LONG = "WWWWWWWWW " * 12  # too long for its field even over two lines at the smallest size
 
