@@ -9,6 +9,8 @@ import pytest
 from conftest import copy_library, flat, pdf_text, qpdf_ok, script
 from pypdf import PdfReader
 
+pytestmark = pytest.mark.slow  # the fast layer (pytest -m "not slow") leaves it out
+
 KINDS = ("consent", "pre-treatment", "aftercare")
 A4, LETTER = (595.276, 841.89), (612.0, 792.0)
 CLINICS = {"alder": ("Alder Test Clinic", A4), "birch": ("Birch Test Dermatology", LETTER)}

@@ -12,6 +12,8 @@ import pytest
 from conftest import REPO, edit, flat, pdf_text
 from PIL import Image
 
+pytestmark = pytest.mark.slow  # the fast layer (pytest -m "not slow") leaves it out
+
 NAME = "Zyxwvut Quokkaface"
 
 

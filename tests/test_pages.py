@@ -17,6 +17,8 @@ from pypdf import PdfReader
 from handoutgen.render import SMALLEST
 from handoutgen.replay import FOOTER, HEADER, SAFE
 
+pytestmark = pytest.mark.slow  # the fast layer (pytest -m "not slow") leaves it out
+
 KINDS = ("consent", "pre-treatment", "aftercare")
 BODY_PT = 12
 LONGEST_LINE = 75

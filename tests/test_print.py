@@ -15,6 +15,8 @@ from conftest import cli, flat, script
 from pypdf import PdfReader
 from servers import Cups
 
+pytestmark = pytest.mark.slow  # the fast layer (pytest -m "not slow") leaves it out
+
 ONE = ("print", "--treatment", "needling", "--patient-name", "Ana Lima", "--kind", "consent",
        "--kind", "aftercare")
 POINTS = {"a4": (595, 842), "letter": (612, 792)}

@@ -15,6 +15,8 @@ from conftest import REPO, cli, flat, pdf_text, qpdf_ok, script
 
 from handoutgen.library import load_library
 
+pytestmark = pytest.mark.slow  # the fast layer (pytest -m "not slow") leaves it out
+
 KINDS = ("consent", "pre-treatment", "aftercare")
 NO_PROMISES = (" will improve", "safely", "permanently", "guarantee ",
                "mejorará", "sin riesgo", "de forma segura", "permanente", "garantizamos")

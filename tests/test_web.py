@@ -27,7 +27,8 @@ from web_helpers import CHROMIUM, CHROMIUM_ARGS, DESKTOP, TABLET, ServeProcess, 
 
 from handoutgen.web.batch import PREFIX, Jobs
 
-pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+pytestmark = [pytest.mark.slow,
+              pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")]
 NAME = "Nguyễn Thị Lan"
 ADDRESS = "lan.nguyen@patients.test"
 FRONT_DESK = "front-desk-secret-42"
