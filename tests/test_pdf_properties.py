@@ -49,7 +49,8 @@ def test_metadata_and_bookmarks(lib: Path, tmp_path: Path, kind: str) -> None:
 def test_bookmarks_point_at_the_page_of_their_section(lib: Path, tmp_path: Path) -> None:
     path = _build(lib, "alder", "consent", tmp_path / "c.pdf")
     reader = PdfReader(path)
-    pages = {s.text: s.page for s in spans(path) if s.text in _section_headings(path)}
+    headings = set(_section_headings(path))
+    pages = {s.text: s.page for s in spans(path) if s.text in headings}
     assert len(reader.pages) > 1 and len(set(pages.values())) > 1  # sections on several pages
     for title, page in bookmarks(reader):
         assert page + 1 == pages[title], title
