@@ -24,7 +24,7 @@ from typing import Any
 
 from .errors import DeliveryError
 from .load import display
-from .output import HOST, AppendLog, Tail, alive, json_objects
+from .output import HOST, AppendLog, Tail, alive, csv_text, json_objects
 
 LEDGER = "ledger.jsonl"
 PASSCODES = "passcodes.csv"
@@ -136,17 +136,16 @@ class PasscodeList:
 
     def add(self, row: dict[str, str]) -> None:
         """Append a row (with the header if the file is new) and make it durable."""
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, PASSCODE_COLUMNS, lineterminator="\r\n")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
             try:
+                values = {**row, "created": now()}
+                rows = [[values.get(column, "") for column in PASSCODE_COLUMNS]]
                 if os.fstat(fd).st_size == 0:
-                    writer.writeheader()
+                    rows.insert(0, list(PASSCODE_COLUMNS))
                     self.header = list(PASSCODE_COLUMNS)
-                writer.writerow({**row, "created": now()})
-                os.write(fd, buffer.getvalue().encode())
+                os.write(fd, csv_text(rows).encode())
                 os.fsync(fd)
             finally:
                 os.close(fd)
