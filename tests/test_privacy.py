@@ -5,17 +5,26 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import re
 import shutil
+import subprocess
 import zipfile
 from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
+import pypdfium2 as pdfium  # type: ignore[import-untyped]
 import pytest
 from conftest import cli
+from pypdf import PdfReader
 from servers import PASSWORD, USER, SmtpServer
 
+from handoutgen.compose import Request
 from handoutgen.errors import Problem
+from handoutgen.library import load_library
+from handoutgen.mail import Outgoing, legacy_key, new_passcode
 from handoutgen.web.batch import Job
 
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS",
@@ -65,6 +74,10 @@ def passcodes(out: Path) -> dict[str, dict[str, str]]:
         return {row["appointment_id"]: row for row in csv.DictReader(handle)}
 
 
+def pdfs(message: EmailMessage) -> dict[str, bytes]:
+    return {str(part.get_filename()): part.get_content() for part in message.iter_attachments()}
+
+
 def body(message: EmailMessage, kind: str = "plain") -> str:
     part = message.get_body((kind,))
     assert part is not None
@@ -98,3 +111,188 @@ def test_every_cell_of_the_row_problems_list_is_neutralised(tmp_path: Path) -> N
         ["line", "column", "problem", "allowed"],
         ["2", "'\tpatient_name", "'\r=1+1", "'@x"],
         ["3", "date", "' =1+1", "'-1 or \uff1dYYYY-MM-DD"]]
+
+
+# 9. Keyed hashes
+
+
+def ledger(out: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in (out / "ledger.jsonl").read_text().splitlines()]
+
+
+def use_secret(monkeypatch: pytest.MonkeyPatch, path: Path) -> Path:
+    monkeypatch.setenv("HANDOUTGEN_SECRET", str(path))
+    return path
+
+
+def hashes(lib: Path, out: Path, smtp: SmtpServer) -> tuple[str, str, str, str]:
+    """Message-ID, ledger key, a batch document's manifest `inputs` and a built file's name."""
+    assert cli(lib, *one(), "--out", str(out / "mail")).code == 0
+    day = out / "day.csv"
+    day.write_text(f"appointment_id,clinic,patient_name,treatment,documents,date,time,practitioner\n"
+                   f"B1,alder,{NAME},peel,aftercare,2026-12-01,10:30,\n", encoding="utf-8")
+    assert cli(lib, "batch", "--appointments", str(day), "--out", str(out / "batch")).code == 0
+    (record,) = (json.loads(line) for line in (out / "batch/manifest.jsonl").read_text().splitlines())
+    built = cli(lib, "build", "--clinic", "alder", "--treatment", "peel", "--kind", "aftercare",
+                "--patient-name", NAME)
+    assert built.code == 0, built.err
+    return (str(smtp.messages[-1].message["Message-ID"]), ledger(out / "mail")[-1]["key"], record["inputs"],
+            built.out.split("/")[-1].strip())
+
+
+def test_hashes_over_patient_values_are_keyed_with_the_installation_secret(
+        lib: Path, tmp_path: Path, smtp: SmtpServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    first = use_secret(monkeypatch, tmp_path / "one" / "secret")
+    a = hashes(lib, tmp_path / "a", smtp)
+    use_secret(monkeypatch, tmp_path / "two" / "secret")
+    b = hashes(lib, tmp_path / "b", smtp)
+    use_secret(monkeypatch, first)
+    again = hashes(lib, tmp_path / "c", smtp)
+    assert again == a  # the same secret gives the same hashes: reruns still match
+    assert all(x != y for x, y in zip(a, b, strict=True))  # another secret: nothing can be compared
+    assert a[0] == f"<handout-{a[1]}@clinic.test>"
+    assert a[3].startswith("peel-aftercare-") and a[3] != b[3]
+
+
+def test_the_secret_is_made_on_first_use_readable_by_its_owner_only(
+        lib: Path, tmp_path: Path, smtp: SmtpServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HANDOUTGEN_SECRET")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    out = tmp_path / "mail"
+    assert cli(lib, *one(), "--out", str(out)).code == 0
+    secret = tmp_path / "xdg" / "handoutgen" / "secret"
+    assert re.fullmatch(r"[0-9a-f]{64}\n", secret.read_text())
+    modes = (oct(secret.stat().st_mode & 0o777), oct(secret.parent.stat().st_mode & 0o777))
+    assert modes == ("0o600", "0o700")
+    made = secret.read_text()
+    rerun = cli(lib, *one(), "--out", str(out))
+    assert rerun.out.startswith("Sent 0, skipped 1") and secret.read_text() == made
+    monkeypatch.delenv("XDG_CONFIG_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert cli(lib, *one(), "--out", str(tmp_path / "other")).code == 0
+    assert (tmp_path / "home/.config/handoutgen/secret").read_text() != made
+    assert len(smtp.messages) == 2
+
+
+def test_a_secret_others_can_read_or_that_is_damaged_is_refused(
+        lib: Path, tmp_path: Path, smtp: SmtpServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    secret = use_secret(monkeypatch, tmp_path / "secret")
+    secret.write_text("ab" * 32 + "\n")
+    secret.chmod(0o640)
+    run = cli(lib, *one(), "--out", str(tmp_path / "mail"))
+    assert (run.code, run.errors) == (1, [f"error: {secret}:1: secret: other users can read or change it "
+                                          f"(readable by its owner only: chmod 600 {secret})"])
+    secret.chmod(0o600)
+    secret.write_text("not a secret\n")
+    run = cli(lib, *one(), "--out", str(tmp_path / "mail"))
+    assert (run.code, run.errors) == (1, [f"error: {secret}:1: secret: is not a secret this program made "
+                                          "(64 hexadecimal digits: restore the file from its backup)"])
+    assert smtp.messages == []
+
+
+def test_a_ledger_written_with_another_secret_stops_before_anything_is_sent(
+        lib: Path, tmp_path: Path, smtp: SmtpServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    use_secret(monkeypatch, tmp_path / "old" / "secret")
+    out = tmp_path / "mail"
+    assert cli(lib, *one(), "--out", str(out)).code == 0
+    use_secret(monkeypatch, tmp_path / "new" / "secret")  # e.g. a new computer without the backup
+    run = cli(lib, *one(), "--out", str(out))
+    assert run.code == 3
+    assert run.errors == [
+        f"error: {out}/ledger.jsonl:1: secret: was written with another installation secret, so its "
+        f"messages would all be sent again (restore that secret to {tmp_path}/new/secret from its "
+        "backup (see the README); or move the ledger away, knowing that its messages will then be "
+        "sent again)"]
+    assert len(smtp.messages) == 1
+
+
+def legacy_ledger(lib: Path, out: Path, status: str) -> str:
+    """A ledger as versions before the installation secret wrote it (plain SHA-256 keys)."""
+    library = load_library(lib)
+    requests = tuple(Request("alder", "needling", kind, "en",
+                             (("appointment_date", "2026-12-01"), ("patient_name", NAME)))
+                     for kind in ("consent", "aftercare"))
+    key = legacy_key(library, Outgoing("A1001", ADDRESS, requests))
+    mid = f"<handout-{key}@clinic.test>"
+    out.mkdir()
+    (out / "ledger.jsonl").write_text(json.dumps({"key": key, "status": status, "message_id": mid,
+                                                  "appointment_id": "A1001"}) + "\n")
+    (out / "passcodes.csv").write_text("appointment_id,appointment_date,appointment_time,patient_name,"
+                                       f"passcode,message_id,created\r\nA1001,2026-12-01,,{NAME},"
+                                       f"K7QM-4XT9-BR2D,{mid},2026-11-30T10:00:00+00:00\r\n")
+    return mid
+
+
+def test_a_message_a_ledger_from_before_the_secret_recorded_is_not_sent_again(
+        lib: Path, tmp_path: Path, smtp: SmtpServer) -> None:
+    out = tmp_path / "mail"
+    legacy_ledger(lib, out, "sent")
+    run = cli(lib, *one(), "--out", str(out))
+    assert run.code == 0, run.err
+    assert run.out.startswith("Sent 0, skipped 1 (already sent)")
+    assert smtp.messages == []
+
+
+def test_an_unknown_message_from_before_the_secret_is_resent_as_the_same_message(
+        lib: Path, tmp_path: Path, smtp: SmtpServer) -> None:
+    out = tmp_path / "mail"
+    mid = legacy_ledger(lib, out, "unknown")
+    assert cli(lib, *one(), "--out", str(out)).out.startswith("Sent 0, skipped 0 (already sent), failed 0, "
+                                                              "unknown 1")
+    run = cli(lib, *one(), "--out", str(out), "--resend-unknown")
+    assert run.code == 0, run.err
+    (received,) = smtp.messages
+    assert received.message["Message-ID"] == mid  # mail programs can tell it is the same message
+    for data in pdfs(received.message).values():  # the passcode the patient was given still opens it
+        assert PdfReader(io.BytesIO(data)).decrypt("K7QM-4XT9-BR2D")
+        assert PdfReader(io.BytesIO(data)).decrypt("K7QM4XT9BR2D")
+    assert ledger(out)[-1]["status"] == "sent" and ledger(out)[-1]["message_id"] == mid
+    assert cli(lib, *one(), "--out", str(out)).out.startswith("Sent 0, skipped 1 (already sent)")
+
+
+# 12. Passcodes patients can type
+
+
+def opens(path: Path, password: str) -> dict[str, bool]:
+    """Whether each of qpdf, mutool (MuPDF) and PDFium opens the file with the password and reads it."""
+    qpdf = subprocess.run(["qpdf", f"--password={password}", "--decrypt", str(path), "-"],
+                          capture_output=True, check=False)
+    mutool = subprocess.run(["mutool", "draw", "-q", "-F", "txt", "-o", "-", "-p", password, str(path), "1"],
+                            capture_output=True, text=True, check=False)
+    try:
+        document = pdfium.PdfDocument(str(path), password=password)
+        text = document[0].get_textpage().get_text_range()
+        document.close()
+    except pdfium.PdfiumError:
+        text = ""
+    return {"qpdf": qpdf.returncode == 0 and qpdf.stdout.startswith(b"%PDF"),
+            "mutool": "Alder Test Clinic" in mutool.stdout, "pdfium": "Alder Test Clinic" in text}
+
+
+def test_the_passcode_opens_the_attachment_typed_with_or_without_its_spaces(
+        lib: Path, tmp_path: Path, smtp: SmtpServer) -> None:
+    out = tmp_path / "mail"
+    assert cli(lib, *one(), "--out", str(out)).code == 0
+    passcode = passcodes(out)["A1001"]["passcode"]
+    assert re.fullmatch(r"[0-9]{4} [0-9]{4} [0-9]{4} [0-9]{4}", passcode)
+    (received,) = smtp.messages
+    files = pdfs(received.message)
+    assert len(files) == 2
+    for name, data in files.items():
+        path = tmp_path / name
+        path.write_bytes(data)
+        everywhere = {"qpdf": True, "mutool": True, "pdfium": True}
+        assert opens(path, passcode) == everywhere
+        assert opens(path, passcode.replace(" ", "")) == everywhere
+        wrong = str((int(passcode.replace(" ", "")) + 1) % 10**16).zfill(16)
+        assert opens(path, wrong) == {"qpdf": False, "mutool": False, "pdfium": False}
+    assert passcode not in received.message.as_string() and passcode.replace(" ", "") not in \
+        received.message.as_string()
+
+
+def test_passcodes_are_sixteen_random_digits() -> None:
+    made = [new_passcode() for _ in range(2000)]
+    assert len(set(made)) == 2000
+    assert all(re.fullmatch(r"[0-9]{4} [0-9]{4} [0-9]{4} [0-9]{4}", p) for p in made)
+    digits = [p.replace(" ", "") for p in made]
+    assert all({d[i] for d in digits} == set("0123456789") for i in range(16))  # every place varies fully
