@@ -25,7 +25,7 @@ from email.utils import formataddr, formatdate
 from pathlib import Path
 from typing import Any
 
-from .branding import Mail
+from .branding import Clinic, Mail
 from .build import render_documents
 from .compose import Request, compose, fingerprint, render_template, template_dirs
 from .content import KINDS
@@ -150,13 +150,19 @@ def protect(pdf: bytes, passcode: str) -> bytes:
 
 
 def attachments(library: Library, item: Outgoing) -> list[tuple[str, bytes]]:
-    """The PDFs of a message with their file names (no patient name in them)."""
+    """The PDFs of a message with their file names (no patient name in them).
+
+    The names are in clear in the email: they name the treatment only when the clinic chose a
+    detailed body, else the clinic.
+    """
     documents = tuple(compose(library, r) for r in item.requests)
-    treatment = item.requests[0].treatment
+    first = item.requests[0]
+    detailed = settings(library.clinics[first.clinic]).body == "detailed"
+    prefix = first.treatment if detailed else first.clinic
     if item.packet:
-        return [(f"{treatment}-packet.pdf",
+        return [(f"{prefix}-packet.pdf",
                  render_documents(library, item.requests, documents, item.duplex))]
-    return [(f"{treatment}-{r.kind}.pdf", render_documents(library, (r,), (d,)))
+    return [(f"{prefix}-{r.kind}.pdf", render_documents(library, (r,), (d,)))
             for r, d in zip(item.requests, documents, strict=True)]
 
 
@@ -179,21 +185,20 @@ def compose_message(library: Library, item: Outgoing, files: list[tuple[str, byt
     first = item.requests[0]
     entry = library.clinics[first.clinic]
     clinic = entry.clinic.in_language(first.language)
-    content = library.treatments[first.treatment].languages[first.language]
-    values = patient_values(item)
     context: dict[str, Any] = {
         "clinic": clinic,
-        "patient": display_values(values, clinic, library.labels[first.language].months,
-                                  library.labels[first.language].text),
-        "treatment": {"id": first.treatment, "name": content.facts.name},
-        "documents": [{"title": content.kinds[r.kind].title, "kind": r.kind} for r in item.requests],
+        "details": settings(entry).body == "detailed",
+        "count": len(item.requests),
         "files": [name for name, _ in files],
         "packet": item.packet,
         "protection": protection,
         "passcode_format": DOB_FORMAT[clinic.date_style].replace("%d", "DD").replace("%m", "MM")
         .replace("%Y", "YYYY"),
+        "passcode_digits": PASSCODE_DIGITS,
         "language": first.language,
     }
+    if context["details"]:  # a minimal body's templates are not even given the patient's details
+        context |= details(library, item, clinic)
     dirs = tuple(template_dirs(library.root, entry))
     languages = dict.fromkeys((first.language, clinic.languages[0]))
     subject, text, html = (render_template(dirs, tuple(f"email/{lang}/{name}" for lang in languages),
@@ -213,6 +218,16 @@ def compose_message(library: Library, item: Outgoing, files: list[tuple[str, byt
         message.add_attachment(data, maintype="application", subtype="pdf", filename=name)
     message["Content-Language"] = first.language  # after the body: set_content drops Content-*
     return message
+
+
+def details(library: Library, item: Outgoing, clinic: Clinic) -> dict[str, Any]:
+    """What a detailed email body may show: the patient's values, the treatment, the documents."""
+    first = item.requests[0]
+    content = library.treatments[first.treatment].languages[first.language]
+    labels = library.labels[first.language]
+    return {"patient": display_values(patient_values(item), clinic, labels.months, labels.text),
+            "treatment": {"id": first.treatment, "name": content.facts.name},
+            "documents": [{"title": content.kinds[r.kind].title, "kind": r.kind} for r in item.requests]}
 
 
 def check_templates(library: Library) -> None:

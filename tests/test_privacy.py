@@ -17,7 +17,7 @@ from typing import Any
 
 import pypdfium2 as pdfium  # type: ignore[import-untyped]
 import pytest
-from conftest import cli
+from conftest import cli, edit, line_of
 from pypdf import PdfReader
 from servers import PASSWORD, USER, SmtpServer
 
@@ -286,6 +286,10 @@ def test_the_passcode_opens_the_attachment_typed_with_or_without_its_spaces(
         assert opens(path, passcode.replace(" ", "")) == everywhere
         wrong = str((int(passcode.replace(" ", "")) + 1) % 10**16).zfill(16)
         assert opens(path, wrong) == {"qpdf": False, "mutool": False, "pdfium": False}
+    text, html = body(received.message), body(received.message, "html")
+    how = ("When your PDF reader asks for a password, type the 16 digits of the passcode. You may type "
+           "the spaces between the groups of four, or leave them out.")
+    assert how in " ".join(text.split()) and how in " ".join(html.split())
     assert passcode not in received.message.as_string() and passcode.replace(" ", "") not in \
         received.message.as_string()
 
@@ -296,3 +300,100 @@ def test_passcodes_are_sixteen_random_digits() -> None:
     assert all(re.fullmatch(r"[0-9]{4} [0-9]{4} [0-9]{4} [0-9]{4}", p) for p in made)
     digits = [p.replace(" ", "") for p in made]
     assert all({d[i] for d in digits} == set("0123456789") for i in range(16))  # every place varies fully
+
+
+# 13. The email body
+
+
+NEXT = ("--field", "next_appointment_date=2026-12-15", "--field", "next_appointment_time=10:30")
+MINIMAL = """Hello,
+
+We have attached 2 documents for you from Alder Test Clinic.
+
+Please read them carefully and keep them to hand.
+
+To keep your information private, the files are locked with a passcode. We will give you the \
+passcode by phone or text message. We never send it by email.
+
+When your PDF reader asks for a password, type the 16 digits of the passcode. You may type the \
+spaces between the groups of four, or leave them out.
+
+If you have questions, call us on 01632 960 001 (Monday to Friday, 9 am to 5 pm).
+Outside those hours, call 01632 960 002. In an emergency, call 999.
+
+Alder Test Clinic
+1 Alder Row, Testbury TB1 1AA, United Kingdom
+https://alder.example/
+"""
+
+
+def test_by_default_the_email_names_no_patient_treatment_or_date(lib: Path, tmp_path: Path,
+                                                                 smtp: SmtpServer) -> None:
+    out = tmp_path / "mail"
+    assert cli(lib, *one(), *NEXT, "--out", str(out)).code == 0
+    (received,) = smtp.messages
+    message = received.message
+    assert message["Subject"] == "Alder Test Clinic: your documents"
+    assert body(message).replace("\r\n", "\n") == MINIMAL
+    files = pdfs(message)
+    assert sorted(files) == ["alder-aftercare.pdf", "alder-consent.pdf"]  # no treatment in the names
+    headers = [f"{k}: {v}" for k, v in message.items() if k != "Date"]  # the Date is when it was sent
+    clear = "\n".join([*headers, body(message), body(message, "html")])
+    for detail in (NAME, "Ana", "Lima", "Needling", "needling", "December", "2026", "10:30"):
+        assert detail not in clear
+    for detail in (NAME, "Needling", "needling", "December"):  # long enough not to turn up by chance
+        assert detail.encode() not in b"".join(files.values())  # the PDF's metadata is encrypted too
+    passcode = passcodes(out)["A1001"]["passcode"]
+    reader = PdfReader(io.BytesIO(files["alder-consent.pdf"]))
+    assert reader.decrypt(passcode)
+    inside = " ".join(reader.pages[0].extract_text().split())
+    assert NAME in inside and "1 December 2026" in inside and "Consent to needling" in inside
+
+
+def test_a_clinic_may_choose_a_detailed_body(lib: Path, tmp_path: Path, smtp: SmtpServer) -> None:
+    use_server(lib, smtp, settings="  body: detailed\n")
+    assert cli(lib, *one(), *NEXT, "--out", str(tmp_path / "mail")).code == 0
+    message = smtp.messages[0].message
+    assert message["Subject"] == "Alder Test Clinic: your Needling documents"
+    text = body(message)
+    assert text.startswith("Hello Ana Lima,\r\n\r\nYour Needling appointment is on 1 December 2026.\r\n"
+                           "\r\nWe have attached these documents for you:\r\n- Consent to needling\r\n"
+                           "- Aftercare after needling\r\n")
+    assert "Hello Ana Lima," in body(message, "html") and "type the 16 digits" in text
+    assert sorted(pdfs(message)) == ["needling-aftercare.pdf", "needling-consent.pdf"]
+
+
+def test_the_spanish_email_is_minimal_too(lib: Path, tmp_path: Path, smtp: SmtpServer) -> None:
+    run = cli(lib, "email", "--clinic", "birch", "--treatment", "needling", "--kind", "aftercare",
+              "--language", "es", "--patient-name", "Lucía Fernández", "--field",
+              "appointment_date=2026-12-02", "--to", "lucia@patients.test", "--out", str(tmp_path / "mail"))
+    assert run.code == 0, run.err
+    message = smtp.messages[0].message
+    assert message["Subject"] == "Birch Test Dermatology: su documento"
+    text = " ".join(body(message).split())
+    assert text.startswith("Hola: Le enviamos un documento de Birch Test Dermatology. Por favor, léalo")
+    assert ("Cuando su lector de PDF le pida la contraseña, escriba las 16 cifras de la contraseña. Puede "
+            "escribir los espacios entre los grupos de cuatro o no escribirlos.") in text
+    for detail in ("Lucía", "Punción", "punción", "diciembre"):
+        assert detail not in text and detail not in body(message, "html")
+    assert list(pdfs(message)) == ["birch-aftercare.pdf"]
+
+
+def test_the_body_setting_is_checked(lib: Path) -> None:
+    text = edit(lib, ALDER, "  attachments: passcode\n", "  attachments: passcode\n  body: chatty\n")
+    run = cli(lib, "check")
+    assert run.code == 1
+    assert run.errors == [f"error: {ALDER}:{line_of(text, 'body: chatty')}: mail.body: 'chatty' is not "
+                          "allowed (expected one of: minimal, detailed)"]
+
+
+def test_a_clinic_template_cannot_show_details_the_clinic_did_not_choose_to_send(lib: Path) -> None:
+    override = lib / "assets/clinics/alder/templates/email/en/body.txt.j2"
+    override.parent.mkdir(parents=True)
+    override.write_text("Dear {{ patient.patient_name }},\nSee the attachment.\n", encoding="utf-8")
+    run = cli(lib, "check")
+    assert (run.code, run.errors) == (1, [
+        "error: assets/clinics/alder/templates/email/en/body.txt.j2:1: (template): undefined value: "
+        "'patient' is undefined (names listed in the README's template reference)"])
+    edit(lib, ALDER, "  attachments: passcode\n", "  attachments: passcode\n  body: detailed\n")
+    assert cli(lib, "check").code == 0
