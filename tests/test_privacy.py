@@ -23,6 +23,7 @@ from servers import PASSWORD, USER, SmtpServer
 
 from handoutgen.compose import Request
 from handoutgen.errors import Problem
+from handoutgen.ledger import PasscodeList
 from handoutgen.library import load_library
 from handoutgen.mail import Outgoing, legacy_key, new_passcode
 from handoutgen.web.batch import Job
@@ -98,6 +99,20 @@ def test_a_name_that_starts_a_formula_is_text_in_the_passcode_list(lib: Path, tm
     assert row[header.index("appointment_id")] == "A1001"
     raw = (out / "passcodes.csv").read_text(encoding="utf-8")
     assert raw.splitlines()[0].startswith('"appointment_id","appointment_date"')  # every cell quoted
+
+
+def test_the_passcode_list_reads_back_what_it_wrote(tmp_path: Path) -> None:
+    written = PasscodeList(tmp_path)
+    rows = [{"appointment_id": "-A1", "patient_name": FORMULA, "passcode": "0123 4567 8901 2345",
+             "message_id": "<handout-1@clinic.test>"},
+            {"appointment_id": "A2", "patient_name": 'Jo "JJ" O\'Neil, Jr', "passcode": "9999 0000 1111 2222",
+             "message_id": "<handout-2@clinic.test>"}]
+    for row in rows:
+        written.add(row)
+    assert PasscodeList(tmp_path).known == {"<handout-1@clinic.test>": "0123 4567 8901 2345",
+                                            "<handout-2@clinic.test>": "9999 0000 1111 2222"}
+    names = [row["patient_name"] for row in passcodes(tmp_path).values()]
+    assert names == ["'" + FORMULA, 'Jo "JJ" O\'Neil, Jr']
 
 
 def test_every_cell_of_the_row_problems_list_is_neutralised(tmp_path: Path) -> None:
