@@ -111,6 +111,10 @@ class Mail:
     attachments: Literal["passcode", "date-of-birth", "unprotected"] = spec(
         "passcode: AES-256 with a random passcode per appointment (default); date-of-birth and "
         "unprotected are unsafe and warn on every run", default="passcode")
+    body: Literal["minimal", "detailed"] = spec(
+        "minimal: the email names no patient, treatment or date, they are in the attachment "
+        "(default); detailed: it greets the patient by name and gives the treatment, date and "
+        "document titles, which anyone who sees the email can read", default="minimal")
     attempts: int = spec("tries per message when the server says 'try again later'", default=4,
                          min_value=1, max_value=10)
     retry_delay_seconds: float = spec("wait before the second try; doubles each time", default=5.0,

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import hashlib
 import os
 import signal
 import sys
@@ -26,6 +25,7 @@ from .library import CONTENT_DIR, LABELS_DIR, Library, load_library
 from .load import display
 from .output import write_atomic
 from .patient import ADDRESS_DOC, FIELDS, KIND_FIELDS, SOURCE, check_value, for_kind, is_address, is_date
+from .secret import keyed_hash
 
 if TYPE_CHECKING:
     from .appointments import Shard
@@ -257,8 +257,8 @@ def cmd_build(root: Path, argv: Sequence[str], args: argparse.Namespace) -> int:
         target = Path(args.output)
     else:
         name = output_name(library, request)
-        if request.patient:  # never a patient's name in a file name: a short hash of the document instead
-            name = name.removesuffix(".pdf") + "-" + hashlib.sha256(pdf).hexdigest()[:10] + ".pdf"
+        if request.patient:  # never a patient's name in a file name: a short keyed hash of the document
+            name = name.removesuffix(".pdf") + "-" + keyed_hash(pdf)[:10] + ".pdf"
         target = Path("out") / name
     write_atomic(target, pdf, mode=0o600 if request.patient else 0o644)
     print(f"Built {target}")

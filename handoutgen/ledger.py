@@ -3,10 +3,13 @@
 ledger.jsonl gets a "sending" line, flushed to disk, before a message is handed to the server,
 and a "sent", "failed" or "unknown" line after. The latest line for a message wins, and a
 message whose latest line is "sending" (the run was killed mid-send) counts as unknown: it may
-have arrived, so it is never resent without being asked. The ledger holds no name or address.
+have arrived, so it is never resent without being asked. The ledger holds no name or address,
+and its keys are keyed hashes: each line names the installation secret (secret.key_id) it was
+written with, and a ledger of another secret stops the run rather than send everything again.
 
 passcodes.csv is for the front desk, who read each passcode to the patient by phone: it holds
-the patient's name, so it is created readable by its owner only.
+the patient's name, so it is created readable by its owner only, and no cell of it can run as
+a spreadsheet formula.
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ from typing import Any
 
 from .errors import DeliveryError
 from .load import display
-from .output import HOST, AppendLog, Tail, alive, json_objects
+from .output import HOST, AppendLog, Tail, alive, csv_text, json_objects
+from .secret import key_id, secret_path
 
 LEDGER = "ledger.jsonl"
 PASSCODES = "passcodes.csv"
@@ -67,6 +71,9 @@ class Ledger:
         self.latest: dict[str, Entry] = {}
         self.sent_to: set[str] = set()  # appointments that were sent some version already
         self.tail = Tail(self.path, "ledger")
+        self.lines = 0  # lines read so far
+        self.legacy = False  # lines from before keyed hashes: their keys are plain SHA-256
+        self.secret = key_id()
         self.log: AppendLog | None = None  # opened on the first record: a dry run writes none
         try:
             folder.mkdir(parents=True, exist_ok=True)
@@ -74,16 +81,42 @@ class Ledger:
         except OSError as err:
             raise DeliveryError.one(display(self.path), 1, "ledger", f"cannot write: {err.strerror}",
                                     "a writable output folder") from err
-        self.refresh()
+        try:
+            self.refresh()
+        except DeliveryError:
+            os.close(self.lock)
+            raise
 
     def refresh(self) -> None:
         """Read the lines other runs (and this one) appended since the last read."""
-        for item in json_objects(self.tail.new_lines()):
-            key, status, mid = item.get("key"), item.get("status"), item.get("message_id")
-            if isinstance(key, str) and isinstance(status, str) and isinstance(mid, str):
-                self.latest[key] = Entry(key, status, mid, str(item.get("owner", "")))
-                if status == "sent" and isinstance(item.get("appointment_id"), str):
-                    self.sent_to.add(item["appointment_id"])
+        for raw in self.tail.new_lines():
+            self.lines += 1
+            for item in json_objects([raw]):
+                self._read(item)
+
+    def _read(self, item: dict[str, Any]) -> None:
+        key, status, mid = item.get("key"), item.get("status"), item.get("message_id")
+        if not (isinstance(key, str) and isinstance(status, str) and isinstance(mid, str)):
+            return
+        if "secret" not in item:
+            self.legacy = True
+        elif item["secret"] != self.secret:  # its keys mean nothing now: every message would go again
+            raise DeliveryError.one(
+                display(self.path), self.lines, "secret",
+                "was written with another installation secret, so its messages would all be sent again",
+                f"restore that secret to {display(secret_path())} from its backup (see the README); "
+                "or move the ledger away, knowing that its messages will then be sent again")
+        self.latest[key] = Entry(key, status, mid, str(item.get("owner", "")))
+        if status == "sent" and isinstance(item.get("appointment_id"), str):
+            self.sent_to.add(item["appointment_id"])
+
+    def adopt(self, key: str, legacy: str) -> Entry | None:
+        """Take a message an older version recorded under its plain-SHA-256 key as `key`'s."""
+        old = self.latest.get(legacy)
+        if old is None or key in self.latest:
+            return None
+        self.latest[key] = old
+        return old
 
     @contextlib.contextmanager
     def claim(self) -> Iterator[None]:
@@ -104,7 +137,8 @@ class Ledger:
         if self.log is None:
             self.log = AppendLog(self.path, "ledger")
         owner = {"owner": f"{HOST}:{os.getpid()}"} if status == "sending" else {}
-        self.log.append([{"key": key, "status": status, "time": now(), **details, **owner}], sync=True)
+        self.log.append([{"key": key, "status": status, "time": now(), **details, **owner,
+                          "secret": self.secret}], sync=True)
 
     def close(self) -> None:
         """Flush and close the ledger."""
@@ -136,17 +170,16 @@ class PasscodeList:
 
     def add(self, row: dict[str, str]) -> None:
         """Append a row (with the header if the file is new) and make it durable."""
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, PASSCODE_COLUMNS, lineterminator="\r\n")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
             try:
+                values = {**row, "created": now()}
+                rows = [[values.get(column, "") for column in PASSCODE_COLUMNS]]
                 if os.fstat(fd).st_size == 0:
-                    writer.writeheader()
+                    rows.insert(0, list(PASSCODE_COLUMNS))
                     self.header = list(PASSCODE_COLUMNS)
-                writer.writerow({**row, "created": now()})
-                os.write(fd, buffer.getvalue().encode())
+                os.write(fd, csv_text(rows).encode())
                 os.fsync(fd)
             finally:
                 os.close(fd)

@@ -25,7 +25,7 @@ from email.utils import formataddr, formatdate
 from pathlib import Path
 from typing import Any
 
-from .branding import Mail
+from .branding import Clinic, Mail
 from .build import render_documents
 from .compose import Request, compose, fingerprint, render_template, template_dirs
 from .content import KINDS
@@ -35,11 +35,14 @@ from .library import ClinicEntry, Library, inside
 from .load import display
 from .output import confined, write_atomic
 from .patient import display_values
+from .secret import keyed_hash
 from .smtp import Outcome, Sender
 
 OUTBOX = "outbox"
-# Letters and digits that cannot be mistaken for each other when read out (no 0/O, 1/I/L).
-PASSCODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+# Digits only: one case, nothing that looks or sounds like something else, in any language, and
+# a number pad will do. 16 digits are 53 bits; shown in groups of four.
+PASSCODE_DIGITS = 16
+PASSCODE_GROUP = 4
 DOB_FORMAT = {"day-month-year": "%d%m%Y", "month-day-year": "%m%d%Y", "iso": "%Y%m%d"}
 TEMPLATES = ("subject.txt.j2", "body.txt.j2", "body.html.j2")
 
@@ -88,19 +91,33 @@ class MailSummary:
 def message_key(library: Library, item: Outgoing) -> str:
     """What makes a message the same message: appointment, address and document versions.
 
-    The program's own version is not part of it, so upgrading handoutgen resends nothing.
+    Keyed with the installation secret: the key covers patient values, and a plain hash would
+    let anyone with the library confirm a guess. The program's own version is not part of it,
+    so upgrading handoutgen resends nothing.
     """
+    return keyed_hash(_message_payload(library, item))[:32]
+
+
+def legacy_key(library: Library, item: Outgoing) -> str:
+    """The key versions before the installation secret gave a message (a plain SHA-256).
+
+    Only used to recognise the messages a ledger of such a version recorded, so that they are
+    never sent again.
+    """
+    return hashlib.sha256(_message_payload(library, item)).hexdigest()[:32]
+
+
+def _message_payload(library: Library, item: Outgoing) -> bytes:
     versions = [(r.clinic, r.treatment, r.kind, r.language,
                  library.treatments[r.treatment].meta.version, fingerprint(library, r), r.patient)
                 for r in item.requests]
-    payload = json.dumps([item.appointment_id, item.recipient.lower(), versions, item.packet,
-                          item.duplex], ensure_ascii=False)
-    return hashlib.sha256(payload.encode()).hexdigest()[:32]
+    return json.dumps([item.appointment_id, item.recipient.lower(), versions, item.packet,
+                       item.duplex], ensure_ascii=False).encode()
 
 
 def walk_in_id(address: str, requests: tuple[Request, ...]) -> str:
     """An appointment id for a message sent without one: same address and documents, same id."""
-    return "walk-in-" + hashlib.sha256(repr((address.lower(), requests)).encode()).hexdigest()[:10]
+    return "walk-in-" + keyed_hash(repr((address.lower(), requests)).encode())[:10]
 
 
 def message_id(key: str, sender: str) -> str:
@@ -109,31 +126,43 @@ def message_id(key: str, sender: str) -> str:
 
 
 def new_passcode() -> str:
-    """A random passcode that is easy to read out: three groups of four, about 59 bits."""
-    chars = "".join(secrets.choice(PASSCODE_ALPHABET) for _ in range(12))
-    return "-".join(chars[i:i + 4] for i in range(0, 12, 4))
+    """A random passcode of 16 digits in groups of four, e.g. 4829 1137 5520 9381 (53 bits)."""
+    digits = f"{secrets.randbelow(10 ** PASSCODE_DIGITS):0{PASSCODE_DIGITS}d}"
+    return " ".join(digits[i:i + PASSCODE_GROUP] for i in range(0, PASSCODE_DIGITS, PASSCODE_GROUP))
 
 
 def protect(pdf: bytes, passcode: str) -> bytes:
-    """Encrypt a PDF with AES-256: it opens with the passcode and only with it."""
+    """Encrypt a PDF with AES-256: it opens with the passcode, typed with its separators or without.
+
+    A PDF has two passwords and a reader accepts either: the user password is the passcode
+    without separators, the owner password the passcode as shown (or a random one when there
+    is nothing to leave out). Nothing is restricted, so knowing the owner password gives no more.
+    """
     from pypdf import PdfReader, PdfWriter
 
+    bare = "".join(passcode.replace("-", " ").split())  # passcodes of older versions used dashes
     writer = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf)))
-    writer.encrypt(user_password=passcode, owner_password=secrets.token_urlsafe(32),
-                   algorithm="AES-256")
+    writer.encrypt(user_password=bare, owner_password=passcode if passcode != bare
+                   else secrets.token_urlsafe(32), algorithm="AES-256")
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()
 
 
 def attachments(library: Library, item: Outgoing) -> list[tuple[str, bytes]]:
-    """The PDFs of a message with their file names (no patient name in them)."""
+    """The PDFs of a message with their file names (no patient name in them).
+
+    The names are in clear in the email: they name the treatment only when the clinic chose a
+    detailed body, else the clinic.
+    """
     documents = tuple(compose(library, r) for r in item.requests)
-    treatment = item.requests[0].treatment
+    first = item.requests[0]
+    detailed = settings(library.clinics[first.clinic]).body == "detailed"
+    prefix = first.treatment if detailed else first.clinic
     if item.packet:
-        return [(f"{treatment}-packet.pdf",
+        return [(f"{prefix}-packet.pdf",
                  render_documents(library, item.requests, documents, item.duplex))]
-    return [(f"{treatment}-{r.kind}.pdf", render_documents(library, (r,), (d,)))
+    return [(f"{prefix}-{r.kind}.pdf", render_documents(library, (r,), (d,)))
             for r, d in zip(item.requests, documents, strict=True)]
 
 
@@ -156,21 +185,20 @@ def compose_message(library: Library, item: Outgoing, files: list[tuple[str, byt
     first = item.requests[0]
     entry = library.clinics[first.clinic]
     clinic = entry.clinic.in_language(first.language)
-    content = library.treatments[first.treatment].languages[first.language]
-    values = patient_values(item)
     context: dict[str, Any] = {
         "clinic": clinic,
-        "patient": display_values(values, clinic, library.labels[first.language].months,
-                                  library.labels[first.language].text),
-        "treatment": {"id": first.treatment, "name": content.facts.name},
-        "documents": [{"title": content.kinds[r.kind].title, "kind": r.kind} for r in item.requests],
+        "details": settings(entry).body == "detailed",
+        "count": len(item.requests),
         "files": [name for name, _ in files],
         "packet": item.packet,
         "protection": protection,
         "passcode_format": DOB_FORMAT[clinic.date_style].replace("%d", "DD").replace("%m", "MM")
         .replace("%Y", "YYYY"),
+        "passcode_digits": PASSCODE_DIGITS,
         "language": first.language,
     }
+    if context["details"]:  # a minimal body's templates are not even given the patient's details
+        context |= details(library, item, clinic)
     dirs = tuple(template_dirs(library.root, entry))
     languages = dict.fromkeys((first.language, clinic.languages[0]))
     subject, text, html = (render_template(dirs, tuple(f"email/{lang}/{name}" for lang in languages),
@@ -190,6 +218,16 @@ def compose_message(library: Library, item: Outgoing, files: list[tuple[str, byt
         message.add_attachment(data, maintype="application", subtype="pdf", filename=name)
     message["Content-Language"] = first.language  # after the body: set_content drops Content-*
     return message
+
+
+def details(library: Library, item: Outgoing, clinic: Clinic) -> dict[str, Any]:
+    """What a detailed email body may show: the patient's values, the treatment, the documents."""
+    first = item.requests[0]
+    content = library.treatments[first.treatment].languages[first.language]
+    labels = library.labels[first.language]
+    return {"patient": display_values(patient_values(item), clinic, labels.months, labels.text),
+            "treatment": {"id": first.treatment, "name": content.facts.name},
+            "documents": [{"title": content.kinds[r.kind].title, "kind": r.kind} for r in item.requests]}
 
 
 def check_templates(library: Library) -> None:
@@ -300,8 +338,11 @@ class Postbox:
         """
         entry = self.library.clinics[item.requests[0].clinic]
         key = message_key(self.library, item)
-        mid = message_id(key, sender_address(entry))
         with self.ledger.claim():
+            # A message recorded by a version before keyed hashes keeps its Message-ID (and so its
+            # passcode), and is never sent twice.
+            old = self.ledger.adopt(key, legacy_key(self.library, item)) if self.ledger.legacy else None
+            mid = old.message_id if old else message_id(key, sender_address(entry))
             message = self.prepare(item, entry, key, mid)
             if message is None or self.dry_run:
                 return

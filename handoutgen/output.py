@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import csv
+import io
 import json
 import os
 import socket
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,9 @@ TEMP_SUFFIX = ".part"
 # Temporary names say which host and process write them, so leftovers of a killed run can be
 # told from the files of a run still going (see remove_leftovers).
 HOST = socket.gethostname()
+# A spreadsheet takes a cell that starts with one of these as a formula (OWASP, CSV injection);
+# the full-width forms are there because some spreadsheets fold them to the ASCII ones.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "\0", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 
 
 def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
@@ -46,6 +51,26 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
         raise DeliveryError.one(display(path), 1, "output", f"cannot write: {err.strerror}",
                                 "a writable folder with free space") from err
     _sync_folder(folder)
+
+
+def spreadsheet_cell(value: object) -> str:
+    """A CSV cell a spreadsheet shows as text: one that could start a formula gets a leading '."""
+    text = str(value)
+    if text.startswith(FORMULA_START) or text.lstrip(" ").startswith(FORMULA_START):
+        return "'" + text
+    return text
+
+
+def csv_text(rows: Iterable[Sequence[object]]) -> str:
+    """CSV for people to open in a spreadsheet: every cell quoted and none able to run as a formula.
+
+    Every CSV this program writes goes through here (OWASP's advice: quote each cell, escape
+    quotes, and put a ' before a cell that starts with = + - @ tab or CR).
+    """
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
+    writer.writerows([spreadsheet_cell(cell) for cell in row] for row in rows)
+    return buffer.getvalue()
 
 
 def remove_leftovers(out: Path) -> int:

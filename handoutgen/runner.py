@@ -24,6 +24,7 @@ from .errors import DeliveryError, HandoutError, Problem
 from .library import Library
 from .manifest import Record
 from .output import confined, remove_leftovers, write_atomic
+from .secret import keyed_hash
 
 
 @dataclass(frozen=True)
@@ -63,13 +64,18 @@ def program_digest() -> str:
     return digest.hexdigest()
 
 
-def inputs_key(library: Library, requests: Iterable[Request], duplex: bool) -> str:
-    """Hash of everything a file is made from: program, content, branding, layouts, patient."""
-    digest = hashlib.sha256(program_digest().encode())
-    for request in requests:
-        digest.update(repr((fingerprint(library, request), request)).encode())
-    digest.update(b"duplex" if duplex else b"simplex")
-    return digest.hexdigest()
+def inputs_key(library: Library, requests: tuple[Request, ...], duplex: bool) -> str:
+    """Hash of everything a file is made from: program, content, branding, layouts, patient.
+
+    With patient values it is keyed with the installation secret, so that it cannot confirm a
+    guessed name; a handout without them needs no secret.
+    """
+    data = b"".join([program_digest().encode(),
+                     *(repr((fingerprint(library, r), r)).encode() for r in requests),
+                     b"duplex" if duplex else b"simplex"])
+    if any(r.patient for r in requests):
+        return keyed_hash(data)
+    return hashlib.sha256(data).hexdigest()
 
 
 def up_to_date(task: Task, existing: dict[tuple[str, str, str], Record], out: Path) -> bool:

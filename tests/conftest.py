@@ -48,6 +48,18 @@ def _fresh_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
         os.environ["XDG_CACHE_HOME"] = old
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_secret(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Keep the installation secret the tests make out of the user's own config folder."""
+    old = os.environ.get("HANDOUTGEN_SECRET")
+    os.environ["HANDOUTGEN_SECRET"] = str(tmp_path_factory.mktemp("config") / "secret")
+    yield
+    if old is None:
+        del os.environ["HANDOUTGEN_SECRET"]
+    else:
+        os.environ["HANDOUTGEN_SECRET"] = old
+
+
 @pytest.fixture
 def lib(tmp_path: Path) -> Path:
     """A private, editable copy of the test library (tests/library)."""

@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 missing=()
 command -v qpdf >/dev/null || missing+=(qpdf)
 command -v pdftotext >/dev/null || missing+=(poppler-utils)
+# encrypted attachments are opened with MuPDF too (and PDFium, from pip)
+command -v mutool >/dev/null || missing+=(mupdf-tools)
 # printing tests start their own CUPS scheduler with the generic PDF printer driver
 command -v cupsd >/dev/null || missing+=(cups)
 command -v lp >/dev/null || missing+=(cups-client cups-bsd)

@@ -10,8 +10,6 @@ a private temporary folder, and a batch nobody downloads is deleted after the se
 
 from __future__ import annotations
 
-import csv
-import io
 import multiprocessing
 import os
 import secrets
@@ -25,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import HandoutError, Problem, UsageError
-from ..output import alive
+from ..output import alive, csv_text
 from .config import Clock
 
 UPLOAD = "appointments.csv"
@@ -113,12 +111,9 @@ class Job:
                 if path.is_file() and not path.name.startswith("."):
                     archive.write(path, path.relative_to(self.out).as_posix())
             if self.problems:
-                buffer = io.StringIO()
-                writer = csv.writer(buffer, lineterminator="\r\n")
-                writer.writerow(["line", "column", "problem", "allowed"])
-                for p in self.problems:
-                    writer.writerow([p.line, p.path, p.message, p.allowed])
-                archive.writestr("row-problems.csv", buffer.getvalue())
+                rows = [[p.line, p.path, p.message, p.allowed] for p in self.problems]
+                archive.writestr("row-problems.csv", csv_text([["line", "column", "problem", "allowed"],
+                                                               *rows]))
         return target
 
     def remove(self) -> None:
