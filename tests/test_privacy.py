@@ -9,6 +9,7 @@ import json
 import re
 import shutil
 import subprocess
+import time
 import zipfile
 from collections.abc import Iterator
 from email.message import EmailMessage
@@ -116,7 +117,7 @@ def test_the_passcode_list_reads_back_what_it_wrote(tmp_path: Path) -> None:
 
 
 def test_every_cell_of_the_row_problems_list_is_neutralised(tmp_path: Path) -> None:
-    job = Job("j", "owner", tmp_path, rows=2, total=2, packet=False)
+    job = Job("j", "owner", tmp_path, rows=2, total=2, packet=False, clock=time.monotonic)
     job.problems = [Problem("day.csv", 2, "\tpatient_name", "\r=1+1", "@x"),
                     Problem("day.csv", 3, "date", " =1+1", "-1 or \uff1dYYYY-MM-DD")]
     job.out.mkdir()
