@@ -132,7 +132,7 @@ class _QuietCache(jinja2.FileSystemBytecodeCache):
 
     def get_cache_key(self, name: str, filename: str | None = None) -> str:
         # The sandbox's limits are compiled into the code: code cached before them has none.
-        return super().get_cache_key(f"limited-sandbox-1|{name}", filename)
+        return super().get_cache_key(f"limited-sandbox-2|{name}", filename)
 
     def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
         try:

@@ -5,8 +5,8 @@ Jinja2's own sandbox stops templates reaching Python internals; this one also bo
 make. Every value a call, filter or operator produces is at most `Limits.value` characters or
 items, and the operations that make a value much larger than their operands ('x' * n, 10 ** n,
 'x'.ljust(n), sep.join(list), s.replace(a, b), format widths) are refused before they run. The
-output is at most `Limits.output` characters, and every call, attribute, operator, range step
-and piece of output checks the render's time budget.
+output is at most `Limits.output` characters, and every call, attribute, operator, loop step and
+piece of output counts against the render's time budget.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import jinja2
+from jinja2 import nodes
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import Namespace
@@ -55,6 +56,13 @@ class Budget:
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
         self.deadline = limits.clock() + limits.seconds
+        self.steps = 0
+
+    def step(self) -> None:
+        """Count one loop step; look at the clock every few hundred."""
+        self.steps += 1
+        if not self.steps % 256:
+            self.tick()
 
     def tick(self) -> None:
         """Stop the render once its time is up."""
@@ -130,17 +138,27 @@ def _predict(method: str, text: str, args: tuple[Any, ...]) -> int | None:
     return None
 
 
-def _range(*args: int) -> Iterator[int]:
-    """range() for templates: at most Limits.range numbers, checking the time as it goes."""
+def _range(*args: int) -> range:
+    """range() for templates: at most Limits.range numbers."""
     spent = budget()
     numbers = range(*args)
     if len(numbers) > spent.limits.range:
         raise LimitExceeded(f"range of {len(numbers)} numbers is too long",
                             f"at most {spent.limits.range} numbers in a range")
-    for i, number in enumerate(numbers):
-        if i % 1000 == 999:
-            spent.tick()
-        yield number
+    return numbers  # every loop counts its steps (see LimitedSandbox._parse)
+
+
+def _steps(values: Any) -> Any:
+    """A loop's items, each counted against the render's time budget."""
+    if isinstance(values, jinja2.Undefined):
+        return values  # the loop reports the undefined name itself
+    return _stepping(values, budget())
+
+
+def _stepping(values: Any, spent: Budget) -> Iterator[Any]:
+    for value in values:
+        spent.step()
+        yield value
 
 
 class _Namespace(Namespace):
@@ -175,6 +193,9 @@ def _guarded(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
     return guarded
 
 
+_STEPS = "_steps"  # the filter every loop's items pass through
+
+
 class LimitedSandbox(ImmutableSandboxedEnvironment):
     """Jinja2's immutable sandbox with limits on sizes, numbers and time."""
 
@@ -185,6 +206,16 @@ class LimitedSandbox(ImmutableSandboxedEnvironment):
         self.globals.update(range=_range, namespace=_Namespace)
         self.globals.pop("lipsum", None)  # makes text of any size; layouts have no use for it
         self.filters = {name: _guarded(name, f) for name, f in self.filters.items()}
+        self.filters[_STEPS] = _steps
+
+    def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
+        # Jinja2 compiles a for loop to a plain Python loop that no sandbox hook sees, so a loop
+        # over a long text inside another would run for hours: every loop's items go through
+        # _steps, which counts them against the time budget.
+        tree = super()._parse(source, name, filename)
+        for loop in tree.find_all(nodes.For):
+            loop.iter = nodes.Filter(loop.iter, _STEPS, [], [], None, None, lineno=loop.iter.lineno)
+        return tree
 
     def call_binop(self, context: jinja2.runtime.Context, operator: str, left: Any, right: Any) -> Any:
         spent = budget()
