@@ -94,8 +94,10 @@ class Budget:
         """Check call arguments' sizes; with `widths`, numbers are widths or counts of a result."""
         for value in values:
             self.checked(value)
-            if widths and isinstance(value, int) and not isinstance(value, bool):
-                self.size(abs(value))
+            numbers = value.values() if isinstance(value, dict) else (value,)  # format_map's too
+            for number in numbers if widths else ():
+                if isinstance(number, int) and not isinstance(number, bool):
+                    self.size(abs(number))
 
 
 _BUDGET: ContextVar[Budget | None] = ContextVar("handoutgen_template_budget", default=None)
@@ -116,13 +118,17 @@ def rendering(limits: Limits) -> Iterator[Budget]:
         _BUDGET.reset(token)
 
 
-_WIDTH = re.compile(r"\d+")
+_FIELD = re.compile(r"\{[^{}]*\}")  # str.format: {0:>20}
+_NESTED = re.compile(r"\{[^{}]*\{")  # a field whose width is another field: {0:{1}}
+_PRINTF = re.compile(r"%[-+ #0]*(\d*)(?:\.(\d*))?")  # printf style: %-20.5s
 
 
-def _widths(text: str) -> None:
-    """A format string's widths and precisions are values' sizes: refuse huge ones."""
-    for match in _WIDTH.finditer(text):
-        budget().size(int(match.group()))
+def _widths(text: str, printf: bool) -> None:
+    """A format string's widths and precisions are sizes of what it makes: refuse huge ones."""
+    found = ([n for m in _PRINTF.finditer(text) for n in m.groups() if n] if printf
+             else [n for m in _FIELD.finditer(text) for n in re.findall(r"\d+", m.group())])
+    for number in found:
+        budget().size(int(number))
 
 
 def _predict(method: str, text: str, args: tuple[Any, ...]) -> int | None:
@@ -179,7 +185,7 @@ def _guarded(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
         value, rest = (args[skip], args[skip + 1:]) if len(args) > skip else (None, ())
         spent.arguments((*rest, *kwargs.values()), widths=True)
         if name == "format" and isinstance(value, str):
-            _widths(value)
+            _widths(value, printf=True)
         elif name == "replace" and isinstance(value, str):
             spent.size(_predict("replace", value, rest) or 0)
         elif name == "join" and isinstance(value, list | tuple):
@@ -229,24 +235,32 @@ class LimitedSandbox(ImmutableSandboxedEnvironment):
         elif operator == "**" and isinstance(left, int) and isinstance(right, int) and right > 0:
             spent.number(max(abs(left).bit_length() - 1, 0) * right)
         elif operator == "%" and isinstance(left, str):
-            _widths(left)
-            spent.arguments(right if isinstance(right, tuple) else (right,), widths=True)
+            _widths(left, printf=True)
+            if "*" in left:  # '%*s' takes its width from the arguments
+                spent.arguments(right if isinstance(right, tuple) else (right,), widths=True)
         return spent.checked(super().call_binop(context, operator, left, right))
 
     def call(__self, __context: jinja2.runtime.Context, __obj: Any, *args: Any,
              **kwargs: Any) -> Any:
         spent = budget()
         spent.tick()
-        owner = getattr(__obj, "__self__", None)  # a bound method's object
-        spent.arguments((*args, *kwargs.values()), widths=isinstance(owner, str))
+        method = getattr(__obj, "__wrapped__", __obj)  # str.format comes wrapped by the sandbox
+        owner = getattr(method, "__self__", None)  # a bound method's object
+        name = getattr(method, "__name__", "")
         if isinstance(owner, str):
-            predicted = _predict(getattr(__obj, "__name__", ""), owner, args)
+            # Numbers given to str methods are widths and counts ('x'.ljust(n)), except for
+            # format, which takes them from its arguments only in a nested field ('{:{}}').
+            widths = name not in ("format", "format_map") or bool(_NESTED.search(owner))
+            spent.arguments((*args, *kwargs.values()), widths=widths)
+            predicted = _predict(name, owner, args)
             if predicted is not None:
                 spent.size(predicted)
+        else:
+            spent.arguments((*args, *kwargs.values()), widths=False)
         return spent.checked(super().call(__context, __obj, *args, **kwargs))
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         budget().tick()
         if isinstance(obj, str) and attribute in ("format", "format_map"):
-            _widths(obj)
+            _widths(obj, printf=False)
         return super().getattr(obj, attribute)

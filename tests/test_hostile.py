@@ -21,7 +21,7 @@ from importlib import metadata
 from pathlib import Path
 
 import pytest
-from conftest import REPO, cli, edit, line_of, script, text_of
+from conftest import REPO, cli, edit, flat, line_of, pdf_text, script, text_of
 from packaging.requirements import Requirement
 from packaging.version import Version
 from PIL import Image
@@ -145,7 +145,9 @@ def test_a_template_beyond_its_limits(lib: Path, tmp_path: Path, line: str, prob
     pytest.param("{{ 'x'.ljust(10 ** 9)|length }}", 10**9, id="ljust"),
     pytest.param("{{ 'x'|center(10 ** 9) }}", 10**9, id="center"),
     pytest.param("{{ '{:>999999999}'.format(1)|length }}", 999999999, id="format-width"),
+    pytest.param("{{ '{:>{}}'.format('x', 10 ** 9)|length }}", 10**9, id="format-nested-width"),
     pytest.param("{{ '%999999999s'|format(1) }}", 999999999, id="printf-width"),
+    pytest.param("{{ '%*s' % (10 ** 9, 'x') }}", 10**9, id="printf-star-width"),
     pytest.param("{{ ('-'.join([('x' * 1000000)] * 1000))|length }}", 1000001000, id="join"),
     pytest.param("{{ ('ab' * 500000).replace('a', 'x' * 2000)|length }}", 1000500000, id="replace"),
     pytest.param("{% set ns = namespace(s='x') %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}"
@@ -159,6 +161,19 @@ def test_a_template_asking_for_a_gigabyte_in_a_process_with_little_memory(
     assert build_process(lib, tmp_path, memory=768 * 2**20) == [
         f"error: {CONSENT}:{number}: (template): a value of {size} characters or items is too large "
         f"(at most {LIMITS.value} characters or items in one value)"]
+
+
+def test_ordinary_numbers_loops_and_formats_stay_within_the_limits(lib: Path, tmp_path: Path) -> None:
+    # Numbers in a format string are text, and numbers formatted are values, not widths.
+    line = ("<p>{{ 'Ref 0800123456: {}'.format(5000000) }} {{ 'No. %d' % 123456789 }} "
+            "{{ '%08.2f'|format(2.5) }} {% for i in range(3) %}{{ loop.length - i }}{% endfor %} "
+            "{{ range(4)|length }} {{ ' '.join(['a'] * 3) }}</p>")
+    edit(lib, CONSENT, "<document>\n", "<document>\n" + line + "\n")
+    target = tmp_path / "out.pdf"
+    run = cli(lib, "build", "--clinic", "alder", "--treatment", "peel", "--kind", "consent",
+              "-o", str(target))
+    assert (run.code, run.err) == (0, "")
+    assert "Ref 0800123456: 5000000 No. 123456789 00002.50 321 4 a a a" in flat(pdf_text(target))
 
 
 class SteppingClock:
