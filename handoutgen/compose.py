@@ -2,7 +2,8 @@
 
 Templates are looked up in the clinic's own templates/ folder first, then in the built-in one.
 Jinja2 runs sandboxed with autoescape on and StrictUndefined, so every value reaches the block
-markup escaped, and a misspelt name is an error rather than an empty space.
+markup escaped, and a misspelt name is an error rather than an empty space. The sandbox also
+limits sizes and time (see sandbox.py), and templates are read only from inside their folders.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import hashlib
 import json
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -20,17 +22,18 @@ from types import FrameType
 from typing import Any
 
 import jinja2
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.loaders import split_template_path
 
-from . import markup
+from . import markup, sandbox
 from .blocks import Document, DocumentInfo
 from .branding import Clinic
 from .errors import TemplateError
 from .library import TEMPLATES_DIR, ClinicEntry, Library
-from .load import display
+from .load import display, failing, read_limited, read_text
 from .patient import display_values, nobreak, unbroken
 
 TEMPLATE_SUFFIX = ".xml.j2"
+MAX_TEMPLATE_BYTES = 256 * 1024
 
 
 @dataclass(frozen=True)
@@ -88,8 +91,8 @@ class _Undefined(jinja2.StrictUndefined):
 @lru_cache(maxsize=64)
 def environment(dirs: tuple[Path, ...]) -> jinja2.Environment:
     """Build the one Jinja2 environment used for a template lookup order."""
-    env = ImmutableSandboxedEnvironment(
-        loader=jinja2.FileSystemLoader([str(d) for d in dirs if d.is_dir()]),
+    env = sandbox.LimitedSandbox(
+        loader=_ConfinedLoader([str(d) for d in dirs if d.is_dir()]),
         bytecode_cache=_bytecode_cache(),
         autoescape=lambda name: name is None or not name.endswith(".txt.j2"),  # plain text: email
         undefined=_Undefined,
@@ -98,6 +101,22 @@ def environment(dirs: tuple[Path, ...]) -> jinja2.Environment:
         auto_reload=False,
     )
     return env
+
+
+class _ConfinedLoader(jinja2.FileSystemLoader):
+    """Templates only from inside their lookup folders: regular files of limited size, no links
+    out of the folder (a template linked to /etc/shadow is refused, never read)."""
+
+    def get_source(self, environment: jinja2.Environment,
+                   template: str) -> tuple[str, str, Callable[[], bool]]:
+        pieces = split_template_path(template)
+        for folder in self.searchpath:
+            path = Path(folder, *pieces)
+            if path.exists() or path.is_symlink():
+                text = read_text(path, MAX_TEMPLATE_BYTES, TemplateError, "(template)", "template file",
+                                 within=Path(folder))
+                return text, str(path), lambda: True  # auto_reload is off
+        raise jinja2.TemplateNotFound(template)
 
 
 def _bytecode_cache() -> jinja2.BytecodeCache | None:
@@ -112,6 +131,10 @@ def _bytecode_cache() -> jinja2.BytecodeCache | None:
 
 class _QuietCache(jinja2.FileSystemBytecodeCache):
     """A bytecode cache is only a speed-up: failing to read or write it must never fail a build."""
+
+    def get_cache_key(self, name: str, filename: str | None = None) -> str:
+        # The sandbox's limits are compiled into the code: code cached before them has none.
+        return super().get_cache_key(f"limited-sandbox-2|{name}", filename)
 
     def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
         try:
@@ -133,7 +156,10 @@ def templates_digest(dirs: tuple[Path, ...]) -> str:
     digest = hashlib.sha256()
     for folder in dirs:
         for path in sorted(folder.rglob("*" + TEMPLATE_SUFFIX)) if folder.is_dir() else ():
-            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+            data = read_limited(path, MAX_TEMPLATE_BYTES,
+                                failing(TemplateError, display(path), 1, "(template)"),
+                                "template file", within=folder)
+            digest.update(path.name.encode() + b"\0" + data)
     return digest.hexdigest()
 
 
@@ -241,7 +267,14 @@ def render_template(dirs: tuple[Path, ...], names: tuple[str, ...],
     env = environment(dirs)
     try:
         template = env.select_template(list(names))
-        return template, template.render(context)
+        return template, _render(template, context)
+    except sandbox.LimitExceeded as err:
+        raise TemplateError.one(*_error_place(err, dirs, names[0]), "(template)", err.message or "",
+                                err.allowed) from err
+    except RecursionError as err:
+        raise TemplateError.one(*_error_place(err, dirs, names[0]), "(template)",
+                                "macros or loops call themselves too deeply",
+                                "recursion that ends within a few hundred levels") from err
     except jinja2.TemplateNotFound as err:
         raise TemplateError.one(display(dirs[-1] / names[0]), 1, "(template)", "template is missing",
                                 f"create {names[0]} in templates/") from err
@@ -261,6 +294,26 @@ def render_template(dirs: tuple[Path, ...], names: tuple[str, ...],
                                 "Jinja2 templates over the documented data") from err
 
 
+def _render(template: jinja2.Template, context: dict[str, Any]) -> str:
+    """Render within the time budget and output limit (sandbox.LIMITS)."""
+    limits = sandbox.LIMITS
+    out: list[str] = []
+    size = 0
+    with sandbox.rendering(limits) as budget:
+        pieces = template.generate(context)
+        for piece in pieces:
+            size += len(piece)
+            if size > limits.output:
+                inner = getattr(pieces, "gi_yieldfrom", None)  # the template's own code
+                line = template.get_corresponding_lineno(inner.gi_frame.f_lineno) if inner else 1
+                raise TemplateError.one(display(Path(template.filename or template.name or "")), line,
+                                        "(template)", f"output is more than {limits.output} characters",
+                                        f"at most {limits.output} characters per document")
+            budget.tick()
+            out.append(piece)
+    return "".join(out)
+
+
 def _in_template_lines(err: TemplateError, template: jinja2.Template, context: dict[str, Any],
                        source_file: str) -> TemplateError:
     """Re-point markup problems from lines of the rendered output to lines of the template.
@@ -270,11 +323,12 @@ def _in_template_lines(err: TemplateError, template: jinja2.Template, context: d
     """
     origin: list[int] = []
     generator: Any = template.root_render_func(template.new_context(context))
-    for chunk in generator:
-        line = template.get_corresponding_lineno(generator.gi_frame.f_lineno)
-        if not origin:
-            origin.append(line)
-        origin.extend(line + k for k in range(1, chunk.count("\n") + 1))
+    with sandbox.rendering(sandbox.LIMITS):
+        for chunk in generator:
+            line = template.get_corresponding_lineno(generator.gi_frame.f_lineno)
+            if not origin:
+                origin.append(line)
+            origin.extend(line + k for k in range(1, chunk.count("\n") + 1))
     return TemplateError([
         dataclasses.replace(p, line=origin[min(p.line, len(origin)) - 1])
         if p.file == source_file and origin else p for p in err.problems])

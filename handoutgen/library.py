@@ -14,7 +14,7 @@ from typing import Any
 from .branding import Clinic, FontFamily
 from .content import KINDS, ClinicAdditions, Facts, TreatmentMeta
 from .errors import BrandingError, ContentError, HandoutError, Problems
-from .load import Loaded, PathT, display, load_yaml, path_text
+from .load import Loaded, PathT, display, failing, load_yaml, open_limited, path_text
 from .schema import convert, spec
 
 CONTENT_DIR = "handouts"
@@ -22,6 +22,7 @@ LABELS_DIR = "labels"
 TEMPLATES_DIR = "templates"
 CLINICS_DIR = Path("assets") / "clinics"
 FONTS_DIR = Path("assets") / "fonts"
+MAX_FONT_BYTES = 32 * 1024 * 1024  # the largest pan-CJK TrueType fonts are about 20 MB
 
 
 @dataclass(frozen=True)
@@ -162,7 +163,7 @@ def _load_language(folder: Path, g: Gather) -> LanguageContent | None:
 
 
 def _load(path: Path, error: type[HandoutError], g: Gather) -> Loaded | None:
-    if not path.is_file():
+    if not path.exists() and not path.is_symlink():  # anything else there is refused by load_yaml
         g.problems.add(display(path), 1, "(document)", "file is missing",
                        f"create {path.name} in {display(path.parent)}")
         return None
@@ -322,10 +323,18 @@ def load_fonts(root: Path, g: Gather) -> dict[str, FontEntry]:
             path = inside(base, name)
             where = f"{font_id}.{style}"
             line = loaded.line((font_id, style))
-            if path is None or not path.is_file():
+            if path is None or not (path.exists() or path.is_symlink()):
                 g.problems.add(loaded.file, line, where, f"file {name!r} is missing or outside assets/fonts",
                              "a file inside assets/fonts")
-            elif style != "licence" and path.read_bytes()[:4] not in (b"\x00\x01\x00\x00", b"true"):
+                continue
+            try:
+                with open_limited(path, MAX_FONT_BYTES, failing(BrandingError, loaded.file, line, where),
+                                  "file inside assets/fonts", noun=repr(name)) as handle:
+                    head = handle.read(4)
+            except HandoutError as err:
+                g.problems.extend(err)
+                continue
+            if style != "licence" and head not in (b"\x00\x01\x00\x00", b"true"):
                 g.problems.add(loaded.file, line, where, f"{name!r} is not a TrueType font",
                              "a .ttf file with TrueType outlines")
             else:

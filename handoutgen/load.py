@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import stat
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from .errors import ContentError, HandoutError, Problems
 
@@ -43,9 +47,12 @@ def path_text(path: PathT) -> str:
 
 
 def display(path: Path) -> str:
-    """Name a user's file relative to the working folder when it lies inside it."""
+    """Name a user's file relative to the working folder when it lies inside it.
+
+    A link is named where it is, never by where it points.
+    """
     try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
+        return str((path.parent.resolve() / path.name).relative_to(Path.cwd().resolve()))
     except ValueError:
         return str(path)
 
@@ -67,28 +74,74 @@ class Loaded:
         return 1
 
 
-def read_text(path: Path, limit: int, error: type[HandoutError], field: str, what: str,
-              hint: str = "") -> str:
-    """Read a user's UTF-8 text file (a leading byte-order mark is dropped), refusing big ones."""
-    name = display(path)
+Fail = Callable[[str, str], HandoutError]  # (what is wrong, what is allowed) -> the error to raise
+
+_KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a pipe"), (stat.S_ISSOCK, "a socket"),
+          (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device"))
+
+
+def failing(error: type[HandoutError], file: str, line: int, field: str) -> Fail:
+    """Report a file's problems at one place: the file itself, or the setting that names it."""
+    return lambda message, allowed: error.one(file, line, field, message, allowed)
+
+
+@contextlib.contextmanager
+def open_limited(path: Path, limit: int, fail: Fail, what: str, noun: str = "file", hint: str = "",
+                 within: Path | None = None) -> Iterator[BinaryIO]:
+    """Open a user's file for reading only when it is a regular file of at most `limit` bytes.
+
+    Devices, pipes and folders are refused before a byte is read (/dev/zero never ends, a pipe
+    blocks). With `within`, the file must really lie in that folder: a link to a file elsewhere
+    (/etc/shadow) is refused without reading it.
+    """
+    if within is not None and not path.resolve().is_relative_to(within.resolve()):
+        raise fail(f"{noun} is a link to a file outside {display(within)}",
+                   f"a {what} inside {display(within)}, not a link out of it")
     try:
-        size = path.stat().st_size
-        raw = path.read_bytes() if size <= limit else b""
+        # O_NONBLOCK: opening a pipe must not wait for a writer before it can be refused
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as err:
-        raise error.one(name, 1, field, f"cannot read file: {err.strerror}",
-                        f"a readable {what}") from err
-    if size > limit:
-        raise error.one(name, 1, field, f"file is {size} bytes", f"at most {limit} bytes{hint}")
+        raise fail(f"cannot read {noun}: {err.strerror}", f"a readable {what}") from err
+    try:
+        info = os.fstat(fd)  # of what was opened: the file cannot be swapped after the check
+        if not stat.S_ISREG(info.st_mode):
+            kind = next((name for test, name in _KINDS if test(info.st_mode)), "something else")
+            raise fail(f"{noun} is {kind}, not a regular file", f"a regular {what}")
+        if info.st_size > limit:
+            raise fail(f"{noun} is {info.st_size} bytes", f"at most {limit} bytes{hint}")
+    except BaseException:
+        os.close(fd)
+        raise
+    with os.fdopen(fd, "rb") as handle:
+        yield handle
+
+
+def read_limited(path: Path, limit: int, fail: Fail, what: str, noun: str = "file", hint: str = "",
+                 within: Path | None = None) -> bytes:
+    """Read a regular file of at most `limit` bytes (see open_limited); never more, if it grows."""
+    with open_limited(path, limit, fail, what, noun, hint, within) as handle:
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise fail(f"{noun} is more than {limit} bytes", f"at most {limit} bytes{hint}")
+    return data
+
+
+def read_text(path: Path, limit: int, error: type[HandoutError], field: str, what: str,
+              hint: str = "", within: Path | None = None) -> str:
+    """Read a user's UTF-8 text file (a leading byte-order mark is dropped), refusing big ones."""
+    raw = read_limited(path, limit, failing(error, display(path), 1, field), what, hint=hint,
+                       within=within)
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
-        raise error.one(name, 1, field, f"not UTF-8 text (byte {err.start})",
+        raise error.one(display(path), 1, field, f"not UTF-8 text (byte {err.start})",
                         f"UTF-8 encoded {what}") from err
 
 
 def load_yaml(path: Path, error: type[HandoutError] = ContentError) -> Loaded:
-    """Load one YAML file; reject tags, anchors, aliases, duplicate keys and oversized input."""
-    text = read_text(path, MAX_BYTES, error, "(document)", "YAML file")
+    """Load one YAML file of the library; reject links out of its folder, tags, anchors, aliases,
+    duplicate keys and oversized input."""
+    text = read_text(path, MAX_BYTES, error, "(document)", "YAML file", within=path.parent)
     return parse_yaml(text, display(path), error)
 
 

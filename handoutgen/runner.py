@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import signal
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -137,7 +138,11 @@ class _Worker:
         return out
 
 
-def _init(library: Library, out: Path) -> None:
+def _init(library: Library, out: Path, pooled: bool = False) -> None:
+    if pooled:
+        # Ctrl-C reaches every process of the terminal's group: only the parent handles it (it
+        # stops the pool and says "interrupted"); a worker would print its own traceback.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     _Worker.current = _Worker(library, out)
 
 
@@ -233,7 +238,7 @@ def _pool(library: Library, out: Path,
 
     # fork: workers inherit the loaded library, fonts and caches instead of loading them again
     context = multiprocessing.get_context("fork")
-    with context.Pool(jobs, initializer=_init, initargs=(library, out)) as pool:
+    with context.Pool(jobs, initializer=_init, initargs=(library, out, True)) as pool:
         yield lambda tasks: pool.imap_unordered(_work, tasks, chunksize=4)
 
 
