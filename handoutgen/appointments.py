@@ -1,52 +1,75 @@
-"""Read an appointments export (CSV) into build tasks: one per appointment, or per document.
+"""Read an appointments export into build tasks: one per appointment, or per document.
 
-Columns may come in any order and the file may start with a byte-order mark. A bad header stops
-everything; a bad row is reported (one line per problem) and skipped, and every other row is
-still built.
+The export may be CSV or an Excel workbook (see tables.py), its columns in any order and named as
+the clinic's software names them (clinic.yaml's `appointments.columns`). Values are read as
+clinics write them: dates in ISO form or in the clinic's own order, 12- or 24-hour times, ids in
+any case. A bad header stops everything; a bad row is reported (one line per problem) and
+skipped, and every other row is still built. Every row is counted: built, failed or skipped.
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import re
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import date, time
 from pathlib import Path
 
+from .branding import COLUMNS, Appointments, Clinic, column_key
 from .build import check_patient, language_suffix
 from .compose import Request
 from .content import KINDS
-from .errors import HandoutError, Problem, UsageError
-from .library import Library, load_library
-from .load import display, read_text
-from .patient import ADDRESS_DOC, KIND_FIELDS, allowed_fields, for_kind, is_address, is_date
-from .runner import Summary, Task, inputs_key, run
+from .errors import BrandingError, HandoutError, Problem, Problems, UsageError
+from .library import CLINICS_DIR, Library, load_library
+from .load import load_yaml
+from .patient import ADDRESS_DOC, check_value, for_kind, is_address
+from .runner import Summary, Task, inputs_key, plural, run
+from .schema import convert
+from .tables import Line, Table, open_table
 
 REQUIRED = ("appointment_id", "clinic", "patient_name", "treatment", "documents", "date", "time",
             "practitioner")
-OPTIONAL = ("language", "email", "area", "date_of_birth")
+OPTIONAL = tuple(c for c in COLUMNS if c not in REQUIRED)
 PACKET_ORDER = ("pre-treatment", "consent", "aftercare")  # the order a patient meets them
 FIELD_OF = {"patient_name": "patient_name", "date": "appointment_date",
             "time": "appointment_time", "practitioner": "practitioner", "area": "treatment_area"}
 COLUMN_OF = {value: key for key, value in FIELD_OF.items()}
-MAX_BYTES = 64 * 1024 * 1024
 MAX_ROWS = 200_000
 MAX_CELL = 500
 BadCell = Callable[[str, str, str], None]  # records a problem in a column of the current row
 APPOINTMENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-_CLINIC_ID = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+DATE_ORDER = {"day-month-year": ("DD/MM/YYYY", "dmy"), "month-day-year": ("MM/DD/YYYY", "mdy")}
+_SLASHED = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$")
+_ISO = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:[ T]00:00(?::00)?)?$")  # a spreadsheet's midnight too
+_TIME24 = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")
+_TIME12 = re.compile(r"^(\d{1,2})(?::(\d{2}))?(?::(\d{2}))?\s*([ap])\.?\s*m\.?$", re.IGNORECASE)
+TIME_DOC = "a time as HH:MM, H:MM, HH:MM:SS or 12-hour with AM/PM, e.g. 9:30 AM"
 
 
 @dataclass
 class Plan:
-    """Counts and problems of a batch's rows, filled in as its tasks are read."""
+    """What reading a batch's rows found: every row counted once, and every problem."""
 
     problems: list[Problem] = field(default_factory=list)
-    rows: int = 0  # rows of this shard, good and bad
+    file: str = ""  # the file (and sheet) its rows' messages name
+    source: str = ""  # the file and how it was read, for the summary
+    rows: int = 0  # data rows read, of every shard
+    refused: int = 0  # rows of this shard with a problem: nothing of them is built
+    empty: int = 0  # blank rows
+    elsewhere: int = 0  # rows of other shards
     documents: int = 0  # documents the rows of this shard ask for
-    failed_documents: int = 0  # documents asked for by bad rows
+    failed_documents: int = 0  # documents asked for by refused rows
+
+    def line(self, failed: int = 0, done: str = "built") -> str:
+        """The row count, in words; `failed` more rows failed after they were read."""
+        ready = self.rows - self.refused - self.empty - self.elsewhere - failed
+        skipped = [f"{self.empty} empty" if self.empty else "",
+                   f"{self.elsewhere} in other shards" if self.elsewhere else ""]
+        reasons = ", ".join(s for s in skipped if s)
+        return (f"Read {plural(self.rows, 'row')} of {self.source}: {ready} {done}, "
+                f"{self.refused + failed} failed, {self.empty + self.elsewhere} skipped"
+                + (f" ({reasons})" if reasons else ""))
 
 
 @dataclass(frozen=True)
@@ -64,190 +87,432 @@ class Shard:
         return number % self.count == self.index - 1
 
 
+@dataclass(frozen=True)
+class Appointment:
+    """A good row: its line, its cells (ids in canonical form), its tasks and patient values."""
+
+    line: int
+    cells: dict[str, str]
+    tasks: tuple[Task, ...]
+    values: tuple[tuple[str, str], ...]  # every checked patient value, printed or not
+
+    @property
+    def requests(self) -> tuple[Request, ...]:
+        """The documents of the appointment, in order."""
+        return tuple(r for task in self.tasks for r in task.requests)
+
+
 def packet_order(kinds: Sequence[str]) -> list[str]:
     """Known kinds in the order a patient meets them (the order of a packet)."""
     return [k for k in PACKET_ORDER if k in kinds]
 
 
-def read_rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
-    """Yield (line, row) for every data row; raise on a file or header that cannot be used."""
-    name = display(path)
-    text = read_text(path, MAX_BYTES, UsageError, "(file)", "CSV file", "; split it or use --shard")
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = [cell.strip().lower() for cell in next(reader)]
-    except StopIteration:
-        raise UsageError.one(name, 1, "(header)", "the file is empty",
-                             "a header row naming the columns") from None
-    missing = [c for c in REQUIRED if c not in header]
-    duplicated = sorted({c for c in header if c and header.count(c) > 1})
-    problems = [Problem(name, 1, column, "missing column", "required: " + ", ".join(REQUIRED))
-                for column in missing]
-    problems += [Problem(name, 1, column, "column appears twice", "each column once")
-                 for column in duplicated]
-    if problems:
-        raise UsageError(problems)
-    line = 1
-    try:
-        for count, cells in enumerate(reader, 1):
-            start, line = line + 1, reader.line_num
+def id_key(text: str) -> str:
+    """An id as it is matched: case and spaces do not count ("Harbour Skin" is harbour-skin)."""
+    return re.sub(r"[\s_-]+", "-", text.strip().casefold()).strip("-")
+
+
+def _match(text: str, choices: Collection[str]) -> str | None:
+    """The choice `text` names, whatever its case and spacing."""
+    key = id_key(text)
+    return next((c for c in choices if id_key(c) == key), None)
+
+
+def column_names(root: Path) -> dict[str, set[str]]:
+    """Every other name clinics give a column (by column_key), with the columns it names."""
+    names: dict[str, set[str]] = {}
+    problems = Problems()
+    base = root / CLINICS_DIR
+    for path in sorted(base.glob("*/clinic.yaml")) if base.is_dir() else []:
+        try:
+            loaded = load_yaml(path, BrandingError)
+        except HandoutError:
+            continue  # reported when the clinic is loaded, if the file names it
+        if not isinstance(loaded.data, dict) or not isinstance(loaded.data.get("appointments"), dict):
+            continue
+        settings = convert(Appointments, loaded, problems, ("appointments",))
+        for name, column in (settings.columns if settings else {}).items():
+            names.setdefault(column_key(name), set()).add(column)
+    problems.raise_if_any(BrandingError)
+    return names
+
+
+class AppointmentsFile:
+    """An appointments export, opened: its table and which column is which."""
+
+    def __init__(self, root: Path, path: Path, encoding: str | None = None,
+                 name: str | None = None) -> None:
+        names = column_names(root)
+        own = {column_key(c): c for c in COLUMNS}
+
+        def score(cells: list[str]) -> int:
+            return sum(1 for cell in cells if column_key(cell) in own or column_key(cell) in names)
+
+        self.table: Table = open_table(path, encoding, score, name)
+        self.name = self.table.name
+        self.columns = self._header(own, names)
+        self.width = len(self.table.header)
+        self.free = frozenset(range(self.width)) - frozenset(self.columns.values())
+
+    def _header(self, own: dict[str, str], names: dict[str, set[str]]) -> dict[str, int]:
+        """Which cell of the header is which column; raise on a header that cannot be used."""
+        table, line = self.table, self.table.header_line
+        if not any(cell.strip() for cell in table.header):
+            raise UsageError.one(self.name, line, "(header)", "the file is empty",
+                                 "a header row naming the columns")
+        found: dict[str, list[int]] = {}
+        problems: list[Problem] = []
+        for index, cell in enumerate(table.header):
+            key = column_key(cell)
+            meanings = {own[key]} if key in own else names.get(key, set())
+            if len(meanings) > 1:
+                problems.append(Problem(self.name, line, cell.strip(), "clinics give this column "
+                                        "different meanings: " + ", ".join(sorted(meanings)),
+                                        "one meaning in every clinic.yaml (appointments.columns)"))
+            for column in meanings:
+                found.setdefault(column, []).append(index)
+        problems += [Problem(self.name, line, column, "missing column", "required: " + ", ".join(REQUIRED))
+                     for column in REQUIRED if column not in found]
+        problems += [Problem(self.name, line, column, "column appears twice", "each column once")
+                     for column, places in found.items() if len(places) > 1]
+        if problems:
+            raise UsageError(problems)
+        return {column: places[0] for column, places in found.items()}
+
+    @property
+    def description(self) -> str:
+        """The file and how it was read, e.g. "day.csv (Windows-1252, semicolon-separated)"."""
+        return f"{self.table.name.split('[')[0]} ({self.table.description})"
+
+    def rows(self) -> Iterator[tuple[Line, dict[str, str]]]:
+        """Every data row with its cells by column ({} for a row that could not be read)."""
+        for count, line in enumerate(self.table.rows(self.width, self.free), 1):
             if count > MAX_ROWS:
-                raise UsageError.one(name, start, "(row)", f"more than {MAX_ROWS} rows",
+                raise UsageError.one(self.name, line.number, "(row)", f"more than {MAX_ROWS} rows",
                                      "split the file or use --shard")
-            if not any(cell.strip() for cell in cells):
-                continue
-            if len(cells) != len(header):
-                yield start, {"": f"{len(cells)} cells"}
-                continue
-            yield start, {column: cell.strip() for column, cell in zip(header, cells, strict=True)}
-    except csv.Error as err:
-        raise UsageError.one(name, line + 1, "(row)", f"not valid CSV: {err}",
-                             "comma-separated values with a header row") from err
+            cells = line.cells
+            extra = cells[self.width:]
+            if line.problem is None and len(cells) >= self.width and not any(c.strip() for c in extra):
+                yield line, {column: cells[i].strip() for column, i in self.columns.items()}
+            else:
+                yield line, {}
 
-
-def survey(path: Path, shard: Shard) -> tuple[set[str], int]:
-    """Read the file once, cheaply: the clinic ids it names and how many documents it asks for.
-
-    This also checks the header, so a bad header stops a batch before any work.
-    """
-    clinics: set[str] = set()
-    documents = 0
-    for line, row in read_rows(path):
-        if shard.holds(_row_key(row, line)):
-            if _CLINIC_ID.match(row.get("clinic", "")):
-                clinics.add(row["clinic"])
-            documents += len(listed(row))
-    return clinics, documents
+    def survey(self, shard: Shard) -> tuple[set[str], int]:
+        """Read the file once, cheaply: the clinic ids it names and how many documents it asks for."""
+        clinics: set[str] = set()
+        documents = 0
+        for line, row in self.rows():
+            if not is_blank(line) and shard.holds(_row_key(row, line.number)):
+                clinics.add(id_key(row.get("clinic", "")))
+                documents += len(listed(row))
+        return clinics, documents
 
 
 def _row_key(row: dict[str, str], line: int) -> str:
     return row.get("appointment_id") or f"line {line}"
 
 
+def kinds_of(text: str) -> list[str]:
+    """The kinds a documents cell lists, separated by ';' or ',' in any case and spacing."""
+    return [id_key(k) for k in re.split(r"[;,]", text) if k.strip()]
+
+
 def listed(row: dict[str, str]) -> list[str]:
     """The kinds a row's documents column lists ([""] when it lists none)."""
-    return [k.strip() for k in row.get("documents", "").split(";") if k.strip()] or [""]
+    return kinds_of(row.get("documents", "")) or [""]
 
 
-def plan(path: Path, library: Library, packet: bool, duplex: bool, shard: Shard,
+def is_blank(line: Line) -> bool:
+    """A row with no text in any cell (skipped, and counted as skipped)."""
+    return line.problem is None and not any(cell.strip() for cell in line.cells)
+
+
+def plan(sheet: AppointmentsFile, library: Library, packet: bool, duplex: bool, shard: Shard,
          counts: Plan) -> Iterator[Task]:
     """Check every row of this shard and yield tasks for the good ones, as the file is read.
 
     Problems and counts go into `counts`.
     """
-    for _line, _row, tasks in good_rows(path, library, packet, duplex, shard, counts):
-        yield from tasks
+    for appointment in good_rows(sheet, library, packet, duplex, shard, counts):
+        yield from appointment.tasks
 
 
-def good_rows(path: Path, library: Library, packet: bool, duplex: bool, shard: Shard,
-              counts: Plan) -> Iterator[tuple[int, dict[str, str], list[Task]]]:
-    """Like plan, but yield each good row with its line and tasks."""
-    name = display(path)
+def good_rows(sheet: AppointmentsFile, library: Library, packet: bool, duplex: bool, shard: Shard,
+              counts: Plan) -> Iterator[Appointment]:
+    """Check every row; yield the good rows of this shard, counting every row in `counts`."""
+    name = sheet.name
     first_seen: dict[str, int] = {}
-    for line, row in read_rows(path):
-        if not shard.holds(_row_key(row, line)):
+    counts.file, counts.source = name, sheet.description
+    trailing = 0  # blank rows are counted only when a row follows them
+    for line, row in sheet.rows():
+        if is_blank(line):
+            trailing += 1
             continue
-        counts.rows += 1
+        counts.rows += trailing + 1
+        counts.empty += trailing
+        trailing = 0
+        if not shard.holds(_row_key(row, line.number)):
+            counts.elsewhere += 1
+            continue
+        counts.documents += len(listed(row))
         problems: list[Problem] = []
 
-        def bad(column: str, problem: str, allowed: str, line: int = line,
+        def bad(column: str, problem: str, allowed: str, line: int = line.number,
                 problems: list[Problem] = problems) -> None:
             problems.append(Problem(name, line, column, problem, allowed))
 
-        tasks: list[Task] = []
-        if "" in row:
-            bad("(row)", f"has {row['']}", "as many cells as the header has columns")
+        appointment = None
+        if line.problem is not None:
+            bad("(row)", *line.problem)
+        elif not row:
+            bad("(row)", f"has {len(line.cells)} cells", f"{sheet.width}, one per column of the header")
         else:
-            tasks = _row_tasks(library, row, line, bad, first_seen, packet, duplex)
-        if problems:
+            appointment = _appointment(library, row, line.number, bad, first_seen, packet, duplex)
+        if problems or appointment is None:
             counts.problems.extend(problems)
+            counts.refused += 1
             counts.failed_documents += len(listed(row))
         else:
-            yield line, row, tasks
+            yield appointment
 
 
-def _row_tasks(library: Library, row: dict[str, str], line: int, bad: BadCell,
-               first_seen: dict[str, int], packet: bool, duplex: bool) -> list[Task]:
+def _appointment(library: Library, row: dict[str, str], line: int, bad: BadCell,
+                 first_seen: dict[str, int], packet: bool, duplex: bool) -> Appointment | None:
+    """Check one row, every value of it; its tasks when it is good."""
     for column, value in row.items():
         if len(value) > MAX_CELL and column not in FIELD_OF:
             bad(column, f"is {len(value)} characters long", f"at most {MAX_CELL}")
     for column in ("appointment_id", "clinic", "patient_name", "treatment", "documents", "date"):
         if not row[column]:
             bad(column, "is empty", "a value in every row")
-    appointment = row["appointment_id"]
-    if appointment and not APPOINTMENT_ID.match(appointment):
-        bad("appointment_id", f"{appointment[:40]!r} is not allowed",
-            "letters, digits, '.', '_' and '-', at most 64, for use in file names")
-    elif appointment in first_seen:
-        bad("appointment_id", f"{appointment!r} appears twice (first on line "
-            f"{first_seen[appointment]})", "one row per appointment")
-    else:
-        first_seen[appointment] = line
-    clinic, treatment = row["clinic"], row["treatment"]
-    entry = library.clinics.get(clinic)
-    if clinic and entry is None:
-        bad("clinic", f"unknown clinic {clinic[:40]!r}",
+    appointment = _appointment_id(row["appointment_id"], line, bad, first_seen)
+    clinic = _match(row["clinic"], library.clinic_ids) if row["clinic"] else None
+    entry = library.clinics.get(clinic or "")
+    if row["clinic"] and entry is None:
+        bad("clinic", f"unknown clinic {row['clinic'][:40]!r}",
             "expected one of: " + ", ".join(library.clinic_ids))
-    if treatment and treatment not in library.treatments:
-        bad("treatment", f"unknown treatment {treatment[:40]!r}",
+    treatment = _match(row["treatment"], library.treatments) if row["treatment"] else None
+    if row["treatment"] and treatment is None:
+        bad("treatment", f"unknown treatment {row['treatment'][:40]!r}",
             "expected one of: " + ", ".join(sorted(library.treatments)))
-    kinds = [k.strip() for k in row["documents"].split(";") if k.strip()]
+    kinds = _kinds(row["documents"], bad)
+    style = entry.clinic if entry else None
+    _other_values(row, style, bad)
+    inputs = _patient_inputs(row, style, line, bad)
+    language = _language(library, row, clinic, treatment, bad)
+    if entry is None or clinic is None:
+        _check_without_clinic(inputs, bad)
+        return None
+    try:
+        values = check_patient(library, clinic, KINDS, inputs)
+    except HandoutError as err:
+        for problem in err.problems:
+            bad(COLUMN_OF.get(problem.path, problem.path), problem.message, problem.allowed)
+        return None
+    if treatment is None or language is None or not kinds or appointment is None:
+        return None
+    cells = {**row, "clinic": clinic, "treatment": treatment, "language": language,
+             "date_of_birth": as_date(row.get("date_of_birth", ""), entry.clinic) or ""}
+    tasks = _tasks(library, Request(clinic, treatment, "", language), kinds, values, appointment,
+                   packet, duplex)
+    return Appointment(line, cells, tasks, tuple(sorted(values.items())))
+
+
+def _appointment_id(text: str, line: int, bad: BadCell, first_seen: dict[str, int]) -> str | None:
+    """The appointment id, when it can name files and is not used twice (in any case)."""
+    if not text:
+        return None
+    if not APPOINTMENT_ID.match(text):
+        bad("appointment_id", f"{text[:40]!r} is not allowed",
+            "letters, digits, '.', '_' and '-', at most 64, for use in file names")
+        return None
+    key = text.casefold()  # A1 and a1 would be one file on many computers
+    if key in first_seen:
+        bad("appointment_id", f"{text!r} appears twice (first on line {first_seen[key]})",
+            "one row per appointment")
+        return None
+    first_seen[key] = line
+    return text
+
+
+def _kinds(text: str, bad: BadCell) -> list[str]:
+    kinds = kinds_of(text)
     for kind in kinds:
         if kind not in KINDS:
             bad("documents", f"unknown document {kind[:40]!r}",
                 "kinds separated by ';' from: " + ", ".join(KINDS))
     if len(set(kinds)) != len(kinds):
         bad("documents", "a document is listed twice", "each kind once")
+    return [k for k in kinds if k in KINDS]
+
+
+def _other_values(row: dict[str, str], clinic: Clinic | None, bad: BadCell) -> None:
+    """Check the values no document prints: the email address and the date of birth."""
     email = row.get("email", "")
     if email and not is_address(email):
         bad("email", "is not an email address", ADDRESS_DOC + ", or empty")
     birth = row.get("date_of_birth", "")
-    if birth and not is_date(birth):
-        bad("date_of_birth", "is not a date", "a date as YYYY-MM-DD, or empty")  # never echo it
-    if entry is None or treatment not in library.treatments or not kinds:
-        return []
-    language = row.get("language") or entry.clinic.languages[0]
+    if birth and as_date(birth, clinic) is None:
+        bad("date_of_birth", "is not a date", date_doc(clinic) + ", or empty")  # never echo it
+
+
+def _patient_inputs(row: dict[str, str], clinic: Clinic | None, line: int,
+                    bad: BadCell) -> list[tuple[str, str, str, int]]:
+    """The row's patient values in canonical form (ISO dates, HH:MM, practitioner ids)."""
+    inputs = []
+    for column, name in FIELD_OF.items():
+        value = row.get(column, "")
+        if not value:
+            continue
+        if name == "appointment_date":
+            found = as_date(value, clinic)
+            if found is None:
+                bad(column, f"{value[:40]!r} is not a date", date_doc(clinic))
+                continue
+            value = found
+        elif name == "appointment_time":
+            found = as_time(value)
+            if found is None:
+                bad(column, f"{value[:40]!r} is not a time", TIME_DOC + ", 00:00 to 23:59")
+                continue
+            value = found
+        elif name == "practitioner" and clinic is not None:
+            person = _practitioner(value, clinic)
+            value = person or value  # an unknown one is reported by the patient check
+        inputs.append((name, value, "", line))
+    return inputs
+
+
+def _check_without_clinic(inputs: list[tuple[str, str, str, int]], bad: BadCell) -> None:
+    """Check what can be checked of a row whose clinic is not known."""
+    for name, value, _source, _line in inputs:
+        found = check_value(name, value, None)
+        if found is not None:
+            bad(COLUMN_OF[name], *found)
+
+
+def _practitioner(text: str, clinic: Clinic) -> str | None:
+    """The id of the practitioner named by id or by name, in any case and spacing."""
+    key, name = id_key(text), " ".join(text.split()).casefold()
+    for person in clinic.practitioners:
+        if id_key(person.id) == key or " ".join(person.name.split()).casefold() == name:
+            return person.id
+    return None
+
+
+def _language(library: Library, row: dict[str, str], clinic: str | None, treatment: str | None,
+              bad: BadCell) -> str | None:
+    """The row's language (the clinic's first when the row has none), in any case."""
+    entry = library.clinics.get(clinic or "")
+    if entry is None or treatment is None:
+        return None
     offered = [lang for lang in entry.clinic.languages
                if lang in library.treatments[treatment].languages]
+    given = row.get("language", "")
+    language = _match(given, offered) if given else entry.clinic.languages[0]
     if language not in offered:
-        bad("language", f"unknown language {language[:20]!r}", "expected one of: " + ", ".join(offered))
-        return []
-    kinds = packet_order(kinds) if packet else [k for k in kinds if k in KIND_FIELDS]
-    checked_for = tuple(kinds) or tuple(KINDS)  # with no usable kind, still check every value
-    wanted = allowed_fields(checked_for)
-    inputs = [(FIELD_OF[c], row.get(c, ""), "", line) for c in FIELD_OF
-              if FIELD_OF[c] in wanted and row.get(c, "")]
-    try:
-        values = check_patient(library, clinic, checked_for, inputs)
-    except HandoutError as err:
-        for problem in err.problems:
-            bad(COLUMN_OF.get(problem.path, problem.path), problem.message, problem.allowed)
-        return []
-    if not kinds:
-        return []
-    requests = [Request(clinic, treatment, kind, language, for_kind(values, kind)) for kind in kinds]
+        bad("language", f"unknown language {(given or entry.clinic.languages[0])[:20]!r}",
+            "expected one of: " + ", ".join(offered))
+        return None
+    return language
+
+
+def _tasks(library: Library, base: Request, kinds: list[str], values: dict[str, str],
+           appointment: str, packet: bool, duplex: bool) -> tuple[Task, ...]:
+    """One task per document, or one for the packet."""
+    kinds = packet_order(kinds) if packet else kinds
+    requests = [Request(base.clinic, base.treatment, kind, base.language, for_kind(values, kind))
+                for kind in kinds]
     suffix = language_suffix(library, requests[0])
-    folder = f"{clinic}/{appointment}/{treatment}"
+    folder = f"{base.clinic}/{appointment}/{base.treatment}"
     if packet:
         batch = tuple(requests)
-        return [Task(f"{folder}-packet{suffix}.pdf", batch, duplex, appointment,
-                     inputs_key(library, batch, duplex))]
-    return [Task(f"{folder}-{r.kind}{suffix}.pdf", (r,), False, appointment,
-                 inputs_key(library, (r,), False)) for r in requests]
+        return (Task(f"{folder}-packet{suffix}.pdf", batch, duplex, appointment,
+                     inputs_key(library, batch, duplex), packet=True),)
+    return tuple(Task(f"{folder}-{r.kind}{suffix}.pdf", (r,), False, appointment,
+                      inputs_key(library, (r,), False)) for r in requests)
+
+
+def date_doc(clinic: Clinic | None) -> str:
+    """The date forms a clinic's rows may use."""
+    order = DATE_ORDER.get(clinic.date_style if clinic else "")
+    if clinic is None:
+        return "a date as YYYY-MM-DD, or as the clinic writes it"
+    return "a date as YYYY-MM-DD" + (f" or {order[0]}" if order else "")
+
+
+def as_date(text: str, clinic: Clinic | None) -> str | None:
+    """A date as YYYY-MM-DD, read from ISO or the clinic's own order (never guessed).
+
+    Without a clinic (it is not known), a date is taken when either order reads it.
+    """
+    text = text.strip()
+    iso = _ISO.match(text)
+    if iso:
+        return _real_date(int(iso[1]), int(iso[2]), int(iso[3]))
+    slashed = _SLASHED.match(text)
+    if slashed is None:
+        return None
+    first, second, year = int(slashed[1]), int(slashed[2]), int(slashed[3])
+    orders = [DATE_ORDER[clinic.date_style][1]] if clinic and clinic.date_style in DATE_ORDER \
+        else [] if clinic else ["dmy", "mdy"]
+    for order in orders:
+        day, month = (first, second) if order == "dmy" else (second, first)
+        found = _real_date(year, month, day)
+        if found:
+            return found
+    return None
+
+
+def _real_date(year: int, month: int, day: int) -> str | None:
+    try:
+        return date(year, month, day).isoformat()
+    except ValueError:
+        return None
+
+
+def as_time(text: str) -> str | None:
+    """A time as HH:MM, from HH:MM, H:MM, HH:MM:SS or 12-hour with AM/PM in any case."""
+    text = text.strip()
+    plain = _TIME24.match(text)
+    if plain:
+        hour, minute, second = int(plain[1]), int(plain[2]), int(plain[3] or 0)
+    else:
+        half = _TIME12.match(text)
+        if half is None:
+            return None
+        hour, minute, second = int(half[1]), int(half[2] or 0), int(half[3] or 0)
+        if not 1 <= hour <= 12:
+            return None
+        hour = hour % 12 + (12 if half[4].lower() == "p" else 0)
+    try:
+        return time(hour, minute, second).strftime("%H:%M")
+    except ValueError:
+        return None
 
 
 def run_batch(root: Path, path: Path, out: Path, packet: bool, duplex: bool, shard: Shard, jobs: int,
-              force: bool, clinics: Collection[str] | None = None) -> Summary:
+              force: bool, clinics: Collection[str] | None = None,
+              encoding: str | None = None) -> tuple[Summary, Plan]:
     """Build an appointments file into `out` (as `generate.py batch` does).
 
     Every row problem is among the summary's problems, and the documents of bad rows count as
     failed. `clinics` limits the clinics loaded (default: those the file names).
     """
-    named, documents = survey(path, shard)
-    library = load_library(root, clinics=named if clinics is None else clinics)
+    sheet = AppointmentsFile(root, path, encoding)
+    named, documents = sheet.survey(shard)
+    library = load_library(root, clinics=named_clinics(root, named) if clinics is None else clinics)
     counts = Plan()
-    tasks = plan(path, library, packet, duplex, shard, counts)
+    tasks = plan(sheet, library, packet, duplex, shard, counts)
     summary = run(library, tasks, out, jobs, force, label="batch", total=documents)
     summary.problems = [*counts.problems, *summary.problems]
     summary.failed += counts.failed_documents
-    return summary
+    return summary, counts
+
+
+def named_clinics(root: Path, named: set[str]) -> list[str]:
+    """The clinic folders a file names (in any case); unknown names are reported per row."""
+    base = root / CLINICS_DIR
+    folders = [p.name for p in base.iterdir() if (p / "clinic.yaml").is_file()] if base.is_dir() else []
+    return [found for found in (_match(n, folders) for n in named if n) if found]
+

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -121,6 +122,40 @@ class Mail:
                                       min_value=0.0, max_value=600.0)
 
 
+COLUMNS = ("appointment_id", "clinic", "patient_name", "treatment", "documents", "date", "time",
+           "practitioner", "language", "email", "area", "date_of_birth")
+Column = Literal["appointment_id", "clinic", "patient_name", "treatment", "documents", "date", "time",
+                 "practitioner", "language", "email", "area", "date_of_birth"]
+
+
+def column_key(name: str) -> str:
+    """A column name as it is matched: case, spaces, '_', '-' and a byte-order mark do not count."""
+    return re.sub(r"[\s_\-\ufeff]+", "", name).casefold()
+
+
+@dataclass(frozen=True)
+class Appointments:
+    """How the clinic's own software names the columns of the appointment lists it exports."""
+
+    columns: dict[str, Column] = spec(
+        "another program's column name -> the column it is, e.g. Client Name: patient_name",
+        default={}, max_len=80, compare=False)
+
+    def check(self) -> Check:
+        seen: dict[str, str] = {}
+        for name, column in self.columns.items():
+            key = column_key(name)
+            if not key:
+                yield ("columns", name), "is not a column name", "the name as the export's header has it"
+            elif key in {column_key(c) for c in COLUMNS} and column_key(column) != key:
+                yield ("columns", name), f"{name!r} is the name of handoutgen's own column", \
+                    "another name, or leave it out"
+            elif key in seen:
+                yield ("columns", name), f"{name!r} is the same name as {seen[key]!r}", \
+                    "each name once (case, spaces, '_' and '-' do not count)"
+            seen.setdefault(key, name)
+
+
 @dataclass(frozen=True)
 class ClinicWords:
     """A clinic's own words in one of its other languages (the first is in the fields above)."""
@@ -165,6 +200,9 @@ class Clinic:
     translations: dict[str, ClinicWords] = spec(
         "the clinic's words (opening hours, roles, footer) in each of its other languages",
         default={}, compare=False)
+    appointments: Appointments | None = spec(
+        "the column names of the clinic's appointment exports, when they are not handoutgen's own",
+        default=None, compare=False)
     printer: str | None = spec("default printer (CUPS queue name) for the print command",
                                default=None, pattern=r"^[A-Za-z0-9_.@-]{1,127}$",
                                pattern_doc="a CUPS printer name")

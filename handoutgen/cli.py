@@ -22,13 +22,13 @@ from .compose import Request
 from .content import KINDS
 from .errors import DeliveryError, HandoutError, Problem, UsageError
 from .library import CONTENT_DIR, LABELS_DIR, Library, load_library
-from .load import display
 from .output import write_atomic
 from .patient import ADDRESS_DOC, FIELDS, KIND_FIELDS, SOURCE, check_value, for_kind, is_address, is_date
+from .runner import plural
 from .secret import keyed_hash
 
 if TYPE_CHECKING:
-    from .appointments import Shard
+    from .appointments import Appointment, Plan, Shard
     from .mail import Outgoing
 
 EXIT_OK = 0
@@ -60,8 +60,10 @@ def make_parser() -> argparse.ArgumentParser:
     every = sub.add_parser("all", help="build every handout for every clinic (the default)")
     _run_options(every)
     batch = sub.add_parser("batch", help="build the documents of every appointment in a CSV export")
-    batch.add_argument("--appointments", type=Path, required=True, metavar="FILE.csv",
-                       help="UTF-8 CSV with a header row naming the columns (see the README)")
+    batch.add_argument("--appointments", type=Path, required=True, metavar="FILE",
+                       help="CSV or Excel (.xlsx) export with a header row naming the columns (see the "
+                       "README)")
+    _encoding_option(batch)
     batch.add_argument("--packet", action="store_true",
                        help="one PDF per appointment with its documents in order, bookmarked")
     batch.add_argument("--duplex", action="store_true",
@@ -125,14 +127,21 @@ def _selection(parser: argparse.ArgumentParser, many: bool) -> None:
 def _delivery_options(parser: argparse.ArgumentParser, packet: bool = True) -> None:
     """Options shared by email and print: one patient's documents, or a batch's."""
     _selection(parser, many=True)
-    parser.add_argument("--appointments", type=Path, metavar="FILE.csv",
-                        help="every appointment in this CSV export instead of one patient")
+    parser.add_argument("--appointments", type=Path, metavar="FILE",
+                        help="every appointment in this CSV or Excel export instead of one patient")
+    _encoding_option(parser)
     if packet:
         parser.add_argument("--packet", action="store_true",
                             help="the documents in one PDF, in the order a patient meets them")
     parser.add_argument("--duplex", action="store_true",
                         help="print on both sides; with --packet, each document starts on a front")
     parser.add_argument("--shard", default="1/1", metavar="K/N", help="only the K-th of N slices")
+
+
+def _encoding_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--encoding", metavar="NAME",
+                        help="the CSV file's encoding, e.g. windows-1252 (default: UTF-8 or UTF-16 when "
+                        "the file says so, else UTF-8 when it is valid, else Windows-1252)")
 
 
 def _run_options(parser: argparse.ArgumentParser) -> None:
@@ -281,35 +290,46 @@ def cmd_batch(root: Path, argv: Sequence[str], args: argparse.Namespace) -> int:
     _check_jobs(argv, args)
     shard = _shard(argv, args.shard)
     _duplex_needs_packet(argv, args)
-    summary = run_batch(root, args.appointments, args.out, args.packet, args.duplex, shard, args.jobs,
-                        args.force)
+    summary, counts = run_batch(root, args.appointments, args.out, args.packet, args.duplex, shard,
+                                args.jobs, args.force, encoding=_encoding(argv, args))
     for problem in summary.problems:
         print(problem, file=sys.stderr)
+    print(counts.line(len(summary.failed_appointments)))
     print(summary.line(args.out))
     return EXIT_OK if not summary.failed else EXIT_ROWS
 
 
-Rows = list[tuple[int, dict[str, str], tuple["Request", ...]]]
+def _encoding(argv: Sequence[str], args: argparse.Namespace) -> str | None:
+    """The codec --encoding names (None: find out from the file)."""
+    from .tables import check_encoding
+
+    if args.encoding is None:
+        return None
+    codec = check_encoding(args.encoding)
+    if codec is None:
+        raise UsageError.one(SOURCE, _position(argv, "--encoding"), "--encoding",
+                             f"unknown encoding {args.encoding[:40]!r}",
+                             "utf-8, utf-16, windows-1252 or another encoding Python knows")
+    return codec
 
 
 def _appointment_rows(root: Path, argv: Sequence[str], args: argparse.Namespace,
-                      packet: bool) -> tuple[Library, Rows, list[Problem]]:
-    """Read a CSV export for email or print: the good rows with their requests, and the problems."""
-    from .appointments import Plan, good_rows, survey
+                      packet: bool) -> tuple[Library, list[Appointment], Plan]:
+    """Read an appointments export for email or print: the good rows, and the counts and problems."""
+    from .appointments import AppointmentsFile, Plan, good_rows, named_clinics
 
     given = [flag for flag in ("--clinic", "--treatment", "--kind", "--patient-name", "--field", "--to",
                                "--appointment-id", "--date-of-birth") if _given(argv, flag)]
     if given:
         raise UsageError([Problem(SOURCE, _position(argv, flag), flag, "cannot be used with --appointments",
-                                  "the CSV file names the patients and documents") for flag in given])
+                                  "the file names the patients and documents") for flag in given])
     shard = _shard(argv, args.shard)
-    clinics, _documents = survey(args.appointments, shard)
-    library = load_library(root, clinics=clinics)
+    sheet = AppointmentsFile(root, args.appointments, _encoding(argv, args))
+    clinics, _documents = sheet.survey(shard)
+    library = load_library(root, clinics=named_clinics(root, clinics))
     counts = Plan()
-    rows = [(line, row, tuple(r for task in tasks for r in task.requests))
-            for line, row, tasks in good_rows(args.appointments, library, packet, args.duplex and packet,
-                                              shard, counts)]
-    return library, rows, counts.problems
+    rows = list(good_rows(sheet, library, packet, args.duplex and packet, shard, counts))
+    return library, rows, counts
 
 
 def _duplex_needs_packet(argv: Sequence[str], args: argparse.Namespace) -> None:
@@ -337,12 +357,13 @@ def cmd_email(root: Path, argv: Sequence[str], args: argparse.Namespace) -> int:
     _duplex_needs_packet(argv, args)
     problems: list[Problem] = []
     without_address = 0
+    counts = None
     if args.appointments:
-        library, rows, problems = _appointment_rows(root, argv, args, args.packet)
-        source = display(args.appointments)
-        items = [Outgoing(row["appointment_id"], row["email"], requests, args.packet, args.duplex,
-                          row.get("date_of_birth", ""), source, line)
-                 for line, row, requests in rows if row.get("email")]
+        library, rows, counts = _appointment_rows(root, argv, args, args.packet)
+        problems = list(counts.problems)
+        items = [Outgoing(a.cells["appointment_id"], a.cells["email"], a.requests, args.packet,
+                          args.duplex, a.cells.get("date_of_birth", ""), counts.file, a.line, a.values)
+                 for a in rows if a.cells.get("email")]
         without_address = len(rows) - len(items)
     else:
         library, item = _one_message(root, argv, args)
@@ -358,8 +379,11 @@ def cmd_email(root: Path, argv: Sequence[str], args: argparse.Namespace) -> int:
     summary = deliver(library, ready, args.out, args.dry_run, args.resend_unknown)
     for line in [*map(str, sorted(problems + summary.problems)), *summary.notes]:
         print(line, file=sys.stderr)
+    if counts is not None:
+        print(counts.line(len(items) - len(ready), "ready"))
+    no_address = plural(without_address, "appointment has", "appointments have")
     print(summary.line(args.out, args.dry_run) +
-          (f"; {without_address} appointments have no email address" if without_address else ""))
+          (f"; {no_address} no email address" if without_address else ""))
     if summary.stopped:
         return EXIT_OUTPUT
     bad = problems or summary.failed or summary.unknown
@@ -400,11 +424,11 @@ def cmd_print(root: Path, argv: Sequence[str], args: argparse.Namespace) -> int:
         raise UsageError.one(SOURCE, _position(argv, "--copies"), "--copies",
                              f"{args.copies} is not allowed", "1 to 99")
     problems: list[Problem] = []
+    counts = None
     if args.appointments:
-        library, rows, problems = _appointment_rows(root, argv, args, packet=True)
-        source = display(args.appointments)
-        jobs = [(f"handout {row['appointment_id']}", requests, source, line)
-                for line, row, requests in rows]
+        library, rows, counts = _appointment_rows(root, argv, args, packet=True)
+        problems = counts.problems
+        jobs = [(f"handout {a.cells['appointment_id']}", a.requests, counts.file, a.line) for a in rows]
     else:
         if _one_patient_problem(args):
             raise UsageError(_one_patient_problem(args))
@@ -415,7 +439,9 @@ def cmd_print(root: Path, argv: Sequence[str], args: argparse.Namespace) -> int:
               for clinic in sorted({job[1][0].clinic for job in jobs})}
     for line_text in map(str, problems):
         print(line_text, file=sys.stderr)
-    copies = f"{args.copies} {'copy' if args.copies == 1 else 'copies'} each"
+    if counts is not None:
+        print(counts.line(done="ready"))
+    copies = plural(args.copies, "copy", "copies") + " each"
     for queued, (title, requests, source, row_line) in enumerate(jobs):
         clinic = library.clinics[requests[0].clinic].clinic
         pdf = render_documents(library, requests, tuple(compose(library, r) for r in requests),
@@ -427,12 +453,12 @@ def cmd_print(root: Path, argv: Sequence[str], args: argparse.Namespace) -> int:
             for problem in err.problems:
                 print(dataclasses.replace(problem, file=source, line=row_line), file=sys.stderr)
             rest = ", ".join(job[0].removeprefix("handout ") for job in jobs[queued:])
-            print(f"Printed {queued} of {len(jobs)} jobs ({copies}); not queued: {rest}")
+            print(f"Printed {queued} of {plural(len(jobs), 'job')} ({copies}); not queued: {rest}")
             return EXIT_OUTPUT
         print(f"queued {job_id}: {title}", file=sys.stderr)
     printers = ", ".join(sorted(set(chosen.values()))) or "no printer"
-    print(f"Printed {len(jobs)} jobs ({copies}) on {printers}"
-          + (f"; {len(problems)} problems in rows" if problems else ""))
+    print(f"Printed {plural(len(jobs), 'job')} ({copies}) on {printers}"
+          + (f"; {plural(len(problems), 'problem')} in rows" if problems else ""))
     return EXIT_ROWS if problems else EXIT_OK
 
 

@@ -35,6 +35,7 @@ from .library import ClinicEntry, Library, inside
 from .load import display
 from .output import confined, write_atomic
 from .patient import display_values
+from .runner import plural
 from .secret import keyed_hash
 from .smtp import Outcome, Sender
 
@@ -59,6 +60,7 @@ class Outgoing:
     date_of_birth: str = ""  # YYYY-MM-DD; only for clinics that chose it as the passcode
     source: str = ""  # where the appointment came from (CSV file or command line) and its line
     line: int = 1
+    values: tuple[tuple[str, str], ...] = ()  # every patient value, also those no document prints
 
 
 @dataclass
@@ -70,6 +72,7 @@ class MailSummary:
     failed: int = 0
     unknown: int = 0  # may or may not have arrived: not resent
     written: int = 0  # --dry-run: messages written as .eml files
+    untried: int = 0  # not tried: the run stopped first
     stopped: bool = False  # a problem every message would have (server, login) ended the run
     newer: int = 0  # sent to appointments that had received an earlier version before
     seconds: float = 0.0
@@ -78,14 +81,21 @@ class MailSummary:
 
     def line(self, folder: Path, dry_run: bool) -> str:
         """The one summary line an email run ends with."""
+        untried = f", not tried {self.untried} (the run stopped)" if self.untried else ""
         if dry_run:
-            return (f"Wrote {self.written} messages to {display(folder / OUTBOX)}/ (nothing sent), "
-                    f"skipped {self.skipped} (already sent), unknown {self.unknown} "
+            return (f"Wrote {plural(self.written, 'message')} to {display(folder / OUTBOX)}/ (nothing "
+                    f"sent), skipped {self.skipped} (already sent), unknown {self.unknown}{untried} "
                     f"in {self.seconds:.1f} s")
-        newer = f" ({self.newer} replace an earlier version)" if self.newer else ""
-        return (f"Sent {self.sent}{newer}, skipped {self.skipped} (already sent), failed {self.failed}, "
-                f"unknown {self.unknown} in {self.seconds:.1f} s; passcodes in "
-                f"{display(folder / 'passcodes.csv')}")
+        newer = ""
+        if self.newer:
+            newer = f" ({self.newer} {'replaces' if self.newer == 1 else 'replace'} an earlier version)"
+        return (f"Sent {plural(self.sent, 'message')}{newer}, skipped {self.skipped} (already sent), "
+                f"failed {self.failed}, unknown {self.unknown}{untried} in {self.seconds:.1f} s; "
+                f"passcodes in {display(folder / 'passcodes.csv')}")
+
+    def tried(self) -> int:
+        """Messages this run dealt with, whatever became of them."""
+        return self.sent + self.skipped + self.failed + self.unknown + self.written
 
 
 def message_key(library: Library, item: Outgoing) -> str:
@@ -111,8 +121,9 @@ def _message_payload(library: Library, item: Outgoing) -> bytes:
     versions = [(r.clinic, r.treatment, r.kind, r.language,
                  library.treatments[r.treatment].meta.version, fingerprint(library, r), r.patient)
                 for r in item.requests]
-    return json.dumps([item.appointment_id, item.recipient.lower(), versions, item.packet,
-                       item.duplex], ensure_ascii=False).encode()
+    unprinted = sorted(set(item.values) - {v for r in item.requests for v in r.patient})
+    parts: list[Any] = [item.appointment_id, item.recipient.lower(), versions, item.packet, item.duplex]
+    return json.dumps([*parts, unprinted] if unprinted else parts, ensure_ascii=False).encode()
 
 
 def walk_in_id(address: str, requests: tuple[Request, ...]) -> str:
@@ -390,10 +401,14 @@ class Postbox:
         sender = self.sender(entry)
         try:
             outcome = sender.send(message, sender_address(entry), item.recipient)
-        except BaseException as err:  # the run stops; the ledger must still say what happened
+        except BaseException as err:  # the run stops; the ledger and the summary still say what happened
             handed_over = sender.connection is not None and sender.connection.handed_over
             reply = err.problems[0].message if isinstance(err, DeliveryError) else type(err).__name__
             self.ledger.record(key, "unknown" if handed_over else "failed", {**details, "reply": reply})
+            if handed_over:
+                self.summary.unknown += 1
+            else:
+                self.summary.failed += 1
             raise
         self.ledger.record(key, outcome.status, {**details, "reply": outcome.reply,
                                                  "attempts": outcome.attempts})
@@ -446,7 +461,9 @@ def _advice(outcome: Outcome) -> str:
 
 
 def patient_values(item: Outgoing) -> dict[str, str]:
-    """Every patient value of an appointment's documents, merged."""
+    """Every patient value of an appointment: its own, else those of its documents, merged."""
+    if item.values:
+        return dict(item.values)
     values: dict[str, str] = {}
     for request in item.requests:
         values.update(request.patient)
@@ -480,5 +497,6 @@ def deliver(library: Library, items: list[Outgoing], folder: Path, dry_run: bool
         postbox.summary.stopped = True
     finally:
         postbox.close()
+    postbox.summary.untried = len(items) - postbox.summary.tried()
     postbox.summary.seconds = time.perf_counter() - start
     return postbox.summary

@@ -37,6 +37,12 @@ class Task:
     duplex: bool = False
     appointment_id: str = ""
     inputs: str = ""  # hash of everything the file is made from: equal means up to date
+    packet: bool = False  # one file binding the appointment's documents
+
+
+def plural(count: int, word: str, many: str = "") -> str:
+    """"1 row", "2 rows": a count with its noun."""
+    return f"{count} {word if count == 1 else many or word + 's'}"
 
 
 @dataclass
@@ -46,14 +52,17 @@ class Summary:
     built: int = 0
     skipped: int = 0
     failed: int = 0
+    packets: int = 0  # packets written (each holds several of the documents built)
     seconds: float = 0.0
     problems: list[Problem] = field(default_factory=list)
+    failed_appointments: set[str] = field(default_factory=set)  # whose documents failed to build
 
     def line(self, out: Path) -> str:
         """The one summary line a run ends with."""
         rate = self.built / self.seconds if self.seconds else 0.0
-        return (f"Built {self.built}, skipped {self.skipped} (up to date), failed {self.failed} "
-                f"in {self.seconds:.1f} s ({rate:.0f} documents/s) into {out}/")
+        packets = f" in {plural(self.packets, 'packet')}" if self.packets else ""
+        return (f"Built {plural(self.built, 'document')}{packets}, skipped {self.skipped} (up to date), "
+                f"failed {self.failed} in {self.seconds:.1f} s ({rate:.0f} documents/s) into {out}/")
 
 
 @lru_cache(maxsize=1)
@@ -100,6 +109,8 @@ class Result:
     records: list[Record]
     problems: list[Problem]
     fatal: bool = False  # the output cannot be written: stop the run
+    appointment_id: str = ""
+    packet: bool = False
 
 
 class _Worker:
@@ -119,13 +130,13 @@ class _Worker:
             documents = tuple(compose(library, r) for r in task.requests)
             pdf = render_documents(library, task.requests, documents, task.duplex)
         except HandoutError as err:
-            return Result(self.records(task, "", "failed"), err.problems)
+            return Result(self.records(task, "", "failed"), err.problems, appointment_id=task.appointment_id)
         try:
             write_atomic(confined(self.out, task.file), pdf, mode=0o600 if task.appointment_id
                          else 0o644)
         except DeliveryError as err:
             return Result([], err.problems, fatal=True)
-        return Result(self.records(task, hashlib.sha256(pdf).hexdigest(), "built"), [])
+        return Result(self.records(task, hashlib.sha256(pdf).hexdigest(), "built"), [], packet=task.packet)
 
     def records(self, task: Task, sha: str, status: str) -> list[Record]:
         out = []
@@ -216,8 +227,10 @@ def run(library: Library, tasks: Iterable[Task], out: Path, jobs: int, force: bo
                 if result.problems:
                     summary.failed += count
                     summary.problems.extend(result.problems)
+                    summary.failed_appointments.add(result.appointment_id)
                 else:
                     summary.built += count
+                    summary.packets += result.packet
                 progress.update(count)
     finally:
         progress.close()

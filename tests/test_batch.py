@@ -14,18 +14,18 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import REPO, cli, flat, pdf_text, qpdf_ok
+from conftest import REPO, Run, cli, flat, pdf_text, qpdf_ok
 from pypdf import PdfReader
 
 HEADER = ["appointment_id", "clinic", "patient_name", "treatment", "documents", "date", "time",
           "practitioner", "email", "area"]
 GOOD = [
-    ["A1001", "harbour-skin", "Ana Lima", "mesotherapy", "consent;aftercare", "2026-12-01",
-     "10:30", "amara-okafor", "ana@example.org", "Abdomen"],
-    ["A1002", "maple-street", "Nguyễn Thị Lan", "mesotherapy", "aftercare;pre-treatment;consent",
-     "2026-12-02", "14:00", "lena-park", "", ""],
+    ["A1001", "alder", "Ana Lima", "needling", "consent;aftercare", "2026-12-01",
+     "10:30", "ann-ash", "ana@example.org", "Abdomen"],
+    ["A1002", "birch", "Nguyễn Thị Lan", "needling", "aftercare;pre-treatment;consent",
+     "2026-12-02", "14:00", "cara-cole", "", ""],
 ]
-TITLES = ["Getting ready for mesotherapy", "Consent to mesotherapy", "Aftercare after mesotherapy"]
+TITLES = ["Getting ready for needling", "Consent to needling", "Aftercare after needling"]
 
 
 def write_csv(path: Path, rows: list[list[str]], header: list[str] = HEADER, bom: bool = False) -> Path:
@@ -37,8 +37,8 @@ def write_csv(path: Path, rows: list[list[str]], header: list[str] = HEADER, bom
 
 
 def many(count: int, kinds: str = "aftercare") -> list[list[str]]:
-    clinics = ("harbour-skin", "maple-street")
-    return [[f"B{i:05d}", clinics[i % 2], f"Patient Number {i}", "mesotherapy", kinds,
+    clinics = ("alder", "birch")
+    return [[f"B{i:05d}", clinics[i % 2], f"Patient Number {i}", "needling", kinds,
              "2026-12-01", "09:00", "", "", ""] for i in range(count)]
 
 
@@ -55,6 +55,11 @@ def files(out: Path) -> dict[str, bytes]:
     return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*.pdf"))}
 
 
+def summary(run: Run | str) -> str:
+    """The documents' summary line (the last line; the rows' line comes before it)."""
+    return (run if isinstance(run, str) else run.out).splitlines()[-1]
+
+
 def batch(lib: Path, csv_path: Path, out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, str(REPO / "generate.py"), "batch", "--appointments",
                            str(csv_path), "--out", str(out), *extra], cwd=lib, capture_output=True,
@@ -63,15 +68,15 @@ def batch(lib: Path, csv_path: Path, out: Path, *extra: str) -> subprocess.Compl
 
 def test_good_rows_are_built_and_bad_rows_reported_exactly(lib: Path, tmp_path: Path) -> None:
     rows = [*GOOD,
-            ["A1003", "nowhere", "Bob Stone", "mesotherapy", "consent", "2026-12-02", "09:00", "",
+            ["A1003", "nowhere", "Bob Stone", "needling", "consent", "2026-12-02", "09:00", "",
              "", ""],
-            ["A1004", "harbour-skin", "", "mesotherapy", "leaflet", "2026-13-02", "9am", "nobody",
+            ["A1004", "alder", "", "needling", "leaflet", "2026-13-02", "25:99", "nobody",
              "not-an-email", ""],
-            ["A1005", "maple-street", "Li 中", "mesotherapy", "aftercare", "2026-12-03", "11:00", "",
+            ["A1005", "birch", "Li 中", "needling", "aftercare", "2026-12-03", "11:00", "",
              "", ""],
-            ["A1001", "harbour-skin", "Ana Lima", "mesotherapy", "consent", "2026-12-01", "10:30",
+            ["A1001", "alder", "Ana Lima", "needling", "consent", "2026-12-01", "10:30",
              "", "", ""],
-            ["../evil", "harbour-skin", "Eve", "mesotherapy", "consent", "2026-12-01", "10:30", "",
+            ["../evil", "alder", "Eve", "needling", "consent", "2026-12-01", "10:30", "",
              "", ""]]
     appointments = write_csv(tmp_path / "day.csv", rows)
     out = tmp_path / "out"
@@ -79,17 +84,17 @@ def test_good_rows_are_built_and_bad_rows_reported_exactly(lib: Path, tmp_path: 
     name = str(appointments)
     assert run.code == 2
     assert run.errors == [
-        f"error: {name}:4: clinic: unknown clinic 'nowhere' (expected one of: harbour-skin, "
-        "maple-street)",
+        f"error: {name}:4: clinic: unknown clinic 'nowhere' (expected one of: alder, birch)",
         f"error: {name}:5: patient_name: is empty (a value in every row)",
         f"error: {name}:5: documents: unknown document 'leaflet' (kinds separated by ';' from: "
         "consent, pre-treatment, aftercare)",
         f"error: {name}:5: email: is not an email address (an email address such as "
         "name@example.org, or empty)",
-        f"error: {name}:5: date: '2026-13-02' is not a date (a date as YYYY-MM-DD)",
-        f"error: {name}:5: time: '9am' is not a time (a time as HH:MM, 00:00 to 23:59)",
-        f"error: {name}:5: practitioner: 'nobody' is not a practitioner of harbour-skin "
-        "(expected one of: amara-okafor, tom-reilly)",
+        f"error: {name}:5: date: '2026-13-02' is not a date (a date as YYYY-MM-DD or DD/MM/YYYY)",
+        f"error: {name}:5: time: '25:99' is not a time (a time as HH:MM, H:MM, HH:MM:SS or 12-hour "
+        "with AM/PM, e.g. 9:30 AM, 00:00 to 23:59)",
+        f"error: {name}:5: practitioner: 'nobody' is not a practitioner of alder "
+        "(expected one of: ann-ash, ben-birch)",
         f"error: {name}:6: patient_name: character U+4E2D '中' cannot be drawn by font DejaVu Sans "
         "(characters the clinic's font covers)",
         f"error: {name}:7: appointment_id: 'A1001' appears twice (first on line 2) "
@@ -97,14 +102,16 @@ def test_good_rows_are_built_and_bad_rows_reported_exactly(lib: Path, tmp_path: 
         f"error: {name}:8: appointment_id: '../evil' is not allowed (letters, digits, '.', '_' and "
         "'-', at most 64, for use in file names)",
     ]
-    assert run.out.startswith("Built 5, skipped 0 (up to date), failed 5 in ")
+    read, built = run.out.splitlines()
+    assert read == f"Read 7 rows of {name} (UTF-8, comma-separated): 2 built, 5 failed, 0 skipped"
+    assert built.startswith("Built 5 documents, skipped 0 (up to date), failed 5 in ")
     assert sorted(files(out)) == [
-        "harbour-skin/A1001/mesotherapy-aftercare.pdf", "harbour-skin/A1001/mesotherapy-consent.pdf",
-        "maple-street/A1002/mesotherapy-aftercare.pdf", "maple-street/A1002/mesotherapy-consent.pdf",
-        "maple-street/A1002/mesotherapy-pre-treatment.pdf"]
-    consent = flat(pdf_text(out / "harbour-skin/A1001/mesotherapy-consent.pdf"))
+        "alder/A1001/needling-aftercare.pdf", "alder/A1001/needling-consent.pdf",
+        "birch/A1002/needling-aftercare.pdf", "birch/A1002/needling-consent.pdf",
+        "birch/A1002/needling-pre-treatment.pdf"]
+    consent = flat(pdf_text(out / "alder/A1001/needling-consent.pdf"))
     assert "Ana Lima" in consent and "1 December 2026" in consent and "Abdomen" in consent
-    pre = flat(pdf_text(out / "maple-street/A1002/mesotherapy-pre-treatment.pdf"))
+    pre = flat(pdf_text(out / "birch/A1002/needling-pre-treatment.pdf"))
     assert "Nguyễn Thị Lan" in pre and "December 2, 2026" in pre and "2:00 PM" in pre
 
 
@@ -139,16 +146,20 @@ def test_packets_have_documents_in_order_with_bookmarks(lib: Path, tmp_path: Pat
     extra = ["--packet", "--duplex"] if duplex else ["--packet"]
     run = cli(lib, "batch", "--appointments", str(appointments), "--out", str(out), *extra)
     assert run.code == 0, run.err
-    assert sorted(files(out)) == ["harbour-skin/A1001/mesotherapy-packet.pdf",
-                                  "maple-street/A1002/mesotherapy-packet.pdf"]
-    path = out / "maple-street/A1002/mesotherapy-packet.pdf"
+    assert sorted(files(out)) == ["alder/A1001/needling-packet.pdf", "birch/A1002/needling-packet.pdf"]
+    assert run.out.splitlines()[1].startswith("Built 5 documents in 2 packets, skipped 0 (up to date)")
+    path = out / "birch/A1002/needling-packet.pdf"
     assert qpdf_ok(path)
     reader = PdfReader(path)
     assert reader.metadata is not None
-    assert reader.metadata.title == "Mesotherapy: your documents"
+    assert reader.metadata.title == "Needling: your documents"
     tops = [item for item in reader.outline if not isinstance(item, list)]
     assert [item.title for item in tops] == TITLES  # the packet order, not the CSV's order
-    starts = [reader.get_destination_page_number(item) for item in tops]
+    starts: list[int] = []
+    for item in tops:
+        start = reader.get_destination_page_number(item)
+        assert start is not None
+        starts.append(start)
     assert starts[0] == 0
     for title, start in zip(TITLES, starts, strict=True):
         page = flat(pdf_text(path, start + 1))
@@ -158,12 +169,12 @@ def test_packets_have_documents_in_order_with_bookmarks(lib: Path, tmp_path: Pat
     blank = [i for i, page in enumerate(reader.pages)
              if "intentionally left blank" in page.extract_text()]
     if duplex:
-        # consent starts on page 3 (guide has 2 pages); aftercare after 5 consent pages -> blank
+        # consent starts on page 3 (guide has 2 pages); aftercare after 3 consent pages -> blank
         assert blank == [starts[2] - 1]
         assert len(reader.pages) % 2 == 0
     else:
         assert blank == []
-        assert starts[1:] == [starts[0] + 2, starts[0] + 7]
+        assert starts[1:] == [starts[0] + 2, starts[0] + 5]
     # every document keeps its own section bookmarks, nested under it
     nested = [item for item in reader.outline if isinstance(item, list)]
     assert len(nested) == 3 and all(len(sections) >= 4 for sections in nested)
@@ -190,8 +201,8 @@ def test_manifest_records_every_document_with_its_hash(lib: Path, tmp_path: Path
         data = (out / record["file"]).read_bytes()
         assert record["sha256"] == hashlib.sha256(data).hexdigest()
         assert record["status"] == "built"
-        assert record["treatment"] == "mesotherapy" and record["language"] == "en"
-        assert record["form_version"] == "1.0"
+        assert record["treatment"] == "needling" and record["language"] == "en"
+        assert record["form_version"] == "2.1"
         assert record["file"].startswith(f"{record['clinic']}/{record['appointment_id']}/")
         assert record["kind"] in record["file"]
         assert len(record["fingerprint"]) == 10
@@ -207,30 +218,29 @@ def test_rerun_skips_what_is_up_to_date_and_rebuilds_what_changed(lib: Path, tmp
     appointments = write_csv(tmp_path / "day.csv", GOOD)
     out = tmp_path / "out"
     first = cli(lib, "batch", "--appointments", str(appointments), "--out", str(out))
-    assert first.out.startswith("Built 5, skipped 0 (up to date), failed 0 in ")
+    assert summary(first).startswith("Built 5 documents, skipped 0 (up to date), failed 0 in ")
     before = files(out)
     again = cli(lib, "batch", "--appointments", str(appointments), "--out", str(out))
-    assert again.out.startswith("Built 0, skipped 5 (up to date), failed 0 in ")
+    assert summary(again).startswith("Built 0 documents, skipped 5 (up to date), failed 0 in ")
     # One clinic's own lines for the treatment change: that clinic's documents are rebuilt
     # (their content fingerprint covers the clinic's additions), the other clinic's are not.
-    additions = lib / "assets/clinics/maple-street/content/mesotherapy.yaml"
+    additions = lib / "assets/clinics/birch/content/needling.yaml"
     additions.write_text(additions.read_text().replace("Drink plenty of water",
                                                        "Drink plenty of fresh water"))
     changed = cli(lib, "batch", "--appointments", str(appointments), "--out", str(out))
-    assert changed.out.startswith("Built 3, skipped 2 (up to date), failed 0 in ")
+    assert summary(changed).startswith("Built 3 documents, skipped 2 (up to date), failed 0 in ")
     after = files(out)
     assert sorted(f for f in after if after[f] != before[f]) == [
-        f"maple-street/A1002/mesotherapy-{k}.pdf" for k in ("aftercare", "consent", "pre-treatment")]
-    aftercare = out / "maple-street/A1002/mesotherapy-aftercare.pdf"
+        f"birch/A1002/needling-{k}.pdf" for k in ("aftercare", "consent", "pre-treatment")]
+    aftercare = out / "birch/A1002/needling-aftercare.pdf"
     assert "Drink plenty of fresh water" in flat(pdf_text(aftercare))
     # A damaged output is not up to date, whatever the manifest says.
-    (out / "harbour-skin/A1001/mesotherapy-consent.pdf").write_bytes(b"%PDF-1.4 broken")
+    (out / "alder/A1001/needling-consent.pdf").write_bytes(b"%PDF-1.4 broken")
     repaired = cli(lib, "batch", "--appointments", str(appointments), "--out", str(out))
-    assert repaired.out.startswith("Built 1, skipped 4 (up to date), failed 0 in ")
-    assert files(out)["harbour-skin/A1001/mesotherapy-consent.pdf"] == before[
-        "harbour-skin/A1001/mesotherapy-consent.pdf"]
+    assert summary(repaired).startswith("Built 1 document, skipped 4 (up to date), failed 0 in ")
+    assert files(out)["alder/A1001/needling-consent.pdf"] == before["alder/A1001/needling-consent.pdf"]
     forced = cli(lib, "batch", "--appointments", str(appointments), "--out", str(out), "--force")
-    assert forced.out.startswith("Built 5, skipped 0 (up to date), failed 0 in ")
+    assert summary(forced).startswith("Built 5 documents, skipped 0 (up to date), failed 0 in ")
 
 
 def test_shards_are_disjoint_and_their_union_is_the_full_run(lib: Path, tmp_path: Path) -> None:
@@ -285,7 +295,7 @@ def test_kill_9_then_rerun_completes_identically(lib: Path, tmp_path: Path) -> N
         assert record["status"] == "built"
     rerun = batch(lib, appointments, out, "--jobs", "2")
     assert rerun.returncode == 0, rerun.stderr
-    assert "failed 0" in rerun.stdout
+    assert "failed 0 in" in rerun.stdout and "0 failed" in rerun.stdout
     assert not list(out.rglob("*.part"))
     clean = tmp_path / "clean"
     assert batch(lib, appointments, clean, "--jobs", "2").returncode == 0
@@ -312,7 +322,7 @@ def test_full_disk_stops_with_one_line_and_a_rerun_resumes(lib: Path, tmp_path: 
     assert not list(out.rglob("*.part"))
     resumed = batch(lib, appointments, out)
     assert resumed.returncode == 0, resumed.stderr
-    assert resumed.stdout.startswith("Built 5, skipped 0 (up to date), failed 0 in ")
+    assert summary(resumed.stdout).startswith("Built 5 documents, skipped 0 (up to date), failed 0 in ")
 
 
 def test_two_batches_on_one_folder_at_once(lib: Path, tmp_path: Path) -> None:

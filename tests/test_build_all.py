@@ -30,7 +30,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert result.stderr == b""
     summary = result.stdout.decode().strip().splitlines()
     assert len(summary) == 1
-    assert re.fullmatch(rf"Built {len(FILES)}, skipped 0 \(up to date\), failed 0 in \d+\.\d s "
+    assert re.fullmatch(rf"Built {len(FILES)} documents, skipped 0 \(up to date\), failed 0 in \d+\.\d s "
                         r"\(\d+ documents/s\) into out/", summary[0])
     return root / "out"
 

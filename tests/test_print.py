@@ -68,7 +68,7 @@ def appointments(path: Path, rows: list[list[str]]) -> Path:
 def test_one_patient_prints_on_the_clinic_paper(lib: Path, spooler: Cups, clinic: str, paper: str) -> None:
     run = cli(lib, *ONE, "--clinic", clinic, "--printer", "frontdesk")
     assert run.code == 0, run.err
-    assert run.out == "Printed 1 jobs (1 copy each) on frontdesk\n"
+    assert run.out == "Printed 1 job (1 copy each) on frontdesk\n"
     assert "Ana" not in run.out + run.err
     header, pdf = printed(spooler, "frontdesk")
     assert f"@PJL SET PAPER={paper.upper()}".encode() in header
@@ -86,7 +86,7 @@ def test_duplex_copies_and_the_clinic_default_printer(lib: Path, spooler: Cups) 
         handle.write("printer: backoffice\n")
     run = cli(lib, *ONE, "--clinic", "alder", "--duplex", "--copies", "2")
     assert run.code == 0, run.err
-    assert run.out == "Printed 1 jobs (2 copies each) on backoffice\n"
+    assert run.out == "Printed 1 job (2 copies each) on backoffice\n"
     header, pdf = printed(spooler, "backoffice")
     assert b"@PJL SET DUPLEX=ON" in header and b"@PJL SET BINDING=LONGEDGE" in header
     # an odd page count for consent gets a blank back page, so aftercare starts on a front side
@@ -105,7 +105,8 @@ def test_a_batch_prints_one_packet_per_appointment(lib: Path, tmp_path: Path, sp
     before = len(spooler.completed())
     run = cli(lib, "print", "--appointments", str(day), "--printer", "frontdesk")
     assert run.code == 2
-    assert run.out == "Printed 2 jobs (1 copy each) on frontdesk; 1 problems in rows\n"
+    assert run.out == (f"Read 3 rows of {day} (UTF-8, comma-separated): 2 ready, 1 failed, "
+                       "0 skipped\nPrinted 2 jobs (1 copy each) on frontdesk; 1 problem in rows\n")
     assert run.errors[0].startswith(f"error: {day}:4: documents: unknown document 'nothing'")
     header_of_last, pdf = printed(spooler, "frontdesk")  # the queue's file holds the last job
     assert len(spooler.completed()) == before + 2
@@ -198,5 +199,6 @@ def test_a_printer_that_stops_taking_jobs_is_reported_with_its_row(lib: Path, tm
         spooler.remove_printer("closed")
     assert run.code == 3
     assert run.errors[0].startswith(f"error: {day}:2: print: closed did not take the job: ")
-    assert run.out == "Printed 0 of 2 jobs (1 copy each); not queued: P1, P2\n"
+    assert run.out == (f"Read 2 rows of {day} (UTF-8, comma-separated): 2 ready, 0 failed, "
+                       "0 skipped\nPrinted 0 of 2 jobs (1 copy each); not queued: P1, P2\n")
     assert "Ana" not in run.out + run.err

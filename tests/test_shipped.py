@@ -45,7 +45,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     result = script(root)
     assert result.returncode == 0, result.stderr.decode()
     assert result.stderr == b""
-    assert re.fullmatch(rf"Built {len(_expected_files())}, skipped 0 \(up to date\), failed 0 in "
+    assert re.fullmatch(rf"Built {len(_expected_files())} documents, skipped 0 \(up to date\), failed 0 in "
                         r"\d+\.\d s \(\d+ documents/s\) into out/\n", result.stdout.decode())
     return root / "out"
 

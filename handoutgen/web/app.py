@@ -195,7 +195,7 @@ def create_app(settings: Settings, library: Library) -> Flask:
     def upload() -> BaseResponse | tuple[str, int]:
         upload = request.files.get("appointments")
         if upload is None or not upload.filename:
-            return batch_error(["Choose the appointments file (CSV) to upload."], 422)
+            return batch_error(["Choose the appointments file (CSV or Excel) to upload."], 422)
         try:
             job = jobs.start(owner(), upload.read(), request.form.get("packet") == "yes",
                              request.form.get("duplex") == "yes", settings.max_rows)

@@ -26,7 +26,8 @@ from ..errors import HandoutError, Problem, UsageError
 from ..output import alive, csv_text
 from .config import Clock
 
-UPLOAD = "appointments.csv"
+UPLOAD = "appointments.csv"  # the upload's name in messages (appointments.xlsx for a workbook)
+WORKBOOK = "appointments.xlsx"
 OUT = "out"
 ZIP = "handouts.zip"
 PREFIX = "handoutgen-web-"  # one private folder per server: <PREFIX><pid>-<random>
@@ -53,6 +54,8 @@ class Job:
     failed: int = 0
     seconds: float = 0.0
     problems: list[Problem] = field(default_factory=list)
+    outcome: Outcome | None = None  # the rows and packets, once the batch is done
+    upload: str = UPLOAD
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -86,7 +89,7 @@ class Job:
                 return
             message = STOPPED
         if message[0] == "done":
-            _kind, self.built, self.failed, self.seconds, self.problems = message
+            _kind, self.built, self.failed, self.seconds, self.problems, self.outcome = message
             self.state = "done"
         else:
             self.problems = message[1]
@@ -100,8 +103,11 @@ class Job:
         """What the page shows while it waits (no patient data)."""
         self.poll()
         done = self.total if self.state != "running" else min(self.written(), self.total)
+        outcome = self.outcome or Outcome()
         return {"state": self.state, "done": done, "total": self.total, "rows": self.rows,
-                "built": self.built, "failed": self.failed, "problems": len(self.problems)}
+                "built": self.built, "failed": self.failed, "problems": len(self.problems),
+                "appointments": outcome.appointments, "failed_rows": outcome.failed_rows,
+                "packets": outcome.packets}
 
     def archive(self) -> Path:
         """Zip the packets, the manifest and a list of the rows that failed."""
@@ -126,21 +132,39 @@ class Job:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def count_rows(path: Path, limit: int) -> tuple[int, int]:
-    """Check the header and count rows and documents; raise UsageError on a bad file."""
-    from ..appointments import listed, read_rows
+@dataclass(frozen=True)
+class Outcome:
+    """What a finished batch did with the rows (the documents are counted in the Job)."""
 
+    appointments: int = 0  # rows whose documents were all built (or were up to date)
+    failed_rows: int = 0  # rows with a problem, or whose documents failed
+    skipped_rows: int = 0  # empty rows
+    packets: int = 0
+
+
+def count_rows(root: Path, path: Path, limit: int) -> tuple[int, int]:
+    """Check the header and count rows and documents; raise UsageError on a bad file."""
+    from ..appointments import AppointmentsFile, is_blank, listed
+
+    sheet = AppointmentsFile(root, path, name=path.name)  # not the private folder's name
     rows = documents = 0
-    for line, row in read_rows(path):
+    for line, row in sheet.rows():
+        if is_blank(line):
+            continue
         rows += 1
         if rows > limit:
-            raise UsageError.one(UPLOAD, line, "(rows)", f"the file has more than {limit} appointments",
-                                 f"at most {limit} per upload: split the list")
+            raise UsageError.one(sheet.name, line.number, "(rows)", f"the file has more than {limit} "
+                                 "appointments", f"at most {limit} per upload: split the list")
         documents += len(listed(row))
     if not rows:
-        raise UsageError.one(UPLOAD, 2, "(rows)", "the file has no appointments",
-                             "a header row and one row per appointment")
+        raise UsageError.one(sheet.name, sheet.table.header_line + 1, "(rows)",
+                             "the file has no appointments", "a header row and one row per appointment")
     return rows, documents
+
+
+def upload_name(data: bytes) -> str:
+    """The name an upload is kept under: a workbook (a zip file) or CSV, by its content."""
+    return WORKBOOK if data.startswith(b"PK\x03\x04") else UPLOAD
 
 
 class Jobs:
@@ -166,14 +190,15 @@ class Jobs:
             job = Job(secrets.token_urlsafe(16), owner, folder, 0, 0, packet, self.clock)
             self.items[job.id] = job
         try:
-            path = folder / UPLOAD
+            job.upload = upload_name(data)
+            path = folder / job.upload
             path.write_bytes(data)
             path.chmod(0o600)
-            job.rows, job.total = count_rows(path, max_rows)
+            job.rows, job.total = count_rows(self.root, path, max_rows)
             context = multiprocessing.get_context("spawn")  # a clean process: no threads, no locks held
             receive, send = context.Pipe(duplex=False)
             job.process = context.Process(
-                target=work, args=(self.root, self.clinic, folder, packet, duplex, self.jobs, send),
+                target=work, args=(self.root, self.clinic, path, packet, duplex, self.jobs, send),
                 name="handoutgen-batch")  # not daemonic: it starts workers
             job.process.start()
             send.close()
@@ -228,16 +253,19 @@ def sweep_leftovers() -> None:
             shutil.rmtree(folder, ignore_errors=True)
 
 
-def work(root: Path, clinic: str | None, folder: Path, packet: bool, duplex: bool, jobs: int,
+def work(root: Path, clinic: str | None, path: Path, packet: bool, duplex: bool, jobs: int,
          conn: Connection) -> None:
     """The batch process: plan and build the rows, then send back counts and problems."""
     from ..appointments import Shard, run_batch
 
-    os.chdir(folder)  # messages name the upload as appointments.csv
+    os.chdir(path.parent)  # messages name the upload as appointments.csv (or .xlsx)
     try:
-        summary = run_batch(root, folder / UPLOAD, folder / OUT, packet, duplex and packet, Shard(),
-                            jobs or (os.cpu_count() or 1), True, [clinic] if clinic else None)
-        conn.send(("done", summary.built, summary.failed, summary.seconds, sorted(summary.problems)))
+        summary, counts = run_batch(root, path, path.parent / OUT, packet, duplex and packet, Shard(),
+                                    jobs or (os.cpu_count() or 1), True, [clinic] if clinic else None)
+        failed = counts.refused + len(summary.failed_appointments)
+        outcome = Outcome(counts.rows - counts.empty - failed, failed, counts.empty, summary.packets)
+        conn.send(("done", summary.built, summary.failed, summary.seconds, sorted(summary.problems),
+                   outcome))
     except HandoutError as err:
         conn.send(("error", err.problems))
     except Exception:  # its message may hold patient values: say only that it failed

@@ -19,7 +19,7 @@
           if (s.state !== "running") { window.location.reload(); return; }
           var bar = document.getElementById("progress"), text = document.getElementById("progress-text");
           bar.max = s.total; bar.value = s.done;
-          text.textContent = s.done + " of " + s.total + " documents for " + s.rows + " appointments.";
+          text.textContent = s.done + " of " + s.total + " documents for " + s.rows + (s.rows === 1 ? " row." : " rows.");
           window.setTimeout(tick, 500);
         }).catch(function () { window.setTimeout(tick, 2000); });
     }

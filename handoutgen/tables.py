@@ -1,0 +1,273 @@
+"""Read a table a clinic exported: CSV as spreadsheets and practice software write it, or an Excel
+workbook. Rows stream one at a time, each with the line (or sheet row) it starts on.
+
+CSV: UTF-8 (with or without a byte-order mark), UTF-16 (Excel's "Unicode text") or, when the file
+is not valid UTF-8, Windows-1252; comma, semicolon or tab, whichever the header row uses. Every
+data line comes out as a row or as a problem on its own line: an unclosed quote is reported where
+it opened, and the lines after it are read as rows again instead of disappearing into one cell.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import csv
+import re
+from collections import deque
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Protocol
+
+from .errors import UsageError
+from .load import display
+
+MAX_BYTES = 256 * 1024 * 1024
+MAX_RECORD_LINES = 20  # a quoted cell longer than this is taken for a quote left open
+DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab"}
+NAMES = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8", "utf-16": "UTF-16", "utf-16-le": "UTF-16",
+         "utf-16-be": "UTF-16", "cp1252": "Windows-1252"}
+_MARK = "handoutgen-mark"  # decoding error handler: a bad byte becomes a lone surrogate
+_BAD = re.compile("[\ud800-\udfff]")
+_SEP = re.compile(r"^sep=(.)\r?\n?$")  # Excel's hint line naming the delimiter
+Score = Callable[[list[str]], int]  # how many cells of a header row name a known column
+
+
+def _mark(error: UnicodeError) -> tuple[str, int]:
+    assert isinstance(error, UnicodeDecodeError)
+    bad = error.object[error.start:error.end]
+    return "".join(chr(0xDC00 + b) for b in bad), error.end
+
+
+codecs.register_error(_MARK, _mark)
+
+
+@dataclass(frozen=True)
+class Line:
+    """One row as read: the line it starts on and its cells, or why it could not be read."""
+
+    number: int
+    cells: tuple[str, ...]
+    problem: tuple[str, str] | None = None  # (what is wrong, what is allowed)
+
+
+def encoding_name(name: str) -> str:
+    """A codec as people know it (UTF-8, Windows-1252), for messages and summaries."""
+    canonical = codecs.lookup(name).name
+    return NAMES.get(canonical, canonical)
+
+
+def check_encoding(name: str) -> str | None:
+    """The codec for an --encoding value, or None when Python has no such text encoding."""
+    try:
+        info = codecs.lookup(name)
+    except LookupError:
+        return None
+    return info.name if getattr(info, "_is_text_encoding", True) else None
+
+
+class Table(Protocol):
+    """An opened table file: how it is read, and its rows (readable more than once)."""
+
+    name: str  # for messages: the file, or the file and sheet
+    description: str  # for the summary: "UTF-8, semicolon-separated"
+    header: tuple[str, ...]
+    header_line: int
+
+    def rows(self, width: int, free: frozenset[int]) -> Iterator[Line]:
+        """Every data row after the header; `free` columns may hold line breaks."""
+
+
+def open_table(path: Path, encoding: str | None, score: Score, name: str | None = None) -> Table:
+    """Open a CSV file or Excel workbook; raise UsageError when it cannot be read as a table.
+
+    Messages name the file as `name` (default: its path from the working folder).
+    """
+    name = name or display(path)
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as handle:
+            start = handle.read(8)
+    except OSError as err:
+        raise UsageError.one(name, 1, "(file)", f"cannot read file: {err.strerror}",
+                             "a readable CSV file or Excel workbook") from err
+    if size > MAX_BYTES:
+        raise UsageError.one(name, 1, "(file)", f"file is {size} bytes",
+                             f"at most {MAX_BYTES} bytes; split it or use --shard")
+    if start.startswith(b"PK\x03\x04"):
+        from .workbook import Workbook  # only workbooks need openpyxl
+
+        return Workbook(path, name)
+    if start.startswith(b"\xd0\xcf\x11\xe0"):
+        raise UsageError.one(name, 1, "(file)", "is an old Excel .xls workbook",
+                             "save it as an Excel workbook (.xlsx) or as CSV")
+    return CsvTable(path, name, encoding or _guess(path, start), score)
+
+
+def _guess(path: Path, start: bytes) -> str:
+    """The file's encoding: a byte-order mark's, else UTF-8 when it is valid, else Windows-1252."""
+    if start.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if start.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    if len(start) >= 2 and start[0] and not start[1]:
+        return "utf-16-le"  # "a\0b\0": UTF-16 without its mark
+    if len(start) >= 2 and start[1] and not start[0]:
+        return "utf-16-be"
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    with path.open("rb") as handle:
+        try:
+            while chunk := handle.read(1 << 20):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            return "cp1252"
+    return "utf-8"
+
+
+class CsvTable:
+    """A CSV file in a known encoding, split by the delimiter its header row uses."""
+
+    def __init__(self, path: Path, name: str, encoding: str, score: Score) -> None:
+        self.path, self.name, self.encoding = path, name, encoding
+        lines = self._lines()
+        try:
+            number, first = next(lines, (1, ""))
+            hint = _SEP.match(first)
+            if hint and hint.group(1) in DELIMITERS:
+                self.delimiter, self.skip = hint.group(1), 1
+                number, first = next(lines, (2, ""))
+            else:
+                self.delimiter, self.skip = _delimiter(first, score), 0
+        finally:
+            lines.close()
+        self.header_line = number
+        self.header = tuple(_split(first, self.delimiter)) if first.strip() else ()
+        kind = "UTF-16 text" if encoding.startswith("utf-16") else encoding_name(encoding)
+        self.description = f"{kind}, {DELIMITERS[self.delimiter]}-separated"
+
+    def _lines(self) -> Generator[tuple[int, str]]:
+        """The physical lines with their numbers; a byte the encoding cannot read stops the run."""
+        codec = "utf-16" if self.encoding == "utf-16" else self.encoding
+        with self.path.open("r", encoding=codec, errors=_MARK, newline="") as handle:
+            for number, text in enumerate(handle, 1):
+                bad = _BAD.search(text)
+                if bad:
+                    raise self._bad_byte(number, ord(bad.group()) - 0xDC00)
+                yield number, text.removeprefix("\ufeff") if number == 1 else text
+
+    def _bad_byte(self, number: int, byte: int) -> UsageError:
+        name = encoding_name(self.encoding)
+        advice = "a file saved as UTF-8, or --encoding with the encoding it was saved in"
+        return UsageError.one(self.name, number, "(file)", f"byte 0x{byte:02X} is not {name} text",
+                              advice)
+
+    def rows(self, width: int, free: frozenset[int]) -> Iterator[Line]:
+        lines = self._lines()
+        for _ in range(self.skip + 1):
+            next(lines, None)
+        try:
+            yield from _records(lines, self.delimiter, width, free)
+        finally:
+            lines.close()
+
+
+def _split(line: str, delimiter: str) -> list[str]:
+    """The cells of one line (a quote left open keeps the rest of the line as one cell)."""
+    return next(csv.reader([line], delimiter=delimiter), [])
+
+
+def _delimiter(first: str, score: Score) -> str:
+    """The delimiter whose header cells name the most known columns (then: the most cells)."""
+    ranked = sorted(DELIMITERS, key=lambda d: (score(_split(first, d)), len(_split(first, d))),
+                    reverse=True)
+    return ranked[0]
+
+
+class _TooLong(Exception):
+    """A quoted cell ran over MAX_RECORD_LINES lines: its quote was left open."""
+
+
+def _records(lines: Iterator[tuple[int, str]], delimiter: str, width: int,
+             free: frozenset[int]) -> Iterator[Line]:
+    """Parse records; a record that is not a well-formed row is reported at its first line and
+    the lines after that line are parsed again."""
+    pending: deque[tuple[int, str]] = deque()
+    taken: list[tuple[int, str]] = []
+
+    def feed() -> Iterator[str]:
+        while True:
+            if pending:
+                item = pending.popleft()
+            else:
+                got = next(lines, None)
+                if got is None:
+                    return
+                item = got
+            if len(taken) >= MAX_RECORD_LINES:
+                pending.appendleft(item)
+                raise _TooLong
+            taken.append(item)
+            yield item[1]
+
+    while True:
+        taken.clear()
+        reader = csv.reader(feed(), delimiter=delimiter, strict=True)
+        problem: tuple[str, str] | None = None
+        try:
+            for cells in reader:
+                if len(taken) > 1 and not _spans_well(cells, width, free):
+                    problem = _open_quote()
+                    break
+                yield Line(taken[0][0], tuple(cells))
+                taken.clear()
+            else:
+                return
+        except _TooLong:
+            problem = _open_quote()
+        except csv.Error as err:
+            text = str(err)
+            problem = _open_quote() if "end of data" in text else (
+                f"is not valid CSV: {text}", "quotes only around a whole cell, doubled inside it")
+        if not taken:
+            return
+        yield Line(taken[0][0], (), problem)
+        pending.extendleft(reversed(taken[1:]))
+
+
+def _spans_well(cells: list[str], width: int, free: frozenset[int]) -> bool:
+    """A record over several lines is a row only when its line breaks are in free-text columns."""
+    if len(cells) != width and not (len(cells) > width and not any(c.strip() for c in cells[width:])):
+        return False
+    return all(i in free for i, cell in enumerate(cells[:width]) if "\n" in cell or "\r" in cell)
+
+
+def _open_quote() -> tuple[str, str]:
+    return ("a quote opened on this line is not closed on it",
+            "close the quote, or double a quote inside a quoted cell (\"\")")
+
+
+def cell_text(value: object) -> str:
+    """A workbook cell as text the way the columns expect it: dates ISO, times HH:MM."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        if value.time() == time(0, 0):
+            return value.date().isoformat()
+        return value.strftime("%Y-%m-%d %H:%M:%S" if value.second else "%Y-%m-%d %H:%M")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, time):
+        return value.strftime("%H:%M:%S" if value.second else "%H:%M")
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def close_quietly(closer: Callable[[], object]) -> None:
+    """Close a resource whose close may fail after a read error (nothing is left to report)."""
+    with contextlib.suppress(Exception):
+        closer()
