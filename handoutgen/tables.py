@@ -118,7 +118,7 @@ def _guess(path: Path, start: bytes) -> str:
     decoder = codecs.getincrementaldecoder("utf-8")()
     with path.open("rb") as handle:
         try:
-            while chunk := handle.read(1 << 20):
+            while chunk := handle.read(1 << 16):
                 decoder.decode(chunk)
             decoder.decode(b"", final=True)
         except UnicodeDecodeError:
@@ -226,10 +226,9 @@ def _records(lines: Iterator[tuple[int, str]], delimiter: str, width: int,
                 return
         except _TooLong:
             problem = _open_quote()
-        except csv.Error as err:
-            text = str(err)
-            problem = _open_quote() if "end of data" in text else (
-                f"is not valid CSV: {text}", "quotes only around a whole cell, doubled inside it")
+        except csv.Error as err:  # over several lines, it is a quote that was opened and not closed
+            problem = _open_quote() if len(taken) > 1 or "end of data" in str(err) else (
+                f"is not valid CSV: {err}", "quotes only around a whole cell, doubled inside it")
         if not taken:
             return
         yield Line(taken[0][0], (), problem)

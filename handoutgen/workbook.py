@@ -66,9 +66,10 @@ class Workbook:
             yield number, tuple(cell.value for cell in row)
 
     def rows(self, width: int, free: frozenset[int]) -> Iterator[Line]:
-        """Every row after the header (cells never span rows in a workbook)."""
+        """Every row after the header, as wide as the header (cells never span rows in a workbook)."""
         with self._sheet() as sheet:
             numbered = self._numbered(sheet)
             next(numbered, None)
             for number, values in numbered:
-                yield Line(number, tuple(cell_text(value) for value in values))
+                cells = tuple(cell_text(value) for value in values)
+                yield Line(number, cells + ("",) * (width - len(cells)))  # empty cells at the end

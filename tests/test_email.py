@@ -157,7 +157,14 @@ def test_batch_sends_each_appointment_once_in_its_language(lib: Path, tmp_path: 
     assert reader.decrypt(codes["A1002"]) and not PdfReader(io.BytesIO(
         pdfs(spanish)["needling-packet.pdf"])).decrypt(codes["A1001"])
     english = by_address[ADDRESS]
-    assert "Hello Ana Lima" in english.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    english_body = english.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "Hello Ana Lima" in english_body
+    # consent and aftercare print no time, but the appointment has one: the email and the
+    # front desk's passcode list keep it
+    assert "on 1 December 2026 at 10:30." in english_body
+    with (out / "passcodes.csv").open(encoding="utf-8", newline="") as handle:
+        times = {row["appointment_id"]: row["appointment_time"] for row in csv.DictReader(handle)}
+    assert times == {"A1001": "10:30", "A1002": "14:00"}
     packet = PdfReader(io.BytesIO(pdfs(english)["needling-packet.pdf"]))
     packet.decrypt(codes["A1001"])
     tops = [item.title for item in packet.outline if not isinstance(item, list)]
