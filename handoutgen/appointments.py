@@ -118,23 +118,41 @@ def _match(text: str, choices: Collection[str]) -> str | None:
     return next((c for c in choices if id_key(c) == key), None)
 
 
-def column_names(root: Path) -> dict[str, set[str]]:
-    """Every other name clinics give a column (by column_key), with the columns it names."""
-    names: dict[str, set[str]] = {}
+@dataclass(frozen=True)
+class Directory:
+    """What the clinic.yaml files say about appointment lists, read before any clinic is loaded."""
+
+    columns: dict[str, set[str]]  # another name of a column (by column_key) -> the columns it names
+    clinics: dict[str, str]  # a clinic's id or name (by id_key) -> its id
+
+    def clinic(self, text: str) -> str | None:
+        """The id of the clinic a cell names by id or by name, in any case and spacing."""
+        return self.clinics.get(id_key(text)) if text.strip() else None
+
+
+def directory(root: Path) -> Directory:
+    """Read every clinic's id, name and column names (a clinic.yaml that cannot be read is left
+    out here and reported when a row names its clinic)."""
+    columns: dict[str, set[str]] = {}
+    clinics: dict[str, str] = {}
     problems = Problems()
     base = root / CLINICS_DIR
     for path in sorted(base.glob("*/clinic.yaml")) if base.is_dir() else []:
+        clinics[id_key(path.parent.name)] = path.parent.name
         try:
             loaded = load_yaml(path, BrandingError)
         except HandoutError:
-            continue  # reported when the clinic is loaded, if the file names it
-        if not isinstance(loaded.data, dict) or not isinstance(loaded.data.get("appointments"), dict):
+            continue
+        data = loaded.data if isinstance(loaded.data, dict) else {}
+        if isinstance(data.get("name"), str):
+            clinics.setdefault(id_key(data["name"]), path.parent.name)
+        if not isinstance(data.get("appointments"), dict):
             continue
         settings = convert(Appointments, loaded, problems, ("appointments",))
         for name, column in (settings.columns if settings else {}).items():
-            names.setdefault(column_key(name), set()).add(column)
+            columns.setdefault(column_key(name), set()).add(column)
     problems.raise_if_any(BrandingError)
-    return names
+    return Directory(columns, clinics)
 
 
 class AppointmentsFile:
@@ -142,7 +160,8 @@ class AppointmentsFile:
 
     def __init__(self, root: Path, path: Path, encoding: str | None = None,
                  name: str | None = None) -> None:
-        names = column_names(root)
+        self.directory = directory(root)
+        names = self.directory.columns
         own = {column_key(c): c for c in COLUMNS}
 
         def score(cells: list[str]) -> int:
@@ -202,8 +221,9 @@ class AppointmentsFile:
         clinics: set[str] = set()
         documents = 0
         for line, row in self.rows():
-            if not is_blank(line) and shard.holds(_row_key(row, line.number)):
-                clinics.add(id_key(row.get("clinic", "")))
+            found = self.directory.clinic(row.get("clinic", ""))
+            if found and not is_blank(line) and shard.holds(_row_key(row, line.number)):
+                clinics.add(found)
                 documents += len(listed(row))
         return clinics, documents
 
@@ -267,7 +287,8 @@ def good_rows(sheet: AppointmentsFile, library: Library, packet: bool, duplex: b
         elif not row:
             bad("(row)", f"has {len(line.cells)} cells", f"{sheet.width}, one per column of the header")
         else:
-            appointment = _appointment(library, row, line.number, bad, first_seen, packet, duplex)
+            appointment = _appointment(library, sheet.directory, row, line.number, bad, first_seen,
+                                       packet, duplex)
         if problems or appointment is None:
             counts.problems.extend(problems)
             counts.refused += 1
@@ -276,7 +297,7 @@ def good_rows(sheet: AppointmentsFile, library: Library, packet: bool, duplex: b
             yield appointment
 
 
-def _appointment(library: Library, row: dict[str, str], line: int, bad: BadCell,
+def _appointment(library: Library, clinics: Directory, row: dict[str, str], line: int, bad: BadCell,
                  first_seen: dict[str, int], packet: bool, duplex: bool) -> Appointment | None:
     """Check one row, every value of it; its tasks when it is good."""
     for column, value in row.items():
@@ -286,7 +307,7 @@ def _appointment(library: Library, row: dict[str, str], line: int, bad: BadCell,
         if not row[column]:
             bad(column, "is empty", "a value in every row")
     appointment = _appointment_id(row["appointment_id"], line, bad, first_seen)
-    clinic = _match(row["clinic"], library.clinic_ids) if row["clinic"] else None
+    clinic = clinics.clinic(row["clinic"])
     entry = library.clinics.get(clinic or "")
     if row["clinic"] and entry is None:
         bad("clinic", f"unknown clinic {row['clinic'][:40]!r}",
@@ -501,18 +522,10 @@ def run_batch(root: Path, path: Path, out: Path, packet: bool, duplex: bool, sha
     """
     sheet = AppointmentsFile(root, path, encoding)
     named, documents = sheet.survey(shard)
-    library = load_library(root, clinics=named_clinics(root, named) if clinics is None else clinics)
+    library = load_library(root, clinics=named if clinics is None else clinics)
     counts = Plan()
     tasks = plan(sheet, library, packet, duplex, shard, counts)
     summary = run(library, tasks, out, jobs, force, label="batch", total=documents)
     summary.problems = [*counts.problems, *summary.problems]
     summary.failed += counts.failed_documents
     return summary, counts
-
-
-def named_clinics(root: Path, named: set[str]) -> list[str]:
-    """The clinic folders a file names (in any case); unknown names are reported per row."""
-    base = root / CLINICS_DIR
-    folders = [p.name for p in base.iterdir() if (p / "clinic.yaml").is_file()] if base.is_dir() else []
-    return [found for found in (_match(n, folders) for n in named if n) if found]
-

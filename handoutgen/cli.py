@@ -316,7 +316,7 @@ def _encoding(argv: Sequence[str], args: argparse.Namespace) -> str | None:
 def _appointment_rows(root: Path, argv: Sequence[str], args: argparse.Namespace,
                       packet: bool) -> tuple[Library, list[Appointment], Plan]:
     """Read an appointments export for email or print: the good rows, and the counts and problems."""
-    from .appointments import AppointmentsFile, Plan, good_rows, named_clinics
+    from .appointments import AppointmentsFile, Plan, good_rows
 
     given = [flag for flag in ("--clinic", "--treatment", "--kind", "--patient-name", "--field", "--to",
                                "--appointment-id", "--date-of-birth") if _given(argv, flag)]
@@ -326,7 +326,7 @@ def _appointment_rows(root: Path, argv: Sequence[str], args: argparse.Namespace,
     shard = _shard(argv, args.shard)
     sheet = AppointmentsFile(root, args.appointments, _encoding(argv, args))
     clinics, _documents = sheet.survey(shard)
-    library = load_library(root, clinics=named_clinics(root, clinics))
+    library = load_library(root, clinics=clinics)
     counts = Plan()
     rows = list(good_rows(sheet, library, packet, args.duplex and packet, shard, counts))
     return library, rows, counts

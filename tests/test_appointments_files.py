@@ -158,9 +158,11 @@ def test_other_programs_column_names_from_clinic_yaml(lib: Path) -> None:
     header = ["Booking Ref", "Location", "CLIENT NAME", "Service", "Forms", "Appt Date", "Start Time",
               "Staff", "Notes"]
     path = lib / "export.csv"
-    path.write_text(table([[*ROW, "first visit"]], header), encoding="utf-8")
+    rows = [[*ROW, "first visit"], ["A2", "Alder Test Clinic", *ROW[2:], ""]]  # a clinic by its name too
+    path.write_text(table(rows, header), encoding="utf-8")
     run = batch(lib, path)
     assert run.code == 0, run.err
+    assert built(lib) == ["alder/A1/needling-pre-treatment.pdf", "alder/A2/needling-pre-treatment.pdf"]
     assert "José Müller" in text(lib, "alder/A1/needling-pre-treatment.pdf")
     edit(lib, ALDER, "    Client Name: patient_name\n", "    Client Name: patient\n")
     line = line_of(text_of(lib, ALDER), "Client Name: patient")
