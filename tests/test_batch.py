@@ -307,7 +307,7 @@ def test_kill_9_then_rerun_completes_identically(lib: Path, tmp_path: Path) -> N
 def test_full_disk_stops_with_one_line_and_a_rerun_resumes(lib: Path, tmp_path: Path) -> None:
     appointments = write_csv(tmp_path / "day.csv", GOOD)
     out = tmp_path / "out"
-    code = ("import resource, sys; from handoutgen.cli import main;"
+    code = (f"import resource, sys; sys.path.insert(0, {str(REPO)!r}); from handoutgen.cli import main;"
             "resource.setrlimit(resource.RLIMIT_FSIZE, (20000, 20000));"
             f"sys.exit(main(['batch', '--appointments', {str(appointments)!r}, '--out', "
             f"{str(out)!r}, '--jobs', '1']))")
