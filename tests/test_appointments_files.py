@@ -164,6 +164,11 @@ def test_other_programs_column_names_from_clinic_yaml(lib: Path) -> None:
     assert run.code == 0, run.err
     assert built(lib) == ["alder/A1/needling-pre-treatment.pdf", "alder/A2/needling-pre-treatment.pdf"]
     assert "José Müller" in text(lib, "alder/A1/needling-pre-treatment.pdf")
+    with (lib / "assets/clinics/birch/clinic.yaml").open("a", encoding="utf-8") as handle:
+        handle.write("appointments:\n  columns:\n    Client-Name: area\n")
+    clash = batch(lib, path)
+    assert clash.errors == ["error: export.csv:1: CLIENT NAME: clinics give this column different meanings: "
+                            "area, patient_name (one meaning in every clinic.yaml (appointments.columns))"]
     edit(lib, ALDER, "    Client Name: patient_name\n", "    Client Name: patient\n")
     line = line_of(text_of(lib, ALDER), "Client Name: patient")
     check = cli(lib, "check")
