@@ -201,7 +201,7 @@ class AppointmentsFile:
     @property
     def description(self) -> str:
         """The file and how it was read, e.g. "day.csv (Windows-1252, semicolon-separated)"."""
-        return f"{self.table.name.split('[')[0]} ({self.table.description})"
+        return f"{self.table.file} ({self.table.description})"
 
     def rows(self) -> Iterator[tuple[Line, dict[str, str]]]:
         """Every data row with its cells by column ({} for a row that could not be read)."""
@@ -221,10 +221,12 @@ class AppointmentsFile:
         clinics: set[str] = set()
         documents = 0
         for line, row in self.rows():
+            if is_blank(line) or not shard.holds(_row_key(row, line.number)):
+                continue
+            documents += len(listed(row))
             found = self.directory.clinic(row.get("clinic", ""))
-            if found and not is_blank(line) and shard.holds(_row_key(row, line.number)):
+            if found:
                 clinics.add(found)
-                documents += len(listed(row))
         return clinics, documents
 
 

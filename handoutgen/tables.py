@@ -10,13 +10,11 @@ it opened, and the lines after it are read as rows again instead of disappearing
 from __future__ import annotations
 
 import codecs
-import contextlib
 import csv
 import re
 from collections import deque
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, time
 from pathlib import Path
 from typing import Protocol
 
@@ -35,7 +33,8 @@ Score = Callable[[list[str]], int]  # how many cells of a header row name a know
 
 
 def _mark(error: UnicodeError) -> tuple[str, int]:
-    assert isinstance(error, UnicodeDecodeError)
+    """Decode each byte that cannot be read as a lone surrogate naming it (found and reported later)."""
+    assert isinstance(error, UnicodeDecodeError)  # registered for decoding only
     bad = error.object[error.start:error.end]
     return "".join(chr(0xDC00 + b) for b in bad), error.end
 
@@ -70,6 +69,7 @@ def check_encoding(name: str) -> str | None:
 class Table(Protocol):
     """An opened table file: how it is read, and its rows (readable more than once)."""
 
+    file: str  # the file, for the summary
     name: str  # for messages: the file, or the file and sheet
     description: str  # for the summary: "UTF-8, semicolon-separated"
     header: tuple[str, ...]
@@ -130,7 +130,7 @@ class CsvTable:
     """A CSV file in a known encoding, split by the delimiter its header row uses."""
 
     def __init__(self, path: Path, name: str, encoding: str, score: Score) -> None:
-        self.path, self.name, self.encoding = path, name, encoding
+        self.path, self.file, self.name, self.encoding = path, name, name, encoding
         lines = self._lines()
         try:
             number, first = next(lines, (1, ""))
@@ -245,28 +245,3 @@ def _spans_well(cells: list[str], width: int, free: frozenset[int]) -> bool:
 def _open_quote() -> tuple[str, str]:
     return ("a quote opened on this line is not closed on it",
             "close the quote, or double a quote inside a quoted cell (\"\")")
-
-
-def cell_text(value: object) -> str:
-    """A workbook cell as text the way the columns expect it: dates ISO, times HH:MM."""
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        if value.time() == time(0, 0):
-            return value.date().isoformat()
-        return value.strftime("%Y-%m-%d %H:%M:%S" if value.second else "%Y-%m-%d %H:%M")
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, time):
-        return value.strftime("%H:%M:%S" if value.second else "%H:%M")
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
-def close_quietly(closer: Callable[[], object]) -> None:
-    """Close a resource whose close may fail after a read error (nothing is left to report)."""
-    with contextlib.suppress(Exception):
-        closer()

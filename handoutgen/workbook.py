@@ -7,15 +7,18 @@ times and are written out as YYYY-MM-DD and HH:MM. Messages name the sheet and i
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import contextlib
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
 from .errors import UsageError
-from .tables import Line, cell_text, close_quietly
+from .tables import Line
 
 ALLOWED = "an Excel workbook (.xlsx) saved by a spreadsheet program"
+EPOCHS = (date(1899, 12, 30), date(1899, 12, 31), date(1900, 1, 1))  # day 0 of Excel's calendars
 
 
 class Workbook:
@@ -73,3 +76,30 @@ class Workbook:
             for number, values in numbered:
                 cells = tuple(cell_text(value) for value in values)
                 yield Line(number, cells + ("",) * (width - len(cells)))  # empty cells at the end
+
+
+def cell_text(value: object) -> str:
+    """A workbook cell as text the way the columns expect it: dates ISO, times HH:MM."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        if value.date() in EPOCHS:  # a time of day that the cell's format calls a date and time
+            return cell_text(value.time())
+        if value.time() == time(0, 0):
+            return value.date().isoformat()
+        return value.strftime("%Y-%m-%d %H:%M:%S" if value.second else "%Y-%m-%d %H:%M")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, time):
+        return value.strftime("%H:%M:%S" if value.second else "%H:%M")
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def close_quietly(closer: Callable[[], object]) -> None:
+    """Close a resource whose close may fail after a read error (nothing is left to report)."""
+    with contextlib.suppress(Exception):
+        closer()
