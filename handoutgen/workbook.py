@@ -18,7 +18,6 @@ from .errors import UsageError
 from .tables import Line
 
 ALLOWED = "an Excel workbook (.xlsx) saved by a spreadsheet program"
-EPOCHS = (date(1899, 12, 30), date(1899, 12, 31), date(1900, 1, 1))  # day 0 of Excel's calendars
 
 
 class Workbook:
@@ -83,8 +82,6 @@ def cell_text(value: object) -> str:
     if value is None:
         return ""
     if isinstance(value, datetime):
-        if value.date() in EPOCHS:  # a time of day that the cell's format calls a date and time
-            return cell_text(value.time())
         if value.time() == time(0, 0):
             return value.date().isoformat()
         return value.strftime("%Y-%m-%d %H:%M:%S" if value.second else "%Y-%m-%d %H:%M")

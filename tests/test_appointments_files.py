@@ -242,7 +242,7 @@ def test_an_excel_workbook_with_its_own_date_and_time_cells(lib: Path) -> None:
         ["A1", "alder", "José Müller", "needling", "pre-treatment", date(2026, 12, 1), clock(9, 30),
          "ann-ash"],
         ["B1", "birch", "Cy Dee", "needling", "pre-treatment", datetime(2026, 1, 12),
-         datetime(1899, 12, 30, 14, 5), ""],  # a time of day, as a cell formatted as date and time has it
+         datetime(1899, 12, 30, 14, 5), ""],  # a time of day on Excel's day 0
         [1001, "birch", "Di Eve", "needling", "consent", "01/12/2026", "9:30 AM", None],
         ["A2", "alder", "Ed Fay", "needling", "consent", "#VALUE!", None, None]]
     path = workbook(lib / "day.xlsx", rows)
