@@ -158,9 +158,9 @@ def directory(root: Path) -> Directory:
 class AppointmentsFile:
     """An appointments export, opened: its table and which column is which."""
 
-    def __init__(self, root: Path, path: Path, encoding: str | None = None,
-                 name: str | None = None) -> None:
-        self.directory = directory(root)
+    def __init__(self, root: Path, path: Path, encoding: str | None = None, name: str | None = None,
+                 clinics: Directory | None = None) -> None:
+        self.directory = clinics or directory(root)  # `clinics`: read already, for many files
         names = self.directory.columns
         own = {column_key(c): c for c in COLUMNS}
 

@@ -292,6 +292,7 @@ def many_rows(count: int) -> list[list[str]]:
              "10:30", "ann-ash"] for i in range(count)]
 
 
+@pytest.mark.slow  # runs many processes or long files: the full run only
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-16"])
 def test_a_hundred_thousand_rows_stream_in_flat_memory(lib: Path, encoding: str) -> None:
     small, large = lib / "small.csv", lib / "large.csv"
@@ -323,6 +324,7 @@ def test_the_web_batch_counts_what_really_happened(lib: Path, tmp_path: Path) ->
         jobs.close()
 
 
+@pytest.mark.slow  # builds the shipped content: the full run only
 def test_the_examples_build_for_both_bundled_clinics(shipped: Path) -> None:
     for name in ("appointments.csv", "appointments.xlsx"):
         run = cli(shipped, "batch", "--appointments", str(REPO / "examples" / name), "--out",

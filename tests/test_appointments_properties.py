@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openpyxl import Workbook
 
-from handoutgen.appointments import AppointmentsFile, Plan, Shard, good_rows
+from handoutgen.appointments import AppointmentsFile, Directory, Plan, Shard, directory, good_rows
 from handoutgen.library import Library, load_library
 
 HEADER = ["appointment_id", "clinic", "patient_name", "treatment", "documents", "date", "time",
@@ -118,15 +118,17 @@ def write_workbook(sample: Sample, folder: Path) -> tuple[Path, list[int]]:
 
 
 @pytest.fixture(scope="module")
-def library(tmp_path_factory: pytest.TempPathFactory) -> Library:
-    return load_library(copy_library(tmp_path_factory.mktemp("properties") / "lib"))
+def library(tmp_path_factory: pytest.TempPathFactory) -> tuple[Library, Directory]:
+    root = copy_library(tmp_path_factory.mktemp("properties") / "lib")
+    return load_library(root), directory(root)
 
 
-def check(library: Library, sample: Sample) -> None:
+def check(loaded: tuple[Library, Directory], sample: Sample) -> None:
     """Every data row is built or reported, and the row counts add up."""
+    library, clinics = loaded
     with tempfile.TemporaryDirectory() as folder:
         path, starts = write(sample, Path(folder))
-        sheet = AppointmentsFile(library.root, path)
+        sheet = AppointmentsFile(library.root, path, clinics=clinics)
         counts = Plan()
         good = list(good_rows(sheet, library, False, False, Shard(), counts))
     built = {appointment.line for appointment in good}
@@ -145,12 +147,14 @@ PROPERTY = settings(deadline=None, suppress_health_check=[HealthCheck.function_s
 
 @settings(PROPERTY, max_examples=500)
 @given(sample=samples())
-def test_every_row_of_any_file_is_built_or_reported(library: Library, sample: Sample) -> None:
+def test_every_row_of_any_file_is_built_or_reported(library: tuple[Library, Directory],
+                                                     sample: Sample) -> None:
     check(library, sample)
 
 
 @pytest.mark.slow
 @settings(PROPERTY, max_examples=5000)
 @given(sample=samples())
-def test_every_row_of_any_file_is_built_or_reported_many_more(library: Library, sample: Sample) -> None:
+def test_every_row_of_any_file_is_built_or_reported_many_more(library: tuple[Library, Directory],
+                                                               sample: Sample) -> None:
     check(library, sample)

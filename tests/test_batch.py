@@ -250,6 +250,7 @@ def test_rerun_skips_what_is_up_to_date_and_rebuilds_what_changed(lib: Path, tmp
     assert summary(forced).startswith("Built 5 documents, skipped 0 (up to date), failed 0 in ")
 
 
+@pytest.mark.slow  # runs many processes or long files: the full run only
 def test_shards_are_disjoint_and_their_union_is_the_full_run(lib: Path, tmp_path: Path) -> None:
     appointments = write_csv(tmp_path / "many.csv", many(40))
     full = tmp_path / "full"
@@ -268,6 +269,7 @@ def test_shards_are_disjoint_and_their_union_is_the_full_run(lib: Path, tmp_path
                           "<= N, e.g. 2/4)"]
 
 
+@pytest.mark.slow  # runs many processes or long files: the full run only
 def test_parallel_run_equals_a_single_process_run(lib: Path, tmp_path: Path) -> None:
     appointments = write_csv(tmp_path / "many.csv", many(30, "consent;aftercare"))
     assert cli(lib, "batch", "--appointments", str(appointments), "--out", str(tmp_path / "one"),
@@ -278,6 +280,7 @@ def test_parallel_run_equals_a_single_process_run(lib: Path, tmp_path: Path) -> 
     assert latest(tmp_path / "one").keys() == latest(tmp_path / "two").keys()
 
 
+@pytest.mark.slow  # runs many processes or long files: the full run only
 def test_kill_9_then_rerun_completes_identically(lib: Path, tmp_path: Path) -> None:
     appointments = write_csv(tmp_path / "many.csv", many(400, "consent;aftercare"))
     out = tmp_path / "out"
@@ -332,6 +335,7 @@ def test_full_disk_stops_with_one_line_and_a_rerun_resumes(lib: Path, tmp_path: 
     assert summary(resumed.stdout).startswith("Built 5 documents, skipped 0 (up to date), failed 0 in ")
 
 
+@pytest.mark.slow  # runs many processes or long files: the full run only
 def test_two_batches_on_one_folder_at_once(lib: Path, tmp_path: Path) -> None:
     appointments = write_csv(tmp_path / "many.csv", many(60, "consent;aftercare"))
     out = tmp_path / "out"

@@ -359,6 +359,7 @@ def test_bad_addresses_and_arguments_are_reported(lib: Path, tmp_path: Path, smt
         "patients and documents)"]
 
 
+@pytest.mark.slow  # runs many processes or long files: the full run only
 def test_two_runs_at_once_send_each_message_once(lib: Path, tmp_path: Path, smtp: SmtpServer) -> None:
     rows = [[f"C{i:03d}", "alder", f"Patient {i}", "needling", "aftercare", "2026-12-01",
              "10:30", "", f"p{i}@patients.test", ""] for i in range(12)]
