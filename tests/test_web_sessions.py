@@ -210,7 +210,7 @@ def test_an_abandoned_batch_is_deleted_a_session_time_after_it_ended(desk: Desk)
     desk.clock.advance(keep)  # its end is seen only now: the time until then does not count
     ended = desk.client.get(status)
     assert ended.get_json() == {"state": "done", "done": 1, "total": 1, "rows": 1, "built": 1, "failed": 0,
-                                "problems": 0}
+                                "problems": 0, "appointments": 1, "failed_rows": 0, "packets": 0}
     with desk.client.session_transaction() as session:
         owner = session["sid"]
     desk.clock.advance(keep)
