@@ -121,9 +121,8 @@ def _message_payload(library: Library, item: Outgoing) -> bytes:
     versions = [(r.clinic, r.treatment, r.kind, r.language,
                  library.treatments[r.treatment].meta.version, fingerprint(library, r), r.patient)
                 for r in item.requests]
-    unprinted = sorted(set(item.values) - {v for r in item.requests for v in r.patient})
-    parts: list[Any] = [item.appointment_id, item.recipient.lower(), versions, item.packet, item.duplex]
-    return json.dumps([*parts, unprinted] if unprinted else parts, ensure_ascii=False).encode()
+    return json.dumps([item.appointment_id, item.recipient.lower(), versions, item.packet,
+                       item.duplex], ensure_ascii=False).encode()
 
 
 def walk_in_id(address: str, requests: tuple[Request, ...]) -> str:
