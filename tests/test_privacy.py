@@ -182,7 +182,7 @@ def test_the_secret_is_made_on_first_use_readable_by_its_owner_only(
     assert modes == ("0o600", "0o700")
     made = secret.read_text()
     rerun = cli(lib, *one(), "--out", str(out))
-    assert rerun.out.startswith("Sent 0, skipped 1") and secret.read_text() == made
+    assert rerun.out.startswith("Sent 0 messages, skipped 1") and secret.read_text() == made
     monkeypatch.delenv("XDG_CONFIG_HOME")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     assert cli(lib, *one(), "--out", str(tmp_path / "other")).code == 0
@@ -245,7 +245,7 @@ def test_a_message_a_ledger_from_before_the_secret_recorded_is_not_sent_again(
     legacy_ledger(lib, out, "sent")
     run = cli(lib, *one(), "--out", str(out))
     assert run.code == 0, run.err
-    assert run.out.startswith("Sent 0, skipped 1 (already sent)")
+    assert run.out.startswith("Sent 0 messages, skipped 1 (already sent)")
     assert smtp.messages == []
 
 
@@ -253,8 +253,8 @@ def test_an_unknown_message_from_before_the_secret_is_resent_as_the_same_message
         lib: Path, tmp_path: Path, smtp: SmtpServer) -> None:
     out = tmp_path / "mail"
     mid = legacy_ledger(lib, out, "unknown")
-    assert cli(lib, *one(), "--out", str(out)).out.startswith("Sent 0, skipped 0 (already sent), failed 0, "
-                                                              "unknown 1")
+    assert cli(lib, *one(), "--out", str(out)).out.startswith("Sent 0 messages, skipped 0 (already sent), "
+                                                              "failed 0, unknown 1")
     run = cli(lib, *one(), "--out", str(out), "--resend-unknown")
     assert run.code == 0, run.err
     (received,) = smtp.messages
@@ -263,7 +263,7 @@ def test_an_unknown_message_from_before_the_secret_is_resent_as_the_same_message
         assert PdfReader(io.BytesIO(data)).decrypt("K7QM-4XT9-BR2D")
         assert PdfReader(io.BytesIO(data)).decrypt("K7QM4XT9BR2D")
     assert ledger(out)[-1]["status"] == "sent" and ledger(out)[-1]["message_id"] == mid
-    assert cli(lib, *one(), "--out", str(out)).out.startswith("Sent 0, skipped 1 (already sent)")
+    assert cli(lib, *one(), "--out", str(out)).out.startswith("Sent 0 messages, skipped 1 (already sent)")
 
 
 # 12. Passcodes patients can type
