@@ -17,7 +17,7 @@ from datetime import date, time
 from pathlib import Path
 
 from .branding import COLUMNS, Appointments, Clinic, column_key
-from .build import check_patient, language_suffix
+from .build import check_patient, edition_suffix, language_suffix
 from .compose import Request
 from .content import KINDS
 from .errors import BrandingError, HandoutError, Problem, Problems, UsageError
@@ -159,8 +159,9 @@ class AppointmentsFile:
     """An appointments export, opened: its table and which column is which."""
 
     def __init__(self, root: Path, path: Path, encoding: str | None = None, name: str | None = None,
-                 clinics: Directory | None = None) -> None:
+                 clinics: Directory | None = None, large_print: bool = False) -> None:
         self.directory = clinics or directory(root)  # `clinics`: read already, for many files
+        self.large_print = large_print  # the edition of a row whose large_print cell is empty
         names = self.directory.columns
         own = {column_key(c): c for c in COLUMNS}
 
@@ -289,8 +290,7 @@ def good_rows(sheet: AppointmentsFile, library: Library, packet: bool, duplex: b
         elif not row:
             bad("(row)", f"has {len(line.cells)} cells", f"{sheet.width}, one per column of the header")
         else:
-            appointment = _appointment(library, sheet.directory, row, line.number, bad, first_seen,
-                                       packet, duplex)
+            appointment = _appointment(library, sheet, row, line.number, bad, first_seen, packet, duplex)
         if problems or appointment is None:
             counts.problems.extend(problems)
             counts.refused += 1
@@ -299,9 +299,10 @@ def good_rows(sheet: AppointmentsFile, library: Library, packet: bool, duplex: b
             yield appointment
 
 
-def _appointment(library: Library, clinics: Directory, row: dict[str, str], line: int, bad: BadCell,
+def _appointment(library: Library, sheet: AppointmentsFile, row: dict[str, str], line: int, bad: BadCell,
                  first_seen: dict[str, int], packet: bool, duplex: bool) -> Appointment | None:
     """Check one row, every value of it; its tasks when it is good."""
+    clinics = sheet.directory
     for column, value in row.items():
         if len(value) > MAX_CELL and column not in FIELD_OF:
             bad(column, f"is {len(value)} characters long", f"at most {MAX_CELL}")
@@ -323,6 +324,7 @@ def _appointment(library: Library, clinics: Directory, row: dict[str, str], line
     _other_values(row, style, bad)
     inputs = _patient_inputs(row, style, line, bad)
     language = _language(library, row, clinic, treatment, bad)
+    large = _large_print(row.get("large_print", ""), sheet.large_print, bad)
     if entry is None or clinic is None:
         _check_without_clinic(inputs, bad)
         return None
@@ -332,12 +334,12 @@ def _appointment(library: Library, clinics: Directory, row: dict[str, str], line
         for problem in err.problems:
             bad(COLUMN_OF.get(problem.path, problem.path), problem.message, problem.allowed)
         return None
-    if treatment is None or language is None or not kinds or appointment is None:
+    if treatment is None or language is None or not kinds or appointment is None or large is None:
         return None
     cells = {**row, "clinic": clinic, "treatment": treatment, "language": language,
              "date_of_birth": as_date(row.get("date_of_birth", ""), entry.clinic) or ""}
-    tasks = _tasks(library, Request(clinic, treatment, "", language), kinds, values, appointment,
-                   packet, duplex)
+    tasks = _tasks(library, Request(clinic, treatment, "", language, large_print=large), kinds, values,
+                   appointment, packet, duplex)
     return Appointment(line, cells, tasks, tuple(sorted(values.items())))
 
 
@@ -356,6 +358,21 @@ def _appointment_id(text: str, line: int, bad: BadCell, first_seen: dict[str, in
         return None
     first_seen[key] = line
     return text
+
+
+YES, NO = ("yes", "y", "true", "1", "x"), ("no", "n", "false", "0")
+
+
+def _large_print(text: str, default: bool, bad: BadCell) -> bool | None:
+    """The row's edition: large print when its cell says yes (or, when empty, as the run says)."""
+    word = text.strip().casefold()
+    if not word:
+        return default
+    if word in YES or word in NO:
+        return word in YES
+    bad("large_print", f"{text[:20]!r} is not yes or no",
+        "yes or no (also y/n, true/false, 1/0, x), or empty")
+    return None
 
 
 def _kinds(text: str, bad: BadCell) -> list[str]:
@@ -444,9 +461,9 @@ def _tasks(library: Library, base: Request, kinds: list[str], values: dict[str, 
            appointment: str, packet: bool, duplex: bool) -> tuple[Task, ...]:
     """One task per document, or one for the packet."""
     kinds = packet_order(kinds) if packet else kinds
-    requests = [Request(base.clinic, base.treatment, kind, base.language, for_kind(values, kind))
-                for kind in kinds]
-    suffix = language_suffix(library, requests[0])
+    requests = [Request(base.clinic, base.treatment, kind, base.language, for_kind(values, kind),
+                        base.large_print) for kind in kinds]
+    suffix = language_suffix(library, requests[0]) + edition_suffix(base)
     folder = f"{base.clinic}/{appointment}/{base.treatment}"
     if packet:
         batch = tuple(requests)
@@ -516,13 +533,13 @@ def as_time(text: str) -> str | None:
 
 def run_batch(root: Path, path: Path, out: Path, packet: bool, duplex: bool, shard: Shard, jobs: int,
               force: bool, clinics: Collection[str] | None = None,
-              encoding: str | None = None) -> tuple[Summary, Plan]:
+              encoding: str | None = None, large_print: bool = False) -> tuple[Summary, Plan]:
     """Build an appointments file into `out` (as `generate.py batch` does).
 
     Every row problem is among the summary's problems, and the documents of bad rows count as
     failed. `clinics` limits the clinics loaded (default: those the file names).
     """
-    sheet = AppointmentsFile(root, path, encoding)
+    sheet = AppointmentsFile(root, path, encoding, large_print=large_print)
     named, documents = sheet.survey(shard)
     library = load_library(root, clinics=named if clinics is None else clinics)
     counts = Plan()

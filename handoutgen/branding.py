@@ -123,9 +123,9 @@ class Mail:
 
 
 COLUMNS = ("appointment_id", "clinic", "patient_name", "treatment", "documents", "date", "time",
-           "practitioner", "language", "email", "area", "date_of_birth")
+           "practitioner", "language", "email", "area", "date_of_birth", "large_print")
 Column = Literal["appointment_id", "clinic", "patient_name", "treatment", "documents", "date", "time",
-                 "practitioner", "language", "email", "area", "date_of_birth"]
+                 "practitioner", "language", "email", "area", "date_of_birth", "large_print"]
 
 
 def column_key(name: str) -> str:

@@ -70,6 +70,8 @@ def make_parser() -> argparse.ArgumentParser:
                        help="with --packet: start every document on a front side")
     batch.add_argument("--shard", default="1/1", metavar="K/N",
                        help="build only the K-th of N disjoint slices of the rows")
+    batch.add_argument("--large-print", action="store_true",
+                       help="the large-print edition for every row whose large_print column is empty")
     _run_options(batch)
     one = sub.add_parser("build", help="build one handout, optionally for one patient")
     _selection(one, many=False)
@@ -291,7 +293,8 @@ def cmd_batch(root: Path, argv: Sequence[str], args: argparse.Namespace) -> int:
     shard = _shard(argv, args.shard)
     _duplex_needs_packet(argv, args)
     summary, counts = run_batch(root, args.appointments, args.out, args.packet, args.duplex, shard,
-                                args.jobs, args.force, encoding=_encoding(argv, args))
+                                args.jobs, args.force, encoding=_encoding(argv, args),
+                                large_print=args.large_print)
     for problem in summary.problems:
         print(problem, file=sys.stderr)
     print(counts.line(len(summary.failed_appointments)))
@@ -324,7 +327,7 @@ def _appointment_rows(root: Path, argv: Sequence[str], args: argparse.Namespace,
         raise UsageError([Problem(SOURCE, _position(argv, flag), flag, "cannot be used with --appointments",
                                   "the file names the patients and documents") for flag in given])
     shard = _shard(argv, args.shard)
-    sheet = AppointmentsFile(root, args.appointments, _encoding(argv, args))
+    sheet = AppointmentsFile(root, args.appointments, _encoding(argv, args), large_print=args.large_print)
     clinics, _documents = sheet.survey(shard)
     library = load_library(root, clinics=clinics)
     counts = Plan()

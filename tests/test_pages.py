@@ -13,6 +13,8 @@ from conftest import REPO, bookmarks, cli, copy_library, spans
 from pages import REFERENCES, TOLERANCE, build_shipped, difference, reference_name, render_pages
 from PIL import Image, ImageChops
 from pypdf import PdfReader
+from test_batch import GOOD, manifest, write_csv
+from test_batch import HEADER as COLUMNS
 
 from handoutgen.render import SMALLEST
 from handoutgen.replay import FOOTER, HEADER, SAFE
@@ -218,3 +220,27 @@ def test_large_print_is_one_column_with_wide_spacing(large: dict[tuple[str, str]
 def test_large_print_keeps_every_mark_8mm_inside_the_paper(large: dict[tuple[str, str], tuple[Path, Path]],
                                                           tmp_path: Path) -> None:
     test_every_mark_is_8mm_inside_the_paper([big for _standard, big in large.values()], tmp_path)
+
+
+def test_a_row_or_a_whole_batch_asks_for_large_print(lib: Path, tmp_path: Path) -> None:
+    rows = [[*GOOD[0], "yes"], [*GOOD[1], ""], ["A1003", *GOOD[0][1:], "NO"],
+            ["A1004", *GOOD[0][1:], "maybe"]]
+    appointments = write_csv(tmp_path / "day.csv", rows, [*COLUMNS, "Large Print"])
+    run = cli(lib, "batch", "--appointments", str(appointments), "--out", str(tmp_path / "out"))
+    assert run.code == 2
+    assert run.errors == [f"error: {appointments}:5: large_print: 'maybe' is not yes or no "
+                          "(yes or no (also y/n, true/false, 1/0, x), or empty)"]
+    built = sorted(str(p.relative_to(tmp_path / "out")) for p in (tmp_path / "out").rglob("*.pdf"))
+    assert built == ["alder/A1001/needling-aftercare.large.pdf", "alder/A1001/needling-consent.large.pdf",
+                     "alder/A1003/needling-aftercare.pdf", "alder/A1003/needling-consent.pdf",
+                     "birch/A1002/needling-aftercare.pdf", "birch/A1002/needling-consent.pdf",
+                     "birch/A1002/needling-pre-treatment.pdf"]
+    editions = {r["file"]: r["edition"] for r in manifest(tmp_path / "out")}
+    assert editions["alder/A1001/needling-consent.large.pdf"] == "large-print"
+    assert editions["alder/A1003/needling-consent.pdf"] == "standard"
+    # --large-print: every row whose cell is empty; "no" still means no.
+    again = cli(lib, "batch", "--appointments", str(appointments), "--out", str(tmp_path / "again"),
+                "--large-print")
+    names = sorted(str(p.relative_to(tmp_path / "again")) for p in (tmp_path / "again").rglob("*.pdf"))
+    assert again.code == 2
+    assert "birch/A1002/needling-consent.large.pdf" in names and "alder/A1003/needling-consent.pdf" in names
