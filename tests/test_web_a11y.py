@@ -191,6 +191,7 @@ def test_the_preview_is_reached_and_scrolled_by_keyboard(site: Site, page: Page,
     page.keyboard.press("Tab")
     panel = page.get_by_role("region", name=re.compile(r"^Preview: \d+ pages$"))
     assert panel.evaluate("el => el === document.activeElement")
+    assert panel.get_attribute("tabindex") == "0"  # browsers that do not focus a scroller of their own
     assert panel.evaluate("el => getComputedStyle(el).outlineStyle") != "none"  # focus is visible
     # Beside the form the panel scrolls on its own; in one column the page scrolls.
     own = panel.evaluate("p => getComputedStyle(p).overflowY == 'auto' && p.scrollHeight > p.clientHeight")
