@@ -174,7 +174,7 @@ def create_app(settings: Settings, library: Library) -> Flask:
         name = file_name(library, requests, choice.paper)
         if action == "preview":
             pages = [("data:image/png;base64," + base64.b64encode(png).decode(), alt) for png, alt in
-                     zip(engine.pages(pdf), page_names(library, requests, pdf), strict=True)]
+                     zip(engine.pages(pdf), page_names(library, requests, pdf, choice.duplex), strict=True)]
             return form_page(clinic_id, choice, pages=pages)
         if action == "print":
             return Response(printable(pdf), mimetype="application/pdf",

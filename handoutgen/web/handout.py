@@ -201,9 +201,9 @@ class Engine:
                             self.pdf((Request(clinic_id, treatment, kind, language),), entry.clinic.paper)
 
 
-def page_names(library: Library, requests: tuple[Request, ...], pdf: bytes) -> list[str]:
+def page_names(library: Library, requests: tuple[Request, ...], pdf: bytes, duplex: bool) -> list[str]:
     """What each page of a PDF shows, for the preview's alternative text: "Consent to needling, page 2
-    of 3", or "Blank back page" for the page a duplex packet adds before a document."""
+    of 3", or "Blank back page" for the page a duplex packet adds after a document."""
     from pypdf import PdfReader
 
     reader = PdfReader(io.BytesIO(pdf))
@@ -216,11 +216,13 @@ def page_names(library: Library, requests: tuple[Request, ...], pdf: bytes) -> l
             starts, titles = [0], [" and ".join(titles)]
     blank = library.labels[requests[0].language].text["blank_page"]
     names: list[str] = []
-    for title, start, end in zip(titles, starts, [*starts[1:], len(reader.pages)], strict=True):
-        printed = [reader.pages[n].extract_text().strip() != blank for n in range(start, end)]
-        count = sum(printed)
-        names += [f"{title}, page {sum(printed[:i + 1])} of {count}" if page else "Blank back page"
-                  for i, page in enumerate(printed)]
+    ends = [*starts[1:], len(reader.pages)]
+    for number, (title, start, end) in enumerate(zip(titles, starts, ends, strict=True), 1):
+        # only the last page of a document before another may be blank: no other page is read
+        padded = int(duplex and number < len(titles)
+                     and reader.pages[end - 1].extract_text().strip() == blank)
+        count = end - start - padded
+        names += [f"{title}, page {n} of {count}" for n in range(1, count + 1)] + ["Blank back page"] * padded
     return names
 
 
