@@ -15,6 +15,8 @@ command -v lp >/dev/null || missing+=(cups-client cups-bsd)
 [ -e /usr/share/ppd/cupsfilters/Generic-PDF_Printer-PDF.ppd ] || missing+=(cups-filters)
 # the web page's end-to-end tests drive Debian's Chromium with Playwright
 [ -x /usr/lib/chromium/chromium ] || missing+=(chromium)
+# the accessibility tests inject axe-core, installed from the npm registry
+command -v npm >/dev/null || missing+=(npm)
 if ((${#missing[@]})); then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     apt-get update -qq
@@ -26,6 +28,7 @@ if ((${#missing[@]})); then
 fi
 
 python -m pip install -q -e '.[dev]'
+bash tests/install_axe.sh
 ruff check .
 mypy
 python -m pytest

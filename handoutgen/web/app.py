@@ -33,7 +33,7 @@ from ..patient import FIELDS, KIND_FIELDS
 from . import security
 from .batch import Jobs
 from .config import Settings
-from .handout import PAPERS, Choice, Engine, Findings, file_name, printable, readable
+from .handout import PAPERS, Choice, Engine, Findings, file_name, page_names, printable, readable
 from .sending import send
 from .theme import Theme, theme_for
 
@@ -118,7 +118,8 @@ def create_app(settings: Settings, library: Library) -> Flask:
         return Response(css, mimetype="text/css", headers={"Cache-Control": "max-age=300"})
 
     def form_page(clinic_id: str, choice: Choice, findings: Findings | None = None,
-                  pages: list[str] | None = None, sent: Any = None, status: int = 200) -> tuple[str, int]:
+                  pages: list[tuple[str, str]] | None = None, sent: Any = None,
+                  status: int = 200) -> tuple[str, int]:
         entry = library.clinics[clinic_id]
         offered = treatments_of(clinic_id)
         treatment_id = choice.treatment if choice.treatment in offered else offered[0]
@@ -172,7 +173,8 @@ def create_app(settings: Settings, library: Library) -> Flask:
             return form_page(clinic_id, choice, findings, status=422)
         name = file_name(library, requests, choice.paper)
         if action == "preview":
-            pages = ["data:image/png;base64," + base64.b64encode(png).decode() for png in engine.pages(pdf)]
+            pages = [("data:image/png;base64," + base64.b64encode(png).decode(), alt) for png, alt in
+                     zip(engine.pages(pdf), page_names(library, requests, pdf, choice.duplex), strict=True)]
             return form_page(clinic_id, choice, pages=pages)
         if action == "print":
             return Response(printable(pdf), mimetype="application/pdf",

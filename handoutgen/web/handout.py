@@ -201,6 +201,31 @@ class Engine:
                             self.pdf((Request(clinic_id, treatment, kind, language),), entry.clinic.paper)
 
 
+def page_names(library: Library, requests: tuple[Request, ...], pdf: bytes, duplex: bool) -> list[str]:
+    """What each page of a PDF shows, for the preview's alternative text: "Consent to needling, page 2
+    of 3", or "Blank back page" for the page a duplex packet adds after a document."""
+    from pypdf import PdfReader
+
+    reader = PdfReader(io.BytesIO(pdf))
+    titles = [library.treatments[r.treatment].languages[r.language].kinds[r.kind].title for r in requests]
+    starts = [0]
+    if len(requests) > 1:  # a packet's top-level bookmarks are its documents, its headings below them
+        starts = [page for item in reader.outline if not isinstance(item, list)
+                  and (page := reader.get_destination_page_number(item)) is not None]
+        if len(starts) != len(titles):  # bookmarks that do not say: name the pages by the packet
+            starts, titles = [0], [" and ".join(titles)]
+    blank = library.labels[requests[0].language].text["blank_page"]
+    names: list[str] = []
+    ends = [*starts[1:], len(reader.pages)]
+    for number, (title, start, end) in enumerate(zip(titles, starts, ends, strict=True), 1):
+        # only the last page of a document before another may be blank: no other page is read
+        padded = int(duplex and number < len(titles)
+                     and reader.pages[end - 1].extract_text().strip() == blank)
+        count = end - start - padded
+        names += [f"{title}, page {n} of {count}" for n in range(1, count + 1)] + ["Blank back page"] * padded
+    return names
+
+
 def file_name(library: Library, requests: tuple[Request, ...], paper: str) -> str:
     """<clinic>-<treatment>-<kinds>[-<paper>][.<language>].pdf: no patient name in it."""
     first = requests[0]
