@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import bookmarks, copy_library, flat, pdf_text
+from conftest import bookmarks, copy_library, flat, pdf_text, spans
 from playwright.sync_api import Browser, Page, Response, sync_playwright
 from pypdf import PdfReader
 from pypdf.generic import DictionaryObject
@@ -436,3 +436,17 @@ def test_serve_refuses_another_address_without_a_password(lib: Path, tmp_path: P
         code, _out, err = short.finish()
     assert code == 1
     assert "at least 10 characters" in err
+
+
+def test_the_large_print_box_gives_the_large_print_edition(site: Site, page: Page, tmp_path: Path) -> None:
+    open_form(page, site.url)
+    choose(page, "aftercare")
+    page.get_by_label("Patient's full name").fill(NAME)
+    _name, standard = download(page, "Download PDF", tmp_path)
+    page.get_by_label("Large print").check()
+    name, large = download(page, "Download PDF", tmp_path)
+    assert name == "alder-needling-aftercare.large.pdf"
+    drawn = {s.text: s.size for s in spans(large)}
+    assert drawn["Keep the area clean."] == 16 and drawn[NAME] >= 14
+    assert {s.text: s.size for s in spans(standard)}["Keep the area clean."] == 12
+    assert len(PdfReader(large).pages) > len(PdfReader(standard).pages)

@@ -200,7 +200,8 @@ def create_app(settings: Settings, library: Library) -> Flask:
             return batch_error(["Choose the appointments file (CSV or Excel) to upload."], 422)
         try:
             job = jobs.start(owner(), upload.read(), request.form.get("packet") == "yes",
-                             request.form.get("duplex") == "yes", settings.max_rows)
+                             request.form.get("duplex") == "yes", settings.max_rows,
+                             large_print=request.form.get("large_print") == "yes")
         except HandoutError as err:
             return batch_error([row_message(p.line, p.path, readable(p)) for p in err.problems], 422)
         return redirect(url_for("batch_job", job_id=job.id), code=303)

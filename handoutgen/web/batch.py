@@ -177,7 +177,8 @@ class Jobs:
         sweep_leftovers()
         self.base = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-"))
 
-    def start(self, owner: str, data: bytes, packet: bool, duplex: bool, max_rows: int) -> Job:
+    def start(self, owner: str, data: bytes, packet: bool, duplex: bool, max_rows: int,
+              large_print: bool = False) -> Job:
         """Check an upload and start building it; raise UsageError when it cannot be used."""
         self.reap()
         with self.lock:
@@ -198,7 +199,8 @@ class Jobs:
             context = multiprocessing.get_context("spawn")  # a clean process: no threads, no locks held
             receive, send = context.Pipe(duplex=False)
             job.process = context.Process(
-                target=work, args=(self.root, self.clinic, path, packet, duplex, self.jobs, send),
+                target=work,
+                args=(self.root, self.clinic, path, packet, duplex, self.jobs, send, large_print),
                 name="handoutgen-batch")  # not daemonic: it starts workers
             job.process.start()
             send.close()
@@ -254,14 +256,15 @@ def sweep_leftovers() -> None:
 
 
 def work(root: Path, clinic: str | None, path: Path, packet: bool, duplex: bool, jobs: int,
-         conn: Connection) -> None:
+         conn: Connection, large_print: bool = False) -> None:
     """The batch process: plan and build the rows, then send back counts and problems."""
     from ..appointments import Shard, run_batch
 
     os.chdir(path.parent)  # messages name the upload as appointments.csv (or .xlsx)
     try:
         summary, counts = run_batch(root, path, path.parent / OUT, packet, duplex and packet, Shard(),
-                                    jobs or (os.cpu_count() or 1), True, [clinic] if clinic else None)
+                                    jobs or (os.cpu_count() or 1), True, [clinic] if clinic else None,
+                                    large_print=large_print)
         failed = counts.refused + len(summary.failed_appointments)
         outcome = Outcome(counts.rows - counts.empty - failed, failed, counts.empty, summary.packets)
         conn.send(("done", summary.built, summary.failed, summary.seconds, sorted(summary.problems),

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Literal
 
 from ..appointments import APPOINTMENT_ID, packet_order
-from ..build import check_patient, render_documents
+from ..build import check_patient, edition_suffix, render_documents
 from ..compose import Request, compose
 from ..content import KINDS
 from ..errors import HandoutError, Problem, UsageError
@@ -45,6 +45,7 @@ class Choice:
     email: str = ""
     appointment_id: str = ""
     date_of_birth: str = ""
+    large_print: bool = False
 
     @property
     def packet(self) -> bool:
@@ -128,7 +129,8 @@ class Engine:
                         {name: form.get(name, "") for name in FIELDS},
                         form.get("email", "").strip()[:MAX_EXTRA],
                         form.get("appointment_id", "").strip()[:MAX_EXTRA],
-                        form.get("date_of_birth", "").strip()[:MAX_EXTRA])
+                        form.get("date_of_birth", "").strip()[:MAX_EXTRA],
+                        form.get("large_print") == "yes")
         if choice.treatment not in self.library.treatments:
             findings.add("treatment", "Choose a treatment.")
         elif choice.language not in self.offered(clinic, choice.treatment):
@@ -154,8 +156,8 @@ class Engine:
             checked = {}
         if findings:
             return choice, findings, ()
-        requests = tuple(Request(clinic, choice.treatment, kind, choice.language, for_kind(checked, kind))
-                         for kind in packet_order(choice.kinds))
+        requests = tuple(Request(clinic, choice.treatment, kind, choice.language, for_kind(checked, kind),
+                                 choice.large_print) for kind in packet_order(choice.kinds))
         return choice, findings, requests
 
     def _check_email(self, choice: Choice, findings: Findings) -> None:
@@ -227,7 +229,7 @@ def page_names(library: Library, requests: tuple[Request, ...], pdf: bytes, dupl
 
 
 def file_name(library: Library, requests: tuple[Request, ...], paper: str) -> str:
-    """<clinic>-<treatment>-<kinds>[-<paper>][.<language>].pdf: no patient name in it."""
+    """<clinic>-<treatment>-<kinds>[-<paper>][.<language>][.large].pdf: no patient name in it."""
     first = requests[0]
     entry = library.clinics[first.clinic]
     name = f"{first.clinic}-{first.treatment}-" + "-".join(r.kind for r in requests)
@@ -235,7 +237,7 @@ def file_name(library: Library, requests: tuple[Request, ...], paper: str) -> st
         name += f"-{paper}"
     if first.language != entry.clinic.languages[0]:
         name += f".{first.language}"
-    return name + ".pdf"
+    return name + edition_suffix(first) + ".pdf"
 
 
 def printable(pdf: bytes) -> bytes:
