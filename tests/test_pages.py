@@ -244,3 +244,19 @@ def test_a_row_or_a_whole_batch_asks_for_large_print(lib: Path, tmp_path: Path) 
     names = sorted(str(p.relative_to(tmp_path / "again")) for p in (tmp_path / "again").rglob("*.pdf"))
     assert again.code == 2
     assert "birch/A1002/needling-consent.large.pdf" in names and "alder/A1003/needling-consent.pdf" in names
+
+
+def test_a_large_print_packet_is_large_print_throughout(lib: Path, tmp_path: Path) -> None:
+    appointments = write_csv(tmp_path / "day.csv", [[*GOOD[1], "yes"]], [*COLUMNS, "large_print"])
+    run = cli(lib, "batch", "--appointments", str(appointments), "--out", str(tmp_path / "out"), "--packet")
+    assert run.code == 0, run.err
+    packet = tmp_path / "out" / "birch" / "A1002" / "needling-packet.large.pdf"
+    drawn = spans(packet)
+    assert [title for title, _page in bookmarks(PdfReader(packet))] == \
+        ["Getting ready for needling", "Consent to needling", "Aftercare after needling"]
+    height = float(PdfReader(packet).pages[0].mediabox.height)
+    weight = Counter[float]()
+    for span in drawn:
+        if FOOTER < span.y < height - HEADER:
+            weight[span.size] += len(span.text)
+    assert weight.most_common(1)[0][0] == 16
