@@ -79,8 +79,15 @@ class Marked:
         end(canvas)
 
 
-def _ref(doc: Any, obj: Any) -> Any:
-    return doc.Reference(obj)
+class _Raw(pdfdoc.PDFObject):  # type: ignore[misc]
+    """An object written as bytes made here: far faster than reportlab's formatting of many
+    small dictionaries, which a structure tree of a hundred elements would otherwise cost."""
+
+    def __init__(self) -> None:
+        self.data = b""
+
+    def format(self, document: Any) -> bytes:
+        return self.data
 
 
 def _has_content(node: Node, extra: dict[int, MCR]) -> bool:
@@ -95,8 +102,71 @@ def _pieces(node: Node, extra: dict[int, MCR]) -> Iterator[Node | MCR]:
         yield extra[node.slot]
 
 
-def _string(text: str) -> Any:
-    return pdfdoc.PDFString(text)
+class _Writer:
+    """Writes structure elements as indirect objects of one PDF."""
+
+    def __init__(self, canv: Canvas, pages: int, extra: dict[int, MCR]) -> None:
+        self.doc = canv._doc
+        self.extra = extra
+        self.pages = [self.number(f"Page{n + 1}") for n in range(pages)]
+        self.parents: list[dict[int, bytes]] = [{} for _ in range(pages)]
+        self.made: list[_Raw] = []
+
+    def number(self, name: str) -> bytes:
+        return b"%d 0 R" % self.doc.idToObjectNumberAndVersion[name][0]
+
+    @property
+    def objects(self) -> list[bytes]:
+        """The bytes of the objects made, in the order they were numbered."""
+        return [raw.data for raw in self.made]
+
+    def new(self) -> tuple[_Raw, bytes]:
+        """A new indirect object, and the reference to it."""
+        raw = _Raw()
+        self.made.append(raw)
+        return raw, self.number(self.doc.Reference(raw).name)
+
+    def element(self, node: Node, parent: bytes) -> bytes:
+        raw, ref = self.new()
+        parts = [b"<< /S /" + node.tag.encode() + b" /P " + parent]
+        kids: list[bytes] = []
+        first_page: int | None = None
+        for kid in _pieces(node, self.extra):
+            if isinstance(kid, Node):
+                if _has_content(kid, self.extra):
+                    kids.append(self.element(kid, ref))
+                continue
+            page, mcid = kid
+            self.parents[page][mcid] = ref
+            if first_page is None:
+                first_page = page
+                parts.append(b" /Pg " + self.pages[page])
+            kids.append(b"%d" % mcid if page == first_page else
+                        b"<< /Type /MCR /Pg " + self.pages[page] + b" /MCID %d >>" % mcid)
+        for key in ("Alt", "ActualText", "Lang"):
+            if key in node.attrs:
+                parts.append(b" /" + key.encode() + b" " + pdfdoc.PDFString(node.attrs[key]).format(self.doc))
+        if "Scope" in node.attrs:
+            parts.append(b" /A << /O /Table /Scope /" + node.attrs["Scope"].encode() + b" >>")
+        parts.append(b" /K " + (kids[0] if len(kids) == 1 else b"[" + b" ".join(kids) + b"]") + b" >>")
+        raw.data = b"".join(parts)
+        return ref
+
+    def parent_tree(self) -> bytes:
+        """The number tree from each page's marked-content ids to their elements."""
+        nums: list[bytes] = []
+        for page, found in enumerate(self.parents):
+            raw, ref = self.new()
+            raw.data = b"[" + b" ".join(found.get(mcid, b"null")
+                                        for mcid in range(max(found, default=-1) + 1)) + b"]"
+            nums += [b"%d" % page, ref]
+        raw, ref = self.new()
+        raw.data = b"<< /Nums [" + b" ".join(nums) + b"] >>"
+        return ref
+
+
+WRITTEN_ENTRIES = 16  # trees kept as bytes: a few layouts, each with its filled-in fields
+_written: dict[tuple[Any, ...], tuple[Node, list[bytes]]] = {}
 
 
 def write_tree(canv: Canvas, root: Node, pages: int, extra: dict[int, MCR], title: str,
@@ -106,46 +176,25 @@ def write_tree(canv: Canvas, root: Node, pages: int, extra: dict[int, MCR], titl
     `extra` gives the content of slot nodes drawn in at emit time. Call after the last page.
     """
     doc = canv._doc
-    page_refs = [pdfdoc.PDFObjectReference(f"Page{n + 1}") for n in range(pages)]
-    parents: list[dict[int, Any]] = [{} for _ in range(pages)]
-    tree_root = pdfdoc.PDFDictionary({"Type": pdfdoc.PDFName("StructTreeRoot")})
-    root_ref = _ref(doc, tree_root)
-
-    def element(node: Node, parent: Any) -> Any:
-        elem = pdfdoc.PDFDictionary({"Type": pdfdoc.PDFName("StructElem"),
-                                     "S": pdfdoc.PDFName(node.tag), "P": parent})
-        ref = _ref(doc, elem)
-        kids: list[Any] = []
-        first_page: int | None = None
-        for kid in _pieces(node, extra):
-            if isinstance(kid, Node):
-                if _has_content(kid, extra):
-                    kids.append(element(kid, ref))
-                continue
-            page, mcid = kid
-            parents[page][mcid] = ref
-            if first_page is None:
-                first_page = page
-                elem.dict["Pg"] = page_refs[page]
-            kids.append(mcid if page == first_page else pdfdoc.PDFDictionary(
-                {"Type": pdfdoc.PDFName("MCR"), "Pg": page_refs[page], "MCID": mcid}))
-        for key in ("Alt", "ActualText", "Lang"):
-            if key in node.attrs:
-                elem.dict[key] = _string(node.attrs[key])
-        if "Scope" in node.attrs:
-            elem.dict["A"] = pdfdoc.PDFDictionary({"O": pdfdoc.PDFName("Table"),
-                                                   "Scope": pdfdoc.PDFName(node.attrs["Scope"])})
-        elem.dict["K"] = kids[0] if len(kids) == 1 else pdfdoc.PDFArray(kids)
-        return ref
-
-    top = element(root, root_ref)
-    nums: list[Any] = []
-    for page, found in enumerate(parents):
-        refs = [found.get(mcid, pdfdoc.PDFnull) for mcid in range(max(found, default=-1) + 1)]
-        nums += [page, _ref(doc, pdfdoc.PDFArray(refs))]
-    tree_root.dict.update({"K": pdfdoc.PDFArray([top]),
-                           "ParentTree": _ref(doc, pdfdoc.PDFDictionary({"Nums": pdfdoc.PDFArray(nums)})),
-                           "ParentTreeNextKey": pages})
+    # Every patient's copy of a layout has the same tree, with the same object numbers, unless
+    # other fields are filled in: it is written once and its bytes reused.
+    key = (id(root), tuple(sorted(extra.items())), doc.objectcounter, doc.pageCounter)
+    found = _written.get(key)
+    if found is None or found[0] is not root:
+        writer = _Writer(canv, pages, extra)
+        tree_root, root_ref = writer.new()
+        top = writer.element(root, root_ref)
+        tree_root.data = (b"<< /Type /StructTreeRoot /K " + top + b" /ParentTree "
+                          + writer.parent_tree() + b" /ParentTreeNextKey %d >>" % pages)
+        _written[key] = (root, writer.objects)
+        if len(_written) > WRITTEN_ENTRIES:
+            del _written[next(iter(_written))]
+    else:
+        for data in found[1]:
+            raw = _Raw()
+            raw.data = data
+            doc.Reference(raw)
+        tree_root = doc.idToObject[doc.numberToId[key[2] + 1]]
     catalog = doc.Catalog
     catalog.StructTreeRoot = tree_root
     catalog.MarkInfo = pdfdoc.PDFDictionary({"Marked": "true"})

@@ -13,6 +13,7 @@ from conftest import copy_library
 from pypdf import PdfReader
 from pypdf.generic import ContentStream
 
+from handoutgen import tagging
 from handoutgen.blocks import Block, Keep, Section
 from handoutgen.build import check_patient, render_documents
 from handoutgen.compose import Request, compose
@@ -161,12 +162,18 @@ def _elements(pdf: pikepdf.Pdf) -> list[pikepdf.Dictionary]:
         if isinstance(node, pikepdf.Array):
             for item in node:
                 walk(item)
-        elif isinstance(node, pikepdf.Dictionary) and node.get("/Type") == "/StructElem":
+        elif isinstance(node, pikepdf.Dictionary) and "/S" in node:  # a structure element
             found.append(node)
             walk(node.get("/K"))
 
     walk(pdf.Root.StructTreeRoot.K)
     return found
+
+
+def _kids(element: pikepdf.Dictionary) -> list[pikepdf.Object]:
+    """An element's children: /K is one child or an array of them."""
+    kids = element.K
+    return list(kids) if isinstance(kids, pikepdf.Array) else [kids]
 
 
 def test_figures_tables_lists_and_write_in_places_are_described(shipped_kinds: dict[str, Path]) -> None:
@@ -204,9 +211,9 @@ def test_catalog_metadata_and_pages_declare_a_tagged_document(shipped_kinds: dic
 def test_packet_is_one_document_with_a_part_per_handout(library: Library,
                                                         shipped_kinds: dict[str, Path]) -> None:
     pdf = pikepdf.open(shipped_kinds["alder-packet"])
-    document = pdf.Root.StructTreeRoot.K[0]
+    [document] = _kids(pdf.Root.StructTreeRoot)
     assert document.S == "/Document"
-    parts = list(document.K)
+    parts = _kids(document)
     assert [str(p.S) for p in parts] == ["/Part"] * 3
     titles = [compose(library, _request(library, "alder", kind, True)).info.title for kind in KINDS]
     headings = _headings(shipped_kinds["alder-packet"])
@@ -262,3 +269,15 @@ def test_pdfua_checker_cannot_read_a_heading_whose_content_is_an_array(shipped_k
                          text=True, check=False)
     assert "[skip ] UA-14-001" in run.stdout and "is_integer" in run.stdout
     assert "Result: no failures" in _page_validation(path)  # the other checker reads it
+
+
+def test_a_tree_written_from_memory_is_the_tree_written_afresh(library: Library) -> None:
+    """Copies of one layout reuse the bytes of its structure tree: they must be the same bytes."""
+    request = _request(library, "alder", "consent", True)
+    documents = (compose(library, request),)
+    tagging._written.clear()
+    fresh = render_documents(library, (request,), documents)
+    kept = dict(tagging._written)
+    assert len(kept) == 1
+    assert render_documents(library, (request,), documents) == fresh
+    assert tagging._written == kept  # the second copy was written from memory
