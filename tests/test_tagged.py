@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pikepdf
 import pytest
-from conftest import copy_library
+from conftest import cli, copy_library, edit, line_of
 from pypdf import PdfReader
 from pypdf.generic import ContentStream
 
@@ -281,3 +281,13 @@ def test_a_tree_written_from_memory_is_the_tree_written_afresh(library: Library)
     assert len(kept) == 1
     assert render_documents(library, (request,), documents) == fresh
     assert tagging._written == kept  # the second copy was written from memory
+
+
+def test_alternative_text_labels_must_keep_their_placeholders(lib: Path) -> None:
+    text = edit(lib, "handouts/labels/en.yaml", 'write_in: "Line to write on: {field}"',
+                'write_in: "Line to write on"')
+    run = cli(lib, "check")
+    line = line_of(text, "write_in:")
+    assert run.code == 1
+    assert (f"error: handouts/labels/en.yaml:{line}: text.write_in: uses none "
+            "(exactly these placeholders: {field})") in run.errors
