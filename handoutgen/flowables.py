@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import itertools
 from functools import lru_cache
 from typing import Any
@@ -11,13 +12,99 @@ from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Flowable, Paragraph
 from reportlab.platypus.paragraph import ParagraphStyle
 
+from .tagging import Marked, Node, begin, end
+
 BOX = 15.0  # tick boxes: big enough for a pen (5.3 mm)
 MIN_VALUE_PT = 9.0  # a value too long for its line shrinks, never below this size
 SHRINK = 0.875  # nor below this share of its style's size (14 pt in large print)
 VALUE_LINES = 2  # lines a value may take at the smallest size: a cell always keeps room for them
 
 
-class SectionHeading(Paragraph):  # type: ignore[misc]
+class TaggedParagraph(Marked, Paragraph):  # type: ignore[misc]
+    """A paragraph drawn as content of its structure element (`node`)."""
+
+    def __init__(self, text: str | None, style: ParagraphStyle, node: Node | None = None,
+                 **kw: Any) -> None:
+        super().__init__(text, style, **kw)
+        self.node = node
+
+    def split(self, avail_width: float, avail_height: float) -> list[Any]:
+        parts: list[Any] = super().split(avail_width, avail_height)
+        for part in parts:  # one element, with content on each page
+            part.node = self.node
+        return parts
+
+    def breakLines(self, width: Any) -> Any:
+        """reportlab's lines, each but the last ending in the space it broke at.
+
+        Without it, text read through the tags runs the last word of a line into the first of
+        the next. The space paints nothing, and left and right alignment ignore it.
+        """
+        para = super().breakLines(width)
+        lines = para.lines
+        for index in range(len(lines) - 1):
+            if para.kind == 0:
+                extra, words = lines[index]
+                if words:
+                    lines[index] = (extra, [*words[:-1], words[-1] + " "])
+                continue
+            words = lines[index].words
+            if words and hasattr(words[-1], "text") and not hasattr(words[-1], "cbDefn"):
+                words[-1] = copy.copy(words[-1])
+                words[-1].text += " "
+        return para
+
+
+class ListItem(TaggedParagraph):
+    """A list item: its bullet or mark is drawn as the item's label (Lbl), its text as the body (LBody)."""
+
+    label: Node | None = None  # the item's Lbl; only the first part of a split item has it
+
+    def split(self, avail_width: float, avail_height: float) -> list[Any]:
+        parts = super().split(avail_width, avail_height)
+        for index, part in enumerate(parts):
+            part.__dict__.update({key: value for key, value in self.__dict__.items()
+                                  if key in self.CARRIED})
+            part.label = self.label if index == 0 else None
+        return parts
+
+    CARRIED: tuple[str, ...] = ()  # attributes a split part keeps
+
+    def drawOn(self, canvas: Canvas, x: float, y: float, _sW: float = 0) -> None:
+        Paragraph.drawOn(self, canvas, x, y, _sW)
+
+    def draw(self) -> None:
+        canv: Canvas = self.canv
+        if self.label is not None and self.bulletText:
+            # reportlab draws the bullet as its own text object before the text: tag it there.
+            real = canv.drawText
+
+            def bullet(text: Any) -> None:
+                del canv.drawText
+                begin(canv, self.label)
+                real(text)
+                end(canv)
+                begin(canv, self.node)
+
+            canv.drawText = bullet
+            try:
+                super().draw()
+            finally:
+                canv.__dict__.pop("drawText", None)
+        else:
+            if self.label is not None:
+                begin(canv, self.label)
+                self.draw_label()
+                end(canv)
+            begin(canv, self.node)
+            super().draw()
+        end(canv)
+
+    def draw_label(self) -> None:
+        """Draw the item's own mark (none: the bullet is reportlab's)."""
+
+
+class SectionHeading(TaggedParagraph):
     """A section title that leaves a bookmark (at outline `level`) where it is drawn."""
 
     def __init__(self, text: str, style: ParagraphStyle, key: str, title: str, level: int) -> None:
@@ -43,6 +130,7 @@ class DocumentStart(Flowable):  # type: ignore[misc]
 
     def draw(self) -> None:
         self.canv.doc_index = self.index
+        self.canv.logo_due = self.index
         if self.title is not None:
             _mark(self.canv, self.key, self.title, 0, 0)
 
@@ -54,20 +142,22 @@ def _mark(canv: Canvas, key: str, title: str, height: float, level: int) -> None
         marks.append((key, title, canv.absolutePosition(0, height)[1], level))
 
 
-class BoxedItem(Paragraph):  # type: ignore[misc]
-    """A paragraph with a mark in its left indent: an empty tick box, or a do / don't sign.
+class BoxedItem(ListItem):
+    """A list item with a mark in its left indent: an empty tick box, or a do / don't sign.
 
     "do" is a tick in a circle and "dont" a circle crossed through: told apart by shape, so
     they differ on a black-and-white print too, not only by colour.
     """
 
-    def __init__(self, text: str, style: ParagraphStyle, colour: Color, mark: str = "box") -> None:
-        super().__init__(text, style)
+    CARRIED = ("colour", "mark")
+
+    def __init__(self, text: str | None, style: ParagraphStyle, colour: Color = black,
+                 mark: str = "box", **kw: Any) -> None:
+        super().__init__(text, style, **kw)
         self.colour = colour
         self.mark = mark
 
-    def draw(self) -> None:
-        super().draw()
+    def draw_label(self) -> None:
         canv: Canvas = self.canv
         lead = self.style.leading
         size = min(BOX, lead)
@@ -91,11 +181,12 @@ class BoxedItem(Paragraph):  # type: ignore[misc]
         canv.restoreState()
 
 
-class WriteLines(Flowable):  # type: ignore[misc]
+class WriteLines(Marked, Flowable):  # type: ignore[misc]
     """Ruled lines to write on."""
 
-    def __init__(self, count: int, colour: Color, gap: float = 25.0) -> None:
+    def __init__(self, count: int, colour: Color, gap: float = 25.0, node: Node | None = None) -> None:
         super().__init__()
+        self.node = node
         self.count = count
         self.colour = colour
         self.gap = gap
@@ -154,8 +245,12 @@ class FieldCell(Flowable):  # type: ignore[misc]
     """
 
     def __init__(self, label: Paragraph, value: str, style: ParagraphStyle, colour: Color,
-                 min_height: float = 31.0, slot: int | None = None) -> None:
+                 min_height: float = 31.0, slot: int | None = None,
+                 tags: tuple[Node, Node] | None = None) -> None:
         super().__init__()
+        # The value's element, and the write-in line's (a Figure with its alternative text).
+        self.value_node: Node | None = tags[0] if tags else None
+        self.line_node: Node | None = tags[1] if tags else None
         self.label = label
         self.markup = value
         self.style = style
@@ -180,14 +275,18 @@ class FieldCell(Flowable):  # type: ignore[misc]
         canv: Canvas = self.canv
         self.label.drawOn(canv, 0, self.height - self._label_h)
         if self.value is not None:
+            begin(canv, self.value_node)
             self.value.drawOn(canv, 0, 3)
+            end(canv)
         elif self.slot is not None and hasattr(canv, "slots"):
             canv.slots.append((self.slot, len(canv._code), self.width))
+        begin(canv, self.line_node)
         canv.saveState()
         canv.setStrokeColor(self.colour)
         canv.setLineWidth(0.8)
         canv.line(0, 1, self.width, 1)
         canv.restoreState()
+        end(canv)
 
     def split(self, avail_width: float, avail_height: float) -> list[Any]:
         return []
@@ -197,8 +296,9 @@ class InitialsBox(Flowable):  # type: ignore[misc]
     """A box for the patient's initials with a small caption."""
 
     def __init__(self, caption: Paragraph, colour: Color, width: float = 60.0,
-                 height: float = 32.0) -> None:
+                 height: float = 32.0, node: Node | None = None) -> None:
         super().__init__()
+        self.node = node  # the box's element: a Figure with its alternative text
         self.caption = caption
         self.colour = colour
         self.width = width
@@ -211,11 +311,13 @@ class InitialsBox(Flowable):  # type: ignore[misc]
     def draw(self) -> None:
         canv: Canvas = self.canv
         self.caption.drawOn(canv, 0, self.height)
+        begin(canv, self.node)
         canv.saveState()
         canv.setStrokeColor(self.colour)
         canv.setLineWidth(1)
         canv.rect(0, 0, self.width, self.height - 2, stroke=1, fill=0)
         canv.restoreState()
+        end(canv)
 
 
 @lru_cache(maxsize=256)
@@ -238,11 +340,12 @@ def qr_runs(data: str) -> tuple[int, tuple[tuple[int, int, int], ...]]:
     return len(matrix), tuple(runs)
 
 
-class QrCode(Flowable):  # type: ignore[misc]
+class QrCode(Marked, Flowable):  # type: ignore[misc]
     """A QR code drawn as one filled path (fast, and sharp at any zoom)."""
 
-    def __init__(self, data: str, size: float) -> None:
+    def __init__(self, data: str, size: float, node: Node | None = None) -> None:
         super().__init__()
+        self.node = node
         self.data = data
         self.width = self.height = size
 

@@ -382,6 +382,11 @@ def load_labels(root: Path, g: Gather) -> dict[str, Labels]:
 LABEL_PLACEHOLDERS = {  # labels the program fills in, with what it fills them with
     "date_day_month_year": {"day", "month", "year"},
     "date_month_day_year": {"day", "month", "year"},
+    # alternative text of tagged PDFs
+    "logo_alt": {"clinic"},
+    "qr_alt": {"target"},
+    "write_in": {"field"},
+    "lines_alt": {"count"},
 }
 
 

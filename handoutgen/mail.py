@@ -149,11 +149,20 @@ def protect(pdf: bytes, passcode: str) -> bytes:
     is nothing to leave out). Nothing is restricted, so knowing the owner password gives no more.
     """
     from pypdf import PdfReader, PdfWriter
+    from pypdf.constants import UserAccessPermissions
+    from pypdf.generic import DictionaryObject, NameObject, NumberObject
 
     bare = "".join(passcode.replace("-", " ").split())  # passcodes of older versions used dashes
     writer = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf)))
+    # Every permission, so screen readers may extract the text (bit 10); AES-256 (revision 6)
+    # is PDF 1.7 with Adobe's extension level 8.
     writer.encrypt(user_password=bare, owner_password=passcode if passcode != bare
-                   else secrets.token_urlsafe(32), algorithm="AES-256")
+                   else secrets.token_urlsafe(32), algorithm="AES-256",
+                   permissions_flag=UserAccessPermissions.all())
+    writer.pdf_header = b"%PDF-1.7"
+    writer.root_object[NameObject("/Extensions")] = DictionaryObject({
+        NameObject("/ADBE"): DictionaryObject({NameObject("/BaseVersion"): NameObject("/1.7"),
+                                               NameObject("/ExtensionLevel"): NumberObject(8)})})
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()

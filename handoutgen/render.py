@@ -47,8 +47,10 @@ from .flowables import (
     DocumentStart,
     FieldCell,
     InitialsBox,
+    ListItem,
     QrCode,
     SectionHeading,
+    TaggedParagraph,
     WriteLines,
 )
 from .fonts import Registered, register
@@ -73,6 +75,7 @@ from .replay import (
     strip,
 )
 from .speed import draw_image, image_size
+from .tagging import Node, artifact, begin, end
 
 # Re-exported: the render stage's whole interface, made or replayed.
 __all__ = ["Layout", "check_coverage", "document_text", "emit", "layout", "render", "strip",
@@ -239,6 +242,16 @@ class KeptTable(Table):  # type: ignore[misc]
 
     LEAST = 2  # rows of the body kept together at either side of a page end
 
+    def _drawBkgrnd(self) -> None:
+        artifact(self.canv)  # backgrounds and rules are decoration
+        super()._drawBkgrnd()
+        end(self.canv)
+
+    def _drawLines(self) -> None:
+        artifact(self.canv)
+        super()._drawLines()
+        end(self.canv)
+
     def split(self, avail_width: float, avail_height: float) -> list[Any]:
         parts: list[Any] = super().split(avail_width, avail_height)
         while len(parts) == 2:
@@ -257,9 +270,14 @@ class KeptTable(Table):  # type: ignore[misc]
 class Builder:
     """Turns blocks into flowables with one clinic's theme."""
 
-    def __init__(self, th: Theme, frame_width: float, section_level: int = 0, large: bool = False,
-                 breaks: frozenset[int] = frozenset()) -> None:
+    def __init__(self, th: Theme, frame_width: float, labels: dict[str, str], section_level: int = 0,
+                 large: bool = False, breaks: frozenset[int] = frozenset()) -> None:
         self.th = th
+        self.labels = labels
+        self.root = Node("Document")  # the structure tree: elements in reading order
+        self.parent = self.root  # where the next block's elements go
+        self.depth = 0  # sections open around the next block
+        self.logos: list[Node] = []  # each document's logo (a Figure)
         self.width = frame_width
         self.large = large  # large print: one column everywhere
         self.breaks = breaks  # numbers of the sections that start a new page
@@ -275,8 +293,20 @@ class Builder:
         table.setStyle(TableStyle([("FONT", (0, 0), (-1, -1), self.th.font.regular, size), *style]))
         return table
 
-    def para(self, markup: str, style: str) -> Paragraph:
-        return Paragraph(markup, self.th.styles[style])
+    def para(self, markup: str, style: str, tag: str = "P", node: Node | None = None) -> Paragraph:
+        """A paragraph, tagged as a new `tag` element or as content of `node`."""
+        return TaggedParagraph(markup, self.th.styles[style], node or self.parent.add(tag))
+
+    def heading_tag(self) -> str:
+        """H2 for a section's title, H3 for a heading inside it."""
+        return f"H{min(6, 2 + self.depth)}"
+
+    def start(self, info: b.DocumentInfo, clinic_name: str, packet: bool) -> None:
+        """Begin a document's elements: a Part of a packet, its logo first."""
+        self.parent = self.root.add("Part", Lang=info.language) if packet else self.root
+        self.depth = 0
+        self.logos.append(self.parent.add("Figure", Alt=fill(self.labels["logo_alt"],
+                                                             clinic=clinic_name)))
 
     def blocks(self, items: tuple[b.Block, ...]) -> Iterator[Flowable]:
         pending: list[Flowable] = []  # a sub-heading waits to start where the next block starts
@@ -298,8 +328,12 @@ class Builder:
 
     def _Section(self, block: b.Section) -> Iterator[Flowable]:
         self.sections += 1
+        outer = self.parent
+        self.parent = outer.add("Sect")
         heading = SectionHeading(escape(block.title), self.th.styles["section"],
                                  f"s{self.sections}", block.title, self.section_level)
+        heading.node = self.parent.add(self.heading_tag())
+        self.depth += 1
         # A heading never ends a page: it starts where its first block can start too, and the
         # second's when the first only introduces it.
         if self.sections in self.breaks:
@@ -313,22 +347,36 @@ class Builder:
         yield from lead
         yield from follow
         yield from self.blocks(block.blocks[opening:])
+        self.parent = outer  # the blocks are made as they are asked for, in order
+        self.depth -= 1
 
     def _Heading(self, block: b.Heading) -> Iterator[Flowable]:
-        yield self.para(inline_markup(block.text), "heading")
+        yield self.para(inline_markup(block.text), "heading", self.heading_tag())
 
     def _Paragraph(self, block: b.Paragraph) -> Iterator[Flowable]:
         yield self.para(inline_markup(block.text), block.style)
 
     def _Bullets(self, block: b.Bullets) -> Iterator[Flowable]:
         style = self.th.styles["bullet"]
+        listing = self.parent.add("L")
         for item in block.items:
-            yield Paragraph(inline_markup(item), style, bulletText="\u2022")
+            element = listing.add("LI")
+            label = element.add("Lbl")
+            paragraph = ListItem(inline_markup(item), style, element.add("LBody"), bulletText="\u2022")
+            paragraph.label = label
+            yield paragraph
 
     def _Checklist(self, block: b.Checklist) -> Iterator[Flowable]:
         colour = WARNING if block.mark == "dont" else self.th.primary
-        items = [BoxedItem(inline_markup(item), self.th.styles["box"], colour, block.mark)
-                 for item in block.items]
+        listing = self.parent.add("L")
+        alt = self.labels["tick_box" if block.mark == "box" else block.mark]
+        items = []
+        for item in block.items:
+            element = listing.add("LI")
+            label = element.add("Lbl", Alt=alt)
+            items.append(BoxedItem(inline_markup(item), self.th.styles["box"], colour, block.mark,
+                                   node=element.add("LBody")))
+            items[-1].label = label
         # The last two items travel together: no item is left alone at the top of a page.
         yield from items[:-2]
         yield KeepTogether(items[-2:])
@@ -337,8 +385,14 @@ class Builder:
         if not block.rows:
             return
         cols = len(block.rows[0])
-        rows = [[self.para(inline_markup(cell), "cell_head" if block.header and r == 0 else "cell")
-                 for cell in row] for r, row in enumerate(block.rows)]
+        table = self.parent.add("Table")
+        rows = []
+        for r, row in enumerate(block.rows):
+            head = block.header and r == 0
+            element = table.add("TR")
+            rows.append([self.para(inline_markup(cell), "cell_head" if head else "cell",
+                                   node=element.add("TH", Scope="Column") if head else element.add("TD"))
+                         for cell in row])
         style: list[tuple[Any, ...]] = [
             ("VALIGN", (0, 0), (-1, -1), "TOP"), ("LINEBELOW", (0, 0), (-1, -1), 0.5, RULE),
             ("TOPPADDING", (0, 0), (-1, -1), 4), ("BOTTOMPADDING", (0, 0), (-1, -1), 5)]
@@ -348,16 +402,20 @@ class Builder:
         yield Spacer(1, 6)
 
     def _field(self, label: str, value: str, min_height: float = 31.0, slot: bool = True,
-               markup: bool = False) -> FieldCell:
+               markup: str = "") -> FieldCell:
         """A field cell; a slot cell's value may instead be drawn in when a layout is emitted.
 
-        `label` is plain text, or paragraph markup (already escaped) when `markup` is set.
+        `label` is plain text; `markup` is paragraph markup (already escaped) to print instead.
         """
         number = None
         if slot:
             number, self.slots = self.slots, self.slots + 1
-        return FieldCell(self.para(label if markup else escape(label), "label"), escape(value),
-                         self.th.styles["value"], RULE, min_height, number)
+        outer, self.parent = self.parent, self.parent.add("Div")
+        caption = self.para(markup or escape(label), "label")
+        tags = (self.parent.add("P", slot=number),
+                self.parent.add("Figure", Alt=fill(self.labels["write_in"], field=label)))
+        self.parent = outer
+        return FieldCell(caption, escape(value), self.th.styles["value"], RULE, min_height, number, tags)
 
     def _grid(self, cells: list[Flowable], columns: int, widths: list[float] | None = None,
               fixed: bool = False) -> Table:
@@ -377,15 +435,21 @@ class Builder:
             yield Spacer(1, 6)
 
     def _Lines(self, block: b.Lines) -> Iterator[Flowable]:
-        yield WriteLines(block.count, RULE)
+        alt = fill(self.labels["lines_alt"], count=str(block.count))
+        yield WriteLines(block.count, RULE, node=self.parent.add("Figure", Alt=alt))
         yield Spacer(1, 8)
 
     def _Initials(self, block: b.Initials) -> Iterator[Flowable]:
-        caption = self.para(escape(block.box_label), "label")
         rows = []
+        outer = self.parent
         for item in block.items:
+            self.parent = outer.add("Div")
             markup = f"<b>{inline_markup(item.title)}</b><br/>{inline_markup(item.text)}"
-            rows.append([self.para(markup, "cell"), InitialsBox(caption, self.th.primary)])
+            statement = self.para(markup, "cell")
+            caption = self.para(escape(block.box_label), "label")
+            box = self.parent.add("Figure", Alt=fill(self.labels["write_in"], field=block.box_label))
+            rows.append([statement, InitialsBox(caption, self.th.primary, node=box)])
+        self.parent = outer
         table = self.table(rows, [self.width - 78, 78], [("VALIGN", (0, 0), (-1, -1), "TOP"),
                                    ("LEFTPADDING", (0, 0), (-1, -1), 0),
                                    ("LEFTPADDING", (1, 0), (1, -1), 14),
@@ -401,7 +465,8 @@ class Builder:
         # name fits it without moving the page.
         quarter = self.width / 4
         role = f"<b>{escape(block.role)}</b>: {escape(sign)}"
-        cells = [self._field(role, "", 36, slot=False, markup=True), self._field(day, "", slot=False),
+        cells = [self._field(f"{block.role}: {sign}", "", 36, slot=False, markup=role),
+                 self._field(day, "", slot=False),
                  self._field(clock, "", slot=False), self._field(printed, block.name)]
         rows = [self._grid(cells[:3], 3, [2 * quarter, quarter, quarter], fixed=True),
                 self._grid(cells[3:], 1)]
@@ -409,7 +474,7 @@ class Builder:
 
     def title_block(self, info: b.DocumentInfo, clinic_name: str, note: str) -> Flowable:
         """The document title and subtitle, with the QR code beside them when there is one."""
-        heading = [self.para(escape(info.title), "title"),
+        heading = [self.para(escape(info.title), "title", "H1"),
                    self.para(escape(f"{info.subtitle} \u00b7 {clinic_name}"), "subtitle"),
                    self.para(escape(note), "on_request")]
         if not info.qr:
@@ -417,15 +482,19 @@ class Builder:
         size = 18 * mm
         caption = self.para(escape(info.qr_caption), "qr_caption")
         widths = [self.width - size - 30 * mm, 27 * mm, size + 3 * mm]
-        return self.table([[heading, caption, QrCode(info.qr, size)]], widths, [
+        return self.table([[heading, caption, self.qr(info.qr, size)]], widths, [
             ("VALIGN", (0, 0), (-1, -1), "TOP"), ("VALIGN", (1, 0), (1, 0), "MIDDLE"),
             ("LEFTPADDING", (0, 0), (-1, -1), 0), ("RIGHTPADDING", (0, 0), (-1, -1), 0),
             ("LEFTPADDING", (2, 0), (2, 0), 3 * mm), ("TOPPADDING", (0, 0), (-1, -1), 0),
             ("BOTTOMPADDING", (0, 0), (-1, -1), 4)])
 
+    def qr(self, data: str, size: float) -> QrCode:
+        """A QR code, tagged as a Figure that says what it opens."""
+        return QrCode(data, size, self.parent.add("Figure", Alt=fill(self.labels["qr_alt"], target=data)))
+
     def _Qr(self, block: b.Qr) -> Iterator[Flowable]:
         size = 26 * mm
-        cells = [[QrCode(block.data, size), self.para(escape(block.caption), "body")]]
+        cells = [[self.qr(block.data, size), self.para(escape(block.caption), "body")]]
         table = self.table(cells, [size + 10, self.width - size - 10],
                            [("VALIGN", (0, 0), (-1, -1), "MIDDLE"), ("LEFTPADDING", (0, 0), (-1, -1), 0)])
         yield KeepTogether([Spacer(1, 6), table])
@@ -438,9 +507,11 @@ class Builder:
 
     def _Callout(self, block: b.Callout) -> Iterator[Flowable]:
         inner: list[Flowable] = []
+        outer, self.parent = self.parent, self.parent.add("Div")
         if block.title:
-            inner.append(self.para(escape(block.title), "callout_title"))
+            inner.append(self.para(escape(block.title), "callout_title", self.heading_tag()))
         inner.extend(self.blocks(block.blocks))
+        self.parent = outer
         warn = block.tone == "warning"
         table = self.table([[inner]], [self.width], [
             ("BACKGROUND", (0, 0), (-1, -1), self.th.warn_tint if warn else self.th.tint),
@@ -473,6 +544,8 @@ class _RecordingCanvas(Canvas):  # type: ignore[misc]
         self.images: list[tuple[Any, Any, str, list[str]]] | None = None  # drawn in a form
         self.page_fill = 0.0  # share of the body frame used on this page, set at its end
         self.fills: list[float] = []
+        self.mcids = 0  # marked-content ids used on this page
+        self.logo_due: int | None = None  # a document starts on this page: its logo is content
 
     def beginForm(self, name: str, *args: Any, **kwargs: Any) -> None:
         super().beginForm(name, *args, **kwargs)
@@ -487,9 +560,10 @@ class _RecordingCanvas(Canvas):  # type: ignore[misc]
 
     def showPage(self) -> None:
         state = {key: getattr(self, key) for key in PAGE_STATE}
-        self.pages.append(Page(state, self.slots, self.marks, -1 if self.blank else self.doc_index))
+        self.pages.append(Page(state, self.slots, self.marks, -1 if self.blank else self.doc_index,
+                               self.mcids))
         self.fills.append(0.0 if self.blank else self.page_fill)
-        self.marks, self.slots, self.blank, self.page_fill = [], [], False, 0.0
+        self.marks, self.slots, self.blank, self.page_fill, self.mcids = [], [], False, 0.0, 0
         self._startPage()
 
     def save(self) -> None:
@@ -595,13 +669,14 @@ def _lay(documents: tuple[b.Document, ...], entry: ClinicEntry, font_entry: Font
     frame_w = measure(th, page_w - 2 * MARGIN)
     left = (page_w - frame_w) / 2
     packet = len(documents) > 1
-    builder = Builder(th, frame_w, 1 if packet else 0, large, breaks)
+    builder = Builder(th, frame_w, labels, 1 if packet else 0, large, breaks)
     story: list[Flowable] = []
     for index, document in enumerate(documents):
         if index:
             story += [_DuplexPad()] if duplex else []
             story += [NextPageTemplate("page"), RLPageBreak()]
         info = document.info
+        builder.start(info, clinic.name, packet)
         story += [DocumentStart(index, f"d{index}", info.title if packet else None),
                   builder.title_block(info, clinic.name, labels["on_request"]),
                   *builder.blocks(document.blocks)]
@@ -616,6 +691,14 @@ def _lay(documents: tuple[b.Document, ...], entry: ClinicEntry, font_entry: Font
 
     def page_end(canv: Canvas, doc: BaseDocTemplate) -> None:
         canv.page_fill = (FOOTER + body_h - doc.frame._y) / body_h
+        # The logo is content on the page where a document starts, and decoration on the others.
+        if canv.logo_due is None:
+            artifact(canv, "Pagination", "Header")
+        else:
+            begin(canv, builder.logos[canv.logo_due])
+        canv.doForm("logo")
+        end(canv)
+        canv.logo_due = None
 
     doc.addPageTemplates([PageTemplate("page", [frame], onPage=header, onPageEnd=page_end),
                           PageTemplate("blank", [Frame(0, 0, page_w, page_h, id="blank")],
@@ -636,8 +719,9 @@ def _lay(documents: tuple[b.Document, ...], entry: ClinicEntry, font_entry: Font
     facts = [_PageFacts(page.document, fill_, tuple(int(key[1:]) for key, *_ in page.marks
                                                     if key.startswith("s")))
              for page, fill_ in zip(recorded, doc.canv.fills, strict=True)]
-    lay = Layout(recorded, list(pdf.fontMapping.items()), states, meta, doc.canv.forms["header"],
-                 [footer(d.info) for d in documents], th.styles["value"])
+    forms = {name: doc.canv.forms[name] for name in ("header", "logo")}
+    lay = Layout(recorded, list(pdf.fontMapping.items()), states, meta, forms,
+                 [footer(d.info) for d in documents], th.styles["value"], builder.root)
     return lay, facts
 
 
@@ -649,11 +733,13 @@ class _BlankPage:
 
     def __call__(self, canv: Canvas, _doc: Any) -> None:
         canv.blank = True
+        artifact(canv, "Pagination")
         canv.saveState()
         canv.setFillColor(GREY)
         canv.setFont(self.th.font.regular, 11)
         canv.drawCentredString(self.page_w / 2, self.page_h / 2, self.text)
         canv.restoreState()
+        end(canv)
 
 
 class _Header:
@@ -675,18 +761,22 @@ class _Header:
     def __call__(self, canv: Canvas, _doc: Any) -> None:
         if not canv.hasForm("header"):
             self.define(canv)
+        artifact(canv, "Pagination", "Header")
         canv.doForm("header")
+        end(canv)
 
     def define(self, canv: Canvas) -> None:
-        """Draw the header into the form named "header" of this PDF."""
+        """Draw the header into the form named "header" of this PDF, and the logo into "logo"."""
         canv.beginForm("header")
         self._draw(canv)
         canv.endForm()
+        canv.beginForm("logo")
+        self._logo(canv)
+        canv.endForm()
 
-    def _draw(self, canv: Canvas) -> None:
-        th, image, page_w, page_h = self.th, self.image, self.page_w, self.page_h
-        canv.saveState()
-        top = page_h - 9 * mm
+    def _logo(self, canv: Canvas) -> None:
+        th, image = self.th, self.image
+        top = self.page_h - 9 * mm
         if self.logo_path.suffix.lower() == ".svg":
             w, h = _fit(image.width, image.height, LOGO_W, LOGO_H)
             canv.saveState()
@@ -701,6 +791,11 @@ class _Header:
         else:
             w, h = _fit(*image_size(self.logo_path), LOGO_W, LOGO_H)
             draw_image(canv, self.logo_path, MARGIN, top - h, w, h)
+
+    def _draw(self, canv: Canvas) -> None:
+        th, page_w, page_h = self.th, self.page_w, self.page_h
+        canv.saveState()
+        top = page_h - 9 * mm
         _, nh = self.name.wrap(self.text_w, 30)
         self.name.drawOn(canv, page_w - MARGIN - self.text_w, top - nh)
         _, dh = self.details.wrap(self.text_w, 30)

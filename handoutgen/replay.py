@@ -26,6 +26,7 @@ from . import blocks as b
 from .coverage import check_coverage, uses_italic
 from .fonts import register, register_italic
 from .speed import import_platypus, register_image
+from .tagging import MCR, Node, artifact, end, write_tree
 
 if TYPE_CHECKING:
     from reportlab.lib.styles import ParagraphStyle
@@ -60,6 +61,7 @@ class Page:
     slots: list[tuple[int, int, float]]  # (slot id, position in the page's code, width)
     marks: list[tuple[str, str, float, int]]  # bookmarks: (key, title, top, outline level)
     document: int  # index of the document the page belongs to; -1 for a blank duplex page
+    mcids: int  # marked-content ids used on the page; values drawn in at emit take the next
 
 
 @dataclass
@@ -94,6 +96,7 @@ class Footer:
     page_w: float
 
     def __call__(self, canv: Canvas, number: int, total: int) -> None:
+        artifact(canv, "Pagination", "Footer")
         canv.saveState()
         canv.setStrokeColor(RULE)
         canv.setLineWidth(0.5)
@@ -106,6 +109,7 @@ class Footer:
         page = fill(self.page_of, page=str(number), pages=str(total))
         canv.drawRightString(self.page_w - MARGIN, FOOTER - 12.5 * mm, page)
         canv.restoreState()
+        end(canv)
 
 
 @dataclass
@@ -116,9 +120,10 @@ class Layout:
     fonts: list[tuple[str, str]]  # font name -> internal PDF name, in order of first use
     states: dict[str, Any]  # font name -> subset state (which glyph has which code)
     meta: dict[str, Any]  # canvas settings and metadata
-    header: Form
+    forms: dict[str, Form]  # the page header and the logo, drawn once per PDF
     footers: list[Footer]  # one per document
     value_style: ParagraphStyle
+    tree: Node  # the structure tree, with the content recorded for each element
 
 
 def fill(label: str, **values: str) -> str:
@@ -163,7 +168,7 @@ def emit(lay: Layout, values: tuple[str, ...] = ()) -> bytes | None:
                 filled[slot] = para
     out = io.BytesIO()
     meta = dict(lay.meta)
-    canv = Canvas(out, pagesize=meta.pop("pagesize"), invariant=meta.pop("invariant"),
+    canv = Canvas(out, pdfVersion=(1, 7), pagesize=meta.pop("pagesize"), invariant=meta.pop("invariant"),
                   pageCompression=meta.pop("pageCompression"), lang=meta.pop("lang"),
                   initialFontName=meta.pop("initialFontName"),
                   initialFontSize=meta.pop("initialFontSize"),
@@ -176,19 +181,24 @@ def emit(lay: Layout, values: tuple[str, ...] = ()) -> bytes | None:
         font = pdfmetrics.getFont(name)
         pdf.delayedFonts.append(font)
         font.state[pdf] = snapshot(lay.states[name])
-    lay.header.define(canv, "header")
+    for name, form in lay.forms.items():
+        form.define(canv, name)
+    extra: dict[int, MCR] = {}  # slot -> the content of the value drawn into it
     totals = Counter(page.document for page in lay.pages)
     numbers: Counter[int] = Counter()
-    for page in lay.pages:
+    for number, page in enumerate(lay.pages):
         canv.__dict__.update(page.state)
         code = page.state["_code"]
         canv._code = []
-        start = 0
+        start, mcid = 0, page.mcids
         for slot, index, _width in page.slots:
             canv._code.extend(code[start:index])
             start = index
             if slot in filled:
+                extra[slot], mcid = (number, mcid), mcid + 1
+                canv._code.append(f"/P <</MCID {extra[slot][1]}>> BDC")
                 filled[slot].drawOn(canv, 0, 3)
+                end(canv)
         canv._code.extend(code[start:])
         canv._formsinuse = list(page.state["_formsinuse"])
         for key, title, top, level in page.marks:
@@ -198,6 +208,7 @@ def emit(lay: Layout, values: tuple[str, ...] = ()) -> bytes | None:
             numbers[page.document] += 1
             lay.footers[page.document](canv, numbers[page.document], totals[page.document])
         Canvas.showPage(canv)
+    write_tree(canv, lay.tree, len(lay.pages), extra, lay.meta["title"], lay.meta["lang"])
     canv.save()
     return out.getvalue()
 

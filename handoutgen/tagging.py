@@ -1,0 +1,259 @@
+"""Tagged PDF (PDF/UA-1): marked content in the page code, and the structure tree it belongs to.
+
+While a layout is recorded, each piece of real content is drawn inside a marked-content
+sequence (`/P <</MCID 3>> BDC ... EMC`) and the piece is remembered on its structure element
+(`Node`) as (page, MCID). Decoration (headers, footers, rules, cell backgrounds) is drawn as
+an Artifact. The nodes are plain data, kept with the layout; `write_tree` turns them into the
+PDF's StructTreeRoot, ParentTree and catalog entries each time a layout is emitted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+from xml.sax.saxutils import escape as xml_escape
+
+from reportlab.pdfbase import pdfdoc, ttfonts
+from reportlab.pdfgen.canvas import Canvas
+
+MCR = tuple[int, int]  # a piece of content: (page index, marked-content id on that page)
+
+
+@dataclass
+class Node:
+    """A structure element: its type, attributes and children, in reading order.
+
+    Children are nodes, or pieces of content recorded when they are drawn. A node with a
+    `slot` holds a patient value that an emitted layout may draw in; without a value it is
+    left out of the tree.
+    """
+
+    tag: str
+    attrs: dict[str, str] = field(default_factory=dict)  # Alt, ActualText, Lang, Scope
+    kids: list[Node | MCR] = field(default_factory=list)
+    slot: int | None = None
+
+    def add(self, tag: str, slot: int | None = None, **attrs: str) -> Node:
+        """Append a child element and return it."""
+        child = Node(tag, dict(attrs), slot=slot)
+        self.kids.append(child)
+        return child
+
+
+def begin(canv: Canvas, node: Node | None) -> None:
+    """Open a marked-content sequence for `node` (an Artifact when there is none, or the
+    content was already drawn once, as a table header repeated on the next page)."""
+    mcids = getattr(canv, "mcids", None)
+    if node is None or mcids is None:
+        canv._code.append("/Artifact <</Type /Layout>> BDC")
+        return
+    page = len(canv.pages)
+    node.kids.append((page, mcids))
+    canv._code.append(f"/{node.tag} <</MCID {mcids}>> BDC")
+    canv.mcids = mcids + 1
+
+
+def end(canv: Canvas) -> None:
+    """Close the innermost marked-content sequence."""
+    canv._code.append("EMC")
+
+
+def artifact(canv: Canvas, kind: str = "Layout", subtype: str = "") -> None:
+    """Open an Artifact: Layout (rules, boxes), or Pagination with a Header or Footer subtype."""
+    extra = f" /Subtype /{subtype}" if subtype else ""
+    canv._code.append(f"/Artifact <</Type /{kind}{extra}>> BDC")
+
+
+class Marked:
+    """Mixin for flowables drawn as one piece of content of `node` (None: as an Artifact)."""
+
+    node: Node | None = None
+    _drawn = False
+
+    def drawOn(self, canvas: Canvas, x: float, y: float, _sW: float = 0) -> None:
+        node = None if self._drawn else self.node  # drawn again (a repeated header): decoration
+        self._drawn = True
+        begin(canvas, node)
+        super().drawOn(canvas, x, y, _sW)  # type: ignore[misc]
+        end(canvas)
+
+
+class _Raw(pdfdoc.PDFObject):  # type: ignore[misc]
+    """An object written as bytes made here: far faster than reportlab's formatting of many
+    small dictionaries, which a structure tree of a hundred elements would otherwise cost."""
+
+    def __init__(self) -> None:
+        self.data = b""
+
+    def format(self, document: Any) -> bytes:
+        return self.data
+
+
+def _has_content(node: Node, extra: dict[int, MCR]) -> bool:
+    if node.slot is not None and node.slot in extra:
+        return True
+    return any(isinstance(k, tuple) or _has_content(k, extra) for k in node.kids)
+
+
+def _pieces(node: Node, extra: dict[int, MCR]) -> Iterator[Node | MCR]:
+    yield from node.kids
+    if node.slot is not None and node.slot in extra:
+        yield extra[node.slot]
+
+
+class _Writer:
+    """Writes structure elements as indirect objects of one PDF."""
+
+    def __init__(self, canv: Canvas, pages: int, extra: dict[int, MCR]) -> None:
+        self.doc = canv._doc
+        self.extra = extra
+        self.pages = [self.number(f"Page{n + 1}") for n in range(pages)]
+        self.parents: list[dict[int, bytes]] = [{} for _ in range(pages)]
+        self.made: list[_Raw] = []
+
+    def number(self, name: str) -> bytes:
+        return b"%d 0 R" % self.doc.idToObjectNumberAndVersion[name][0]
+
+    @property
+    def objects(self) -> list[bytes]:
+        """The bytes of the objects made, in the order they were numbered."""
+        return [raw.data for raw in self.made]
+
+    def new(self) -> tuple[_Raw, bytes]:
+        """A new indirect object, and the reference to it."""
+        raw = _Raw()
+        self.made.append(raw)
+        return raw, self.number(self.doc.Reference(raw).name)
+
+    def element(self, node: Node, parent: bytes) -> bytes:
+        raw, ref = self.new()
+        parts = [b"<< /S /" + node.tag.encode() + b" /P " + parent]
+        kids: list[bytes] = []
+        first_page: int | None = None
+        for kid in _pieces(node, self.extra):
+            if isinstance(kid, Node):
+                if _has_content(kid, self.extra):
+                    kids.append(self.element(kid, ref))
+                continue
+            page, mcid = kid
+            self.parents[page][mcid] = ref
+            if first_page is None:
+                first_page = page
+                parts.append(b" /Pg " + self.pages[page])
+            kids.append(b"%d" % mcid if page == first_page else
+                        b"<< /Type /MCR /Pg " + self.pages[page] + b" /MCID %d >>" % mcid)
+        for key in ("Alt", "ActualText", "Lang"):
+            if key in node.attrs:
+                parts.append(b" /" + key.encode() + b" " + pdfdoc.PDFString(node.attrs[key]).format(self.doc))
+        if "Scope" in node.attrs:
+            parts.append(b" /A << /O /Table /Scope /" + node.attrs["Scope"].encode() + b" >>")
+        parts.append(b" /K " + (kids[0] if len(kids) == 1 else b"[" + b" ".join(kids) + b"]") + b" >>")
+        raw.data = b"".join(parts)
+        return ref
+
+    def parent_tree(self) -> bytes:
+        """The number tree from each page's marked-content ids to their elements."""
+        nums: list[bytes] = []
+        for page, found in enumerate(self.parents):
+            raw, ref = self.new()
+            raw.data = b"[" + b" ".join(found.get(mcid, b"null")
+                                        for mcid in range(max(found, default=-1) + 1)) + b"]"
+            nums += [b"%d" % page, ref]
+        raw, ref = self.new()
+        raw.data = b"<< /Nums [" + b" ".join(nums) + b"] >>"
+        return ref
+
+
+WRITTEN_ENTRIES = 16  # trees kept as bytes: a few layouts, each with its filled-in fields
+_written: dict[tuple[Any, ...], tuple[Node, list[bytes]]] = {}
+
+
+def write_tree(canv: Canvas, root: Node, pages: int, extra: dict[int, MCR], title: str,
+               language: str) -> None:
+    """Write the structure tree of `root` and the catalog entries of a tagged PDF/UA-1 document.
+
+    `extra` gives the content of slot nodes drawn in at emit time. Call after the last page.
+    """
+    doc = canv._doc
+    # Every patient's copy of a layout has the same tree, with the same object numbers, unless
+    # other fields are filled in: it is written once and its bytes reused.
+    key = (id(root), tuple(sorted(extra.items())), doc.objectcounter, doc.pageCounter)
+    found = _written.get(key)
+    if found is None or found[0] is not root:
+        writer = _Writer(canv, pages, extra)
+        tree_root, root_ref = writer.new()
+        top = writer.element(root, root_ref)
+        tree_root.data = (b"<< /Type /StructTreeRoot /K " + top + b" /ParentTree "
+                          + writer.parent_tree() + b" /ParentTreeNextKey %d >>" % pages)
+        _written[key] = (root, writer.objects)
+        if len(_written) > WRITTEN_ENTRIES:
+            del _written[next(iter(_written))]
+    else:
+        for data in found[1]:
+            raw = _Raw()
+            raw.data = data
+            doc.Reference(raw)
+        tree_root = doc.idToObject[doc.numberToId[key[2] + 1]]
+    catalog = doc.Catalog
+    catalog.StructTreeRoot = tree_root
+    catalog.MarkInfo = pdfdoc.PDFDictionary({"Marked": "true"})
+    catalog.Metadata = _xmp(title, language)
+    canv.setViewerPreference("DisplayDocTitle", "true")
+    for number, page_obj in enumerate(doc.Pages.pages):
+        page_obj.__NoDefault__ = [*pdfdoc.PDFPage.__NoDefault__, "StructParents", "Tabs"]
+        page_obj.StructParents = number
+        page_obj.Tabs = pdfdoc.PDFName("S")
+
+
+XMP = """<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>
+<x:xmpmeta xmlns:x="adobe:ns:meta/">
+<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:Description rdf:about="" xmlns:dc="http://purl.org/dc/elements/1.1/" \
+xmlns:pdfuaid="http://www.aiim.org/pdfua/ns/id/" xmlns:pdf="http://ns.adobe.com/pdf/1.3/">
+<dc:title><rdf:Alt><rdf:li xml:lang="x-default">{title}</rdf:li></rdf:Alt></dc:title>
+<dc:language><rdf:Bag><rdf:li>{language}</rdf:li></rdf:Bag></dc:language>
+<dc:format>application/pdf</dc:format>
+<pdf:Producer>handoutgen</pdf:Producer>
+<pdfuaid:part>1</pdfuaid:part>
+</rdf:Description>
+</rdf:RDF>
+</x:xmpmeta>
+<?xpacket end="w"?>"""
+
+
+class _Uncompressed(pdfdoc.PDFStream):  # type: ignore[misc]
+    """A stream written as it is: metadata stays readable to tools that do not inflate it."""
+
+    def format(self, document: Any) -> bytes:
+        dictionary = pdfdoc.PDFDictionary(self.dictionary.dict.copy())
+        content: bytes = document.encrypt.encode(self.content)
+        dictionary["Length"] = len(content)
+        head: bytes = pdfdoc.format(dictionary, document)
+        return head + b"\nstream\n" + content + b"\nendstream\n"
+
+
+def _xmp(title: str, language: str) -> Any:
+    """The XMP metadata stream: title, language and the PDF/UA-1 claim."""
+    content = XMP.format(title=xml_escape(title), language=xml_escape(language)).encode("utf-8")
+    return _Uncompressed(pdfdoc.PDFDictionary({"Type": pdfdoc.PDFName("Metadata"),
+                                               "Subtype": pdfdoc.PDFName("XML")}), content)
+
+
+def _to_unicode_cmap(fontname: str, subset: list[int]) -> str:
+    """reportlab's ToUnicode map without entries for unused codes (which it maps to U+0000),
+    in blocks of at most 100 as the CMap format allows."""
+    pairs = [f"<{code:02X}> <{char:04X}>" for code, char in enumerate(subset) if char]
+    blocks: list[str] = []
+    for start in range(0, len(pairs), 100):
+        chunk = pairs[start:start + 100]
+        blocks += [f"{len(chunk)} beginbfchar", *chunk, "endbfchar"]
+    return "\n".join([
+        "/CIDInit /ProcSet findresource begin", "12 dict begin", "begincmap",
+        f"/CIDSystemInfo\n<< /Registry ({fontname})", f"/Ordering ({fontname})", "/Supplement 0",
+        ">> def", f"/CMapName /{fontname} def", "/CMapType 2 def", "1 begincodespacerange",
+        f"<00> <{len(subset) - 1:02X}>", "endcodespacerange", *blocks,
+        "endcmap", "CMapName currentdict /CMap defineresource pop", "end", "end"])
+
+
+ttfonts.makeToUnicodeCMap = _to_unicode_cmap
