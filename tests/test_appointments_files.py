@@ -175,7 +175,7 @@ def test_other_programs_column_names_from_clinic_yaml(lib: Path) -> None:
     assert check.errors == [
         f"error: {ALDER}:{line}: appointments.columns.Client Name: 'patient' is not allowed (expected one "
         "of: appointment_id, clinic, patient_name, treatment, documents, date, time, practitioner, language, "
-        "email, area, date_of_birth)"]
+        "email, area, date_of_birth, large_print)"]
 
 
 def test_an_unclosed_quote_is_reported_where_it_opened_and_no_row_is_lost(lib: Path) -> None:
