@@ -518,8 +518,10 @@ def cmd_serve(root: Path, argv: Sequence[str], args: argparse.Namespace) -> int:
     for stop_signal in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(stop_signal, interrupted)
     host = f"[{args.host}]" if ":" in args.host else args.host
+    token = server.application.extensions["handoutgen"]["token"]
+    query = f"?token={token}" if token else ""
     try:
-        print(f"Serving the front-desk page on http://{host}:{server.effective_port}/ "
+        print(f"Serving the front-desk page on http://{host}:{server.effective_port}/{query} "
               f"({'password required' if password else 'this computer only'}); press Ctrl-C to stop",
               flush=True)
         server.run()

@@ -45,6 +45,7 @@ class Site:
     smtp: SmtpServer
     mail: Path  # the send ledger and passcode list
     jobs: Jobs  # the server's batches
+    start: str  # the address with the token, as `serve` prints it
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +57,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         for clinic in CLINICS:
             use_server(root, smtp, f"assets/clinics/{clinic}/clinic.yaml")
         with serving(root, mail_folder=folder / "mail") as served:
-            yield Site(served.url, smtp, folder / "mail", served.jobs)
+            yield Site(served.url, smtp, folder / "mail", served.jobs, served.start)
 
 
 @pytest.fixture(scope="module")
@@ -69,10 +70,12 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
+def page(browser: Browser, site: Site) -> Iterator[Page]:
+    """A tab that opened the address with the token, as the person who started the server does."""
     context = browser.new_context(viewport=DESKTOP, accept_downloads=True)
     tab = context.new_page()
     tab.set_default_timeout(15_000)
+    tab.goto(site.start)
     yield tab
     context.close()
 
@@ -316,6 +319,7 @@ def test_a_batch_whose_page_was_closed_does_not_block_the_next(site: Site, brows
     left = browser.new_context(viewport=DESKTOP)  # someone uploads, then closes the tab at once
     tab = left.new_page()
     tab.route("**/status", lambda route: route.abort())  # the closed tab never asks how it went
+    tab.goto(site.start)
     tab.goto(site.url + "/batch")
     tab.get_by_label("Appointments file (CSV)").set_input_files(str(upload))
     tab.get_by_role("button", name="Upload and build").click()

@@ -40,12 +40,14 @@ def size_name(size: ViewportSize) -> str:
 
 
 @pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    """A tab at 1280x800 that can load axe-core from the test, under the page's own CSP."""
+def page(browser: Browser, site: Site) -> Iterator[Page]:
+    """A tab at 1280x800 that opened the address with the token and can load axe-core from the test,
+    under the page's own CSP."""
     context = browser.new_context(viewport=DESKTOP)
     context.route(f"**{AXE_PATH}", serve_axe)
     tab = context.new_page()
     tab.set_default_timeout(15_000)
+    tab.goto(site.start)
     yield tab
     context.close()
 

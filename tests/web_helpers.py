@@ -39,10 +39,11 @@ START_SECONDS = 60  # the longest a server may take to answer, on a busy 2-core 
 
 @dataclass(frozen=True)
 class Served:
-    """The app served in this process: its address and its batches."""
+    """The app served in this process: its address, the address `serve` would print, and its batches."""
 
     url: str
     jobs: Jobs
+    start: str  # with the token that opens the page when no password is set
 
 
 @contextmanager
@@ -63,7 +64,8 @@ def serving(root: Path, **options: Any) -> Iterator[Served]:
     url = f"http://127.0.0.1:{server.effective_port}"
     try:
         wait_for_health(url, thread, failures)
-        yield Served(url, server.application.extensions["handoutgen"]["jobs"])
+        state = server.application.extensions["handoutgen"]
+        yield Served(url, state["jobs"], f"{url}/?token={state['token']}" if state["token"] else url + "/")
     finally:
         stop()
         thread.join(timeout=10)

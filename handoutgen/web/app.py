@@ -61,10 +61,11 @@ def create_app(settings: Settings, library: Library) -> Flask:
     """The web app around a library that is already loaded and checked."""
     app = Flask(__name__)
     app.config.update(MAX_CONTENT_LENGTH=settings.max_upload_bytes, MAX_FORM_MEMORY_SIZE=64 * 1024)
-    security.install(app, settings)
+    token = security.install(app, settings)
     engine = Engine(library, settings.preview_dpi)
     jobs = Jobs(settings.root, settings.clinic, settings.jobs, settings.session_minutes * 60, settings.clock)
-    app.extensions["handoutgen"] = {"engine": engine, "jobs": jobs, "settings": settings}
+    app.extensions["handoutgen"] = {"engine": engine, "jobs": jobs, "settings": settings,
+                                     "token": token}
     clinics = sorted(library.clinics) if settings.clinic is None else [settings.clinic]
 
     def clinic_or_404(clinic_id: str) -> str:

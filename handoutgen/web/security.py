@@ -1,4 +1,9 @@
-"""Who may use the page: the host check, sign-in, idle sessions, CSRF tokens and response headers.
+"""Who may use the page: the host check, the local token, sign-in, idle sessions, CSRF tokens and
+response headers.
+
+Without a password the page is for the person who started it: `serve` prints an address holding a
+random token (as Jupyter does), and only a browser that opened it gets a session that sees patient
+pages. Anything else that reaches 127.0.0.1 (a TCP forwarder, another user's program) is refused.
 
 Sessions are Flask's signed cookies (HttpOnly, SameSite=Strict) holding only a CSRF token, the
 sign-in flag and the time of the last request: never patient data. The signing key is made
@@ -117,8 +122,10 @@ def _safe_next(target: str | None) -> str:
     return target
 
 
-def install(app: Flask, settings: Settings) -> None:
-    """Add the checks every request passes and the headers every response carries."""
+def install(app: Flask, settings: Settings) -> str | None:
+    """Add the checks every request passes and the headers every response carries; the local token.
+
+    The token (None when a password is set) opens the page: `serve` prints it in its address."""
     app.secret_key = secrets.token_bytes(32)
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Strict",
                       SESSION_COOKIE_NAME="handoutgen_session",
@@ -129,6 +136,7 @@ def install(app: Flask, settings: Settings) -> None:
     local_only = is_loopback(settings.host)
     local_names = {*LOOPBACK_NAMES, settings.host.lower()}
     idle = settings.session_minutes * 60
+    token = secrets.token_urlsafe(32) if settings.password is None else None
 
     @app.before_request
     def guard() -> BaseResponse | None:
@@ -144,11 +152,23 @@ def install(app: Flask, settings: Settings) -> None:
         now = settings.clock()
         seen = session.get("seen")
         if isinstance(seen, (int, float)) and now - seen > idle:
+            local = session.get("local") is True  # the token opened this browser, not a sign-in
             session.clear()
             session["expired"] = True
-        session.permanent = True
+            if local:
+                session["local"] = True
+        # a signed-in cookie ends with the idle time; the token's lasts until the browser closes
+        session.permanent = token is None
         session["seen"] = now
         csrf_token()
+        if token is not None and request.endpoint not in OPEN_ENDPOINTS:
+            given = request.args.get("token")
+            if request.method == "GET" and given is not None and _same(given, token):
+                session["local"] = True
+                return redirect(request.path)  # the token leaves the address bar and the history
+            if session.get("local") is not True:
+                abort(403, "Open this page at the address that `generate.py serve` printed: it holds "
+                           "the key for this computer's browser.")
         if settings.password is not None and not sign_ins.valid(session.get("signed_in")) \
                 and request.endpoint not in OPEN_ENDPOINTS:
             if request.method == "GET":
@@ -209,3 +229,4 @@ def install(app: Flask, settings: Settings) -> None:
         return redirect(url_for("login") if settings.password else "/", code=303)
 
     app.jinja_env.globals["csrf_token"] = csrf_token
+    return token
