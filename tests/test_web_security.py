@@ -1,5 +1,6 @@
-"""Who sees what on the front-desk page: the token that opens the page without a password. The real
-app answers through Flask's test client, on a clock the tests move by hand."""
+"""Who sees what on the front-desk page: the passcode shown once to its sender, and the token that
+opens the page without a password. The real app answers through Flask's test client, on a clock the
+tests move by hand; email goes to a real SMTP server."""
 
 from __future__ import annotations
 
@@ -14,13 +15,35 @@ import pytest
 from conftest import copy_library
 from flask import Flask
 from flask.testing import FlaskClient
-from test_web_sessions import HandClock
+from servers import PASSWORD, SmtpServer
+from test_email import use_server
+from test_web_sessions import HandClock, form_token
 from web_helpers import ServeProcess
 
 from handoutgen.library import load_library
 from handoutgen.web import Settings, create_app
 
+pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 FORM = "/c/alder/"
+EMAIL = {"action": "email", "documents": "aftercare", "treatment": "needling", "language": "en",
+         "paper": "a4", "patient_name": "Bo Chan", "email": "bo.chan@patients.test",
+         "appointment_id": "W-2001"}
+PASSCODE = re.compile(r'<p class="passcode" id="passcode"[^>]*>([0-9 ]+)</p>')
+
+
+@pytest.fixture
+def mailing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Flask, SmtpServer]]:
+    """The app in local mode for a library whose clinics email to a test SMTP server."""
+    root = copy_library(tmp_path / "lib")
+    monkeypatch.setenv("TEST_SMTP_PASSWORD", PASSWORD)
+    with SmtpServer(tmp_path) as smtp:
+        use_server(root, smtp, "assets/clinics/alder/clinic.yaml")
+        app = create_app(Settings(root, mail_folder=tmp_path / "mail", jobs=1, warm=False, clock=HandClock()),
+                         load_library(root))
+        try:
+            yield app, smtp
+        finally:
+            app.extensions["handoutgen"]["jobs"].close()
 
 
 def local_client(app: Flask) -> FlaskClient:
@@ -29,6 +52,29 @@ def local_client(app: Flask) -> FlaskClient:
     token = app.extensions["handoutgen"]["token"]
     assert client.get(f"/?token={token}").status_code == 302
     return client
+
+
+def email_once(client: FlaskClient) -> tuple[int, str, list[str]]:
+    """Send the email form from this client: the status, the heading and the passcodes shown."""
+    page = client.post(FORM, data={**EMAIL, "csrf_token": form_token(client.get(FORM))})
+    heading = re.search(r'<h2 id="result-title">(.*?)</h2>', page.text)
+    assert heading, page.text
+    return page.status_code, heading.group(1), PASSCODE.findall(page.text)
+
+
+def test_the_passcode_is_shown_once_to_the_session_that_sent_the_message(
+        mailing: tuple[Flask, SmtpServer]) -> None:
+    app, smtp = mailing
+    sender, other = local_client(app), local_client(app)
+    status, heading, shown = email_once(sender)
+    assert (status, heading, len(shown), len(smtp.messages)) == (200, "Email sent", 1, 1)
+    assert re.fullmatch(r"[0-9]{4} [0-9]{4} [0-9]{4} [0-9]{4}", shown[0])
+    for client in (other, sender):  # the same form again, from another session and from the sender
+        again = client.post(FORM, data={**EMAIL, "csrf_token": form_token(client.get(FORM))})
+        assert (again.status_code, PASSCODE.findall(again.text), len(smtp.messages)) == (200, [], 1)
+        assert '<h2 id="result-title">Already sent</h2>' in again.text
+        assert shown[0] not in again.text and shown[0].replace(" ", "") not in again.text
+        assert "Its passcode was shown once, to whoever sent it" in again.text
 
 
 @pytest.fixture

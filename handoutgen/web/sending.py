@@ -43,7 +43,7 @@ def send(engine: Engine, choice: Choice, requests: tuple[Request, ...], folder: 
     status = "sent" if summary.sent else "skipped" if summary.skipped else \
         "unknown" if summary.unknown else "failed"
     passcode = ""
-    if protection == "passcode" and status in ("sent", "skipped"):
+    if protection == "passcode" and status == "sent":  # shown once, to the sender: never on a resend
         mid = message_id(message_key(library, item), sender_address(entry))
         passcode = PasscodeList(folder).known.get(mid, "")
     return Sent(status, protection, passcode, appointment,
