@@ -103,6 +103,9 @@ def make_parser() -> argparse.ArgumentParser:
                        "(default: HANDOUTGEN_PASSWORD)")
     serve.add_argument("--mail-out", type=Path, default=Path("out/email"), metavar="DIR",
                        help="folder for the send ledger and passcode list (default: out/email)")
+    serve.add_argument("--behind-proxy", metavar="ADDRESS",
+                       help="the address of a TLS proxy in front of the page: its X-Forwarded-For is "
+                       "believed and the session cookie is Secure (needs a front-desk password)")
     sub.add_parser("check", help="validate content, templates and clinics; list every problem")
     sub.add_parser("list", help="show the clinics, treatments, kinds and fields")
     return parser
@@ -489,10 +492,11 @@ def _shard(argv: Sequence[str], text: str) -> Shard:
 def cmd_serve(root: Path, argv: Sequence[str], args: argparse.Namespace) -> int:
     """Start the front-desk web page and serve until interrupted."""
     from .web import Settings, make_server
-    from .web.config import password_from
+    from .web.config import password_from, proxy_from
 
     password = password_from(args.password_env, args.host, _position(argv, "--password-env"),
                              _position(argv, "--host"))
+    proxy = proxy_from(args.behind_proxy, password, args.password_env, _position(argv, "--behind-proxy"))
     if not 0 <= args.port <= 65535:
         raise UsageError.one(SOURCE, _position(argv, "--port"), "--port", f"{args.port} is not allowed",
                              "0 to 65535")
@@ -505,7 +509,7 @@ def cmd_serve(root: Path, argv: Sequence[str], args: argparse.Namespace) -> int:
                                  "expected one of: " + ", ".join(library.clinic_ids))
     else:
         library, clinic_id = load_library(root), None
-    settings = Settings(root, clinic_id, password, args.mail_out.resolve(), args.host)
+    settings = Settings(root, clinic_id, password, args.mail_out.resolve(), args.host, proxy)
     try:
         server, stop = make_server(settings, library, args.port)
     except OSError as err:

@@ -1,6 +1,6 @@
-"""Who sees what on the front-desk page: the passcode shown once to its sender, and the token that
-opens the page without a password. The real app answers through Flask's test client, on a clock the
-tests move by hand; email goes to a real SMTP server."""
+"""Who sees what on the front-desk page: the passcode shown once to its sender, the token that opens
+the page without a password, the sign-in delays and the setting for a TLS proxy. The real app answers
+through Flask's test client, on a clock the tests move by hand; email goes to a real SMTP server."""
 
 from __future__ import annotations
 
@@ -12,16 +12,26 @@ from http.cookiejar import CookieJar
 from pathlib import Path
 
 import pytest
-from conftest import copy_library
+from conftest import cli, copy_library
 from flask import Flask
 from flask.testing import FlaskClient
 from servers import PASSWORD, SmtpServer
 from test_email import use_server
-from test_web_sessions import HandClock, form_token
+from test_web_sessions import (
+    WRONG,
+    Desk,
+    HandClock,
+    attempt,
+    form_token,
+    sign_in_error,
+    wait_after_a_wrong_password,
+    waiting,
+)
 from web_helpers import ServeProcess
 
 from handoutgen.library import load_library
 from handoutgen.web import Settings, create_app
+from handoutgen.web.security import FREE_FAILURES
 
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 FORM = "/c/alder/"
@@ -80,7 +90,7 @@ def test_the_passcode_is_shown_once_to_the_session_that_sent_the_message(
 @pytest.fixture
 def local(tmp_path: Path) -> Iterator[Flask]:
     """The app without a password, on this computer only."""
-    root = copy_library(tmp_path / "lib")
+    root = copy_library(tmp_path / "local")
     app = create_app(Settings(root, jobs=1, warm=False, clock=HandClock()), load_library(root))
     try:
         yield app
@@ -150,3 +160,72 @@ def test_serve_prints_the_address_with_its_token(lib: Path, tmp_path: Path) -> N
         with browser.open(f"{url}{FORM}?token={token}", timeout=30) as reply:
             assert (reply.status, reply.url) == (200, url + FORM)
             assert b"Handouts for one patient" in reply.read()
+
+
+PROXY = "10.0.0.5"  # the TLS proxy in front of the page
+FRONT_DESK = "front-desk-secret-42"
+
+
+@pytest.fixture
+def proxied(tmp_path: Path) -> Iterator[Desk]:
+    """The app with a password behind a TLS proxy at PROXY."""
+    root = copy_library(tmp_path / "lib")
+    clock = HandClock()
+    settings = Settings(root, password=FRONT_DESK, proxy=PROXY, jobs=1, warm=False, clock=clock)
+    app = create_app(settings, load_library(root))
+    try:
+        yield Desk(app, app.test_client(), clock, settings)
+    finally:
+        app.extensions["handoutgen"]["jobs"].close()
+
+
+def through(app: Flask, remote: str, forwarded: str | None) -> FlaskClient:
+    """A browser whose requests reach the app from `remote`, with this X-Forwarded-For, over TLS."""
+    client = app.test_client()
+    client.environ_base.update({"REMOTE_ADDR": remote, "wsgi.url_scheme": "https"})
+    if forwarded is not None:
+        client.environ_base["HTTP_X_FORWARDED_FOR"] = forwarded
+    return client
+
+
+def test_behind_the_proxy_each_forwarded_address_waits_alone(proxied: Desk) -> None:
+    guesser = through(proxied.app, PROXY, "198.51.100.1, 192.0.2.7")  # the proxy added 192.0.2.7
+    for _ in range(FREE_FAILURES):
+        attempt(guesser, "not the password")
+    assert wait_after_a_wrong_password(proxied, guesser) == 1
+    assert sign_in_error(attempt(guesser, "not the password")) == WRONG
+    assert sign_in_error(attempt(guesser, FRONT_DESK)) == waiting(2)
+    # the guesser's first entry is its own claim: changing it does not escape the wait
+    assert sign_in_error(attempt(through(proxied.app, PROXY, "203.0.113.9, 192.0.2.7"), FRONT_DESK)) == \
+        waiting(2)
+    desk = through(proxied.app, PROXY, "192.0.2.50")  # the front desk, through the same proxy
+    reply = attempt(desk, FRONT_DESK)
+    assert (reply.status_code, reply.location) == (303, "/batch")
+
+
+def test_a_forwarded_address_from_anyone_but_the_proxy_is_not_believed(proxied: Desk) -> None:
+    for n in range(FREE_FAILURES + 1):  # each try claims another address
+        attempt(through(proxied.app, "192.0.2.99", f"198.51.100.{n}"), "not the password")
+    assert sign_in_error(attempt(through(proxied.app, "192.0.2.99", "198.51.100.200"), FRONT_DESK)) == \
+        waiting(1)
+
+
+def test_behind_the_proxy_the_cookie_is_secure(proxied: Desk, local: Flask) -> None:
+    behind = through(proxied.app, PROXY, "192.0.2.50").get("/login", base_url="https://desk.clinic.example")
+    assert behind.status_code == 200  # the proxy's public name is answered
+    (cookie,) = behind.headers.getlist("Set-Cookie")
+    assert "; Secure" in cookie and "; HttpOnly" in cookie and "; SameSite=Strict" in cookie
+    (plain,) = local.test_client().get("/health").headers.getlist("Set-Cookie")
+    assert "; Secure" not in plain
+
+
+def test_serve_behind_a_proxy_needs_an_ip_address_and_a_password(lib: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HANDOUTGEN_PASSWORD", raising=False)
+    run = cli(lib, "serve", "--port", "0", "--behind-proxy", "proxy.example")
+    assert (run.code, run.out) == (1, "")
+    assert run.errors == [
+        "error: <command line>:4: --behind-proxy: 'proxy.example' is not an IP address "
+        "(the address the proxy connects from, e.g. 127.0.0.1)",
+        "error: <command line>:4: --behind-proxy: a proxy serves other computers and no front-desk password "
+        "is set (export HANDOUTGEN_PASSWORD=<a password of at least 10 characters>)"]

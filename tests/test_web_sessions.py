@@ -1,4 +1,4 @@
-"""Time on the front-desk page, on a clock the tests move by hand: the sign-in pause after wrong
+"""Time on the front-desk page, on a clock the tests move by hand: the growing waits after wrong
 passwords, idle sessions, the limit on how long a sign-in lasts, and the deletion of batches
 nobody came back for. The real app answers through Flask's test client; batches run for real."""
 
@@ -20,7 +20,7 @@ from werkzeug.test import TestResponse
 from handoutgen.library import Library, load_library
 from handoutgen.web import Settings, create_app
 from handoutgen.web.batch import Jobs
-from handoutgen.web.security import MAX_FAILURES, MAX_SIGNED_IN_HOURS, PAUSE_SECONDS
+from handoutgen.web.security import FREE_FAILURES, MAX_DELAY_SECONDS, MAX_SIGNED_IN_HOURS
 
 PASSWORD = "front-desk-secret-42"
 WRONG = "That password is not right. Check Caps Lock and try again."
@@ -118,42 +118,53 @@ def sent_to_sign_in(client: FlaskClient) -> None:
     assert (reply.status_code, reply.location) == (302, SIGN_IN_FIRST)
 
 
-def test_wrong_passwords_pause_sign_in_for_the_pause_seconds(desk: Desk) -> None:
-    for _ in range(MAX_FAILURES):
+def waiting(seconds: int) -> str:
+    """What the sign-in page says while a client must wait."""
+    return f"Too many wrong passwords. Try again in {seconds} second{'s' if seconds != 1 else ''}."
+
+
+def wait_after_a_wrong_password(desk: Desk, client: FlaskClient) -> int:
+    """Send a wrong password; the seconds the next try must wait, read off the page and then waited."""
+    assert sign_in_error(attempt(client, "not the password")) == WRONG
+    told = sign_in_error(attempt(client, PASSWORD))  # even the right password waits
+    match = re.fullmatch(r"Too many wrong passwords\. Try again in ([0-9]+) seconds?\.", told or "")
+    assert match, told
+    seconds = int(match.group(1))
+    desk.clock.advance(seconds - 1)
+    paused = attempt(client, PASSWORD)
+    assert (paused.status_code, sign_in_error(paused)) == (401, waiting(1))
+    sent_to_sign_in(client)
+    desk.clock.advance(1)
+    return seconds
+
+
+def test_wrong_passwords_past_the_first_few_make_each_next_try_wait_longer(desk: Desk) -> None:
+    for _ in range(FREE_FAILURES):
         reply = attempt(desk.client, "not the password")
         assert (reply.status_code, sign_in_error(reply)) == (401, WRONG)
-    paused = attempt(desk.client, PASSWORD)  # even the right password waits
-    assert (paused.status_code, sign_in_error(paused)) == \
-        (401, f"Too many wrong passwords. Try again in {PAUSE_SECONDS} seconds.")
-    sent_to_sign_in(desk.client)
-    desk.clock.advance(PAUSE_SECONDS - 1)
-    paused = attempt(desk.client, PASSWORD)
-    assert (paused.status_code, sign_in_error(paused)) == \
-        (401, "Too many wrong passwords. Try again in 1 seconds.")
-    sent_to_sign_in(desk.client)
-    desk.clock.advance(1)
-    sign_in(desk.client)
+    waits = [wait_after_a_wrong_password(desk, desk.client) for _ in range(8)]
+    assert waits == [1, 2, 4, 8, 16, MAX_DELAY_SECONDS, MAX_DELAY_SECONDS, MAX_DELAY_SECONDS]
+    sign_in(desk.client)  # never locked out: after the longest wait the right password works
     opens(desk.client)
 
 
-def test_the_pause_starts_only_at_the_last_wrong_password_in_a_row(desk: Desk) -> None:
-    for _ in range(MAX_FAILURES - 1):
-        assert sign_in_error(attempt(desk.client, "not the password")) == WRONG
-    sign_in(desk.client)  # a right password starts the count again
-    for _ in range(MAX_FAILURES - 1):
-        assert sign_in_error(attempt(desk.client, "not the password")) == WRONG
-    sign_in(desk.client)
+def test_a_right_password_starts_the_count_again(desk: Desk) -> None:
+    for _ in range(2):
+        for _ in range(FREE_FAILURES):
+            assert sign_in_error(attempt(desk.client, "not the password")) == WRONG
+        sign_in(desk.client)
     opens(desk.client)
 
 
-def test_guessing_from_another_address_does_not_lock_out_the_front_desk(desk: Desk) -> None:
+def test_guessing_from_another_address_does_not_slow_the_front_desk(desk: Desk) -> None:
     guesser = desk.app.test_client()
     guesser.environ_base["REMOTE_ADDR"] = "192.0.2.7"
-    for _ in range(MAX_FAILURES):
+    for _ in range(FREE_FAILURES):
         attempt(guesser, "not the password")
-    assert sign_in_error(attempt(guesser, PASSWORD)) == \
-        f"Too many wrong passwords. Try again in {PAUSE_SECONDS} seconds."
-    sign_in(desk.client)  # the front desk signs in from 127.0.0.1 meanwhile
+    assert [wait_after_a_wrong_password(desk, guesser) for _ in range(3)] == [1, 2, 4]
+    assert sign_in_error(attempt(guesser, "not the password")) == WRONG
+    assert sign_in_error(attempt(guesser, PASSWORD)) == waiting(8)
+    sign_in(desk.client)  # the front desk signs in from 127.0.0.1 meanwhile, at once
     opens(desk.client)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import time
 from collections.abc import Callable
@@ -26,6 +27,7 @@ class Settings:
     password: str | None = None  # the front-desk password; None only on a loopback address
     mail_folder: Path = Path("out/email")  # send ledger and passcode list, as `email --out`
     host: str = "127.0.0.1"
+    proxy: str | None = None  # the TLS proxy's address: its X-Forwarded-For is believed, the cookie Secure
     session_minutes: int = 30  # idle time after which the front desk signs in again
     max_upload_bytes: int = 2 * 1024 * 1024
     max_rows: int = 1000
@@ -53,3 +55,22 @@ def password_from(env: str, host: str, line: int, host_line: int) -> str | None:
     if problems:
         raise UsageError(problems)
     return password
+
+
+def proxy_from(address: str | None, password: str | None, env: str, line: int) -> str | None:
+    """The TLS proxy's address for --behind-proxy: an IP address, and only with a password."""
+    if address is None:
+        return None
+    problems: list[Problem] = []
+    try:
+        address = str(ipaddress.ip_address(address))
+    except ValueError:
+        problems.append(Problem(SOURCE, line, "--behind-proxy", f"{address!r} is not an IP address",
+                                "the address the proxy connects from, e.g. 127.0.0.1"))
+    if password is None:
+        problems.append(Problem(SOURCE, line, "--behind-proxy", "a proxy serves other computers and no "
+                                "front-desk password is set",
+                                f"export {env}=<a password of at least {MIN_PASSWORD} characters>"))
+    if problems:
+        raise UsageError(problems)
+    return address

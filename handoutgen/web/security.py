@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import secrets
 import threading
 from datetime import timedelta
@@ -27,19 +28,21 @@ from .config import PASSWORD_ENV, Clock, Settings
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]", "::1")
 OPEN_ENDPOINTS = ("login", "static", "health", "logo", "theme_css")  # no patient data
-MAX_FAILURES = 5  # wrong passwords in a row before sign-in pauses
+FREE_FAILURES = 3  # wrong passwords in a row before each next try waits
+MAX_DELAY_SECONDS = 30  # the longest wait: a guesser slows others down, never locks them out
 MAX_SIGNED_IN_HOURS = 10  # a sign-in ends after this long even when in use (a working day)
 # Headers a reverse proxy adds: a page without a password must not be reached through one.
 PROXY_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Real-IP")
-PAUSE_SECONDS = 60
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; connect-src 'self'")
 
 
 class Throttle:
-    """Slows down guessing, per client: after MAX_FAILURES wrong passwords it pauses for a minute.
+    """Slows down guessing, per client: after FREE_FAILURES wrong passwords in a row, each next try
+    waits 1, 2, 4 ... seconds, at most MAX_DELAY_SECONDS.
 
-    Counting per address means someone guessing elsewhere cannot lock the front desk out.
+    A growing delay and not a lock-out: even someone guessing from the front desk's own address
+    keeps it waiting MAX_DELAY_SECONDS at most. Tries during a wait are not checked and not counted.
     """
 
     def __init__(self, clock: Clock) -> None:
@@ -48,8 +51,8 @@ class Throttle:
         self.failures: dict[str, int] = {}
         self.until: dict[str, float] = {}
 
-    def paused(self, client: str) -> float:
-        """Seconds until this client may sign in again (0 when it may)."""
+    def wait(self, client: str) -> float:
+        """Seconds until this client may try again (0 when it may)."""
         with self.lock:
             return max(0.0, self.until.get(client, 0.0) - self.clock())
 
@@ -57,11 +60,29 @@ class Throttle:
         with self.lock:
             if ok:
                 self.failures.pop(client, None)
+                self.until.pop(client, None)
                 return
-            self.failures[client] = self.failures.get(client, 0) + 1
-            if self.failures[client] >= MAX_FAILURES:
-                self.failures[client] = 0
-                self.until[client] = self.clock() + PAUSE_SECONDS
+            count = self.failures[client] = self.failures.get(client, 0) + 1
+            if count > FREE_FAILURES:
+                self.until[client] = self.clock() + delay(count)
+
+
+def delay(failures: int) -> int:
+    """Seconds the next try waits after this many wrong passwords in a row."""
+    if failures <= FREE_FAILURES:
+        return 0
+    return int(min(2 ** (failures - FREE_FAILURES - 1), MAX_DELAY_SECONDS))
+
+
+def client_address(proxy: str | None) -> str:
+    """Who is asking: the address the TLS proxy saw when the request came from that proxy, else the
+    connection's own address (a forwarded header from anyone else is not believed)."""
+    remote = request.remote_addr or ""
+    if proxy is None or remote != proxy:
+        return remote
+    forwarded = request.headers.get("X-Forwarded-For", "")
+    last = forwarded.rsplit(",", 1)[-1].strip()  # the entry the proxy itself added
+    return last or remote
 
 
 class SignIns:
@@ -128,12 +149,14 @@ def install(app: Flask, settings: Settings) -> str | None:
     The token (None when a password is set) opens the page: `serve` prints it in its address."""
     app.secret_key = secrets.token_bytes(32)
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Strict",
+                      SESSION_COOKIE_SECURE=settings.proxy is not None,  # the proxy speaks TLS
                       SESSION_COOKIE_NAME="handoutgen_session",
                       PERMANENT_SESSION_LIFETIME=timedelta(minutes=settings.session_minutes),
                       SESSION_REFRESH_EACH_REQUEST=True)
     throttle = Throttle(settings.clock)
     sign_ins = SignIns(settings.clock)
-    local_only = is_loopback(settings.host)
+    # Behind a proxy the page answers to the proxy's public name (and needs a password).
+    local_only = is_loopback(settings.host) and settings.proxy is None
     local_names = {*LOOPBACK_NAMES, settings.host.lower()}
     idle = settings.session_minutes * 60
     token = secrets.token_urlsafe(32) if settings.password is None else None
@@ -204,10 +227,10 @@ def install(app: Flask, settings: Settings) -> str | None:
         if session.pop("expired", False):
             error = "Your session ended after a while without use. Please sign in again."
         if request.method == "POST":
-            client = request.remote_addr or ""
-            wait = throttle.paused(client)
+            client = client_address(settings.proxy)
+            wait = math.ceil(throttle.wait(client))
             if wait:
-                error = f"Too many wrong passwords. Try again in {wait:.0f} seconds."
+                error = f"Too many wrong passwords. Try again in {wait} second{'s' if wait != 1 else ''}."
             elif _same(request.form.get("password", ""), settings.password):
                 throttle.record(client, True)
                 session.clear()
