@@ -4,7 +4,10 @@ through Flask's test client, on a clock the tests move by hand; email goes to a 
 
 from __future__ import annotations
 
+import contextlib
 import re
+import socket
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -27,10 +30,11 @@ from test_web_sessions import (
     wait_after_a_wrong_password,
     waiting,
 )
-from web_helpers import ServeProcess
+from web_helpers import ServeProcess, serving
 
 from handoutgen.library import load_library
 from handoutgen.web import Settings, create_app
+from handoutgen.web.app import CONNECTIONS, HEADER_SECONDS
 from handoutgen.web.security import FREE_FAILURES
 
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
@@ -229,3 +233,40 @@ def test_serve_behind_a_proxy_needs_an_ip_address_and_a_password(lib: Path,
         "(the address the proxy connects from, e.g. 127.0.0.1)",
         "error: <command line>:4: --behind-proxy: a proxy serves other computers and no front-desk password "
         "is set (export HANDOUTGEN_PASSWORD=<a password of at least 10 characters>)"]
+
+
+SLOW = CONNECTIONS + 50  # more connections than the server takes at once
+
+
+def test_connections_sending_headers_slowly_do_not_stop_the_page(tmp_path: Path) -> None:
+    root = copy_library(tmp_path / "lib")
+    with serving(root, jobs=1, warm=False) as served, contextlib.ExitStack() as stack:
+        port = int(served.url.rsplit(":", 1)[1])
+        slow = [stack.enter_context(socket.create_connection(("127.0.0.1", port), timeout=5))
+                for _ in range(SLOW)]
+        for sock in slow:
+            sock.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        deadline = time.monotonic() + 4 * HEADER_SECONDS
+        answered = False
+        while not answered and time.monotonic() < deadline:
+            for sock in slow:  # one more header line each round: never idle
+                with contextlib.suppress(OSError):
+                    sock.sendall(b"X-Slow: 1\r\n")
+            try:  # the round's pace is this request's own timeout
+                with urllib.request.urlopen(served.url + "/health", timeout=1) as reply:
+                    answered = reply.status == 200
+            except (TimeoutError, urllib.error.URLError):
+                continue
+        assert answered, f"/health did not answer within {4 * HEADER_SECONDS} s of {SLOW} slow connections"
+        assert [ended(sock) for sock in slow] == [True] * SLOW  # none of their requests was kept
+
+
+def ended(sock: socket.socket) -> bool:
+    """Whether the server closed this connection (waiting for its header deadline to pass)."""
+    sock.settimeout(2 * HEADER_SECONDS)
+    try:
+        return sock.recv(1) == b""
+    except ConnectionResetError:  # closed while our last header line was on its way
+        return True
+    except TimeoutError:
+        return False

@@ -54,6 +54,9 @@ TITLES = {"documents": "Documents", "treatment": "Treatment", "language": "Langu
           "date_of_birth": "Date of birth", **{name: label for name, (label, _hint) in LABELS.items()}}
 LANGUAGE_NAMES = {"en": "English", "es": "Español", "fr": "Français", "de": "Deutsch", "it": "Italiano",
                   "pt": "Português", "pl": "Polski", "vi": "Tiếng Việt", "nl": "Nederlands"}
+CONNECTIONS = 200  # open connections the server takes at once
+IDLE_SECONDS = 30  # a connection with nothing to do is closed after this long
+HEADER_SECONDS = 10  # a request's headers must arrive within this long
 INPUT_TYPES = {"text": "text", "date": "date", "time": "time", "practitioner": "select"}
 
 
@@ -267,6 +270,32 @@ def row_message(line: int, column: str, text: str) -> str:
     return f"Line {line}, {column}: {text}" if not column.startswith("(") else f"Line {line}: {text}"
 
 
+def close_slow_headers(server: Any) -> None:
+    """Close connections whose request headers take longer than HEADER_SECONDS to arrive.
+
+    A connection that sends a header line now and then counts as active, so the idle timeout never
+    ends it, and a hundred of them would hold every connection the server takes."""
+    started: dict[int, tuple[object, float]] = {}  # connection: the request being read, since when
+    maintenance = server.maintenance
+
+    def with_header_deadline(now: float) -> None:
+        maintenance(now)
+        seen: dict[int, tuple[object, float]] = {}
+        for key, channel in list(server.active_channels.items()):
+            request = channel.request
+            if request is None or request.headers_finished:
+                continue
+            before = started.get(key)
+            since = before[1] if before is not None and before[0] is request else now
+            seen[key] = (request, since)
+            if now - since > HEADER_SECONDS:
+                channel.will_close = True
+        started.clear()
+        started.update(seen)
+
+    server.maintenance = with_header_deadline
+
+
 def make_server(settings: Settings, library: Library, port: int) -> tuple[Any, Callable[[], None]]:
     """A waitress server for the app (port 0 picks a free one), and a function that stops it."""
     app = create_app(settings, library)
@@ -284,7 +313,9 @@ def make_server(settings: Settings, library: Library, port: int) -> tuple[Any, C
     # when no password is set (security.py).
     server = create_server(app, host=settings.host, port=port, threads=4, ident="handoutgen",
                            max_request_body_size=4 * settings.max_upload_bytes,
-                           clear_untrusted_proxy_headers=False)
+                           clear_untrusted_proxy_headers=False, connection_limit=CONNECTIONS,
+                           channel_timeout=IDLE_SECONDS, cleanup_interval=1)
+    close_slow_headers(server)
 
     def stop() -> None:
         stopping.set()
