@@ -20,6 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 from types import FrameType
 from typing import Any
+from urllib.parse import urlsplit
 
 import jinja2
 from jinja2.loaders import split_template_path
@@ -27,13 +28,15 @@ from jinja2.loaders import split_template_path
 from . import markup, sandbox
 from .blocks import Document, DocumentInfo
 from .branding import Clinic
+from .content import Source
 from .errors import TemplateError
-from .library import TEMPLATES_DIR, ClinicEntry, Library
+from .library import TEMPLATES_DIR, ClinicEntry, Labels, Library
 from .load import display, failing, read_limited, read_text
-from .patient import display_values, nobreak, unbroken
+from .patient import IDENTIFIED_KINDS, display_values, format_date, nobreak, unbroken
 
 TEMPLATE_SUFFIX = ".xml.j2"
 MAX_TEMPLATE_BYTES = 256 * 1024
+KIND_LETTERS = {"consent": "C", "pre-treatment": "P", "aftercare": "A"}  # in the form code: MESO-C
 
 
 @dataclass(frozen=True)
@@ -193,12 +196,23 @@ def content_view(library: Library, request: Request) -> dict[str, Any]:
     labels = library.labels[request.language]
     return {
         "treatment": {"id": treatment.meta.id, "version": treatment.meta.version,
-                      "review_date": treatment.meta.review_date, "facts": facts,
+                      "review_date": format_date(treatment.meta.review_date, "day-month-year",
+                                                 labels.months, labels.text),
+                      "review_due": format_date(treatment.meta.review_due, "day-month-year",
+                                                labels.months, labels.text),
+                      "sources": [_cited(s, labels) for s in treatment.meta.sources], "facts": facts,
                       "part": content.kinds[request.kind], "extra": extra},
         "clinic": _unbroken_numbers(entry.clinic.in_language(request.language)),
         "labels": labels.text,
         "months": labels.months,
     }
+
+
+def _cited(source: Source, labels: Labels) -> dict[str, str]:
+    """A source as the handout lists it: title, website (a full address would not wrap) and date read."""
+    site = urlsplit(source.url).netloc.removeprefix("www.")
+    return {"title": source.title, "site": site, "url": source.url,
+            "accessed": format_date(source.accessed, "day-month-year", labels.months, labels.text)}
 
 
 def fingerprint(library: Library, request: Request) -> str:
@@ -247,8 +261,11 @@ def compose(library: Library, request: Request) -> Document:
         qr=_qr_data(clinic.qr, clinic.website, doc_id),
         qr_caption=labels["qr_website"] if clinic.qr == "website" else labels["qr_document"],
         large_print=request.large_print,
+        form=f"{treatment.meta.form_code}-{KIND_LETTERS[request.kind]}",
     )
     patient = unbroken(display_values(dict(request.patient), clinic, view["months"], labels))
+    if request.kind in IDENTIFIED_KINDS:
+        info = dataclasses.replace(info, identifier=(patient["patient_name"], patient["date_of_birth"]))
     context = {**view, "patient": patient,
                "document": dataclasses.asdict(info),
                "labels": labels}

@@ -141,7 +141,7 @@ def load_treatment(folder: Path, g: Gather) -> Treatment | None:
     languages: dict[str, LanguageContent] = {}
     for lang in meta.languages:
         content = _load_language(folder / lang, g)
-        if content is not None:
+        if content is not None and _cites_known_sources(content, meta, folder / lang, g):
             languages[lang] = content
     if len(languages) != len(meta.languages):
         return None
@@ -160,6 +160,22 @@ def _load_language(folder: Path, g: Gather) -> LanguageContent | None:
     if facts is None or len(kinds) != len(KINDS):
         return None
     return LanguageContent(facts, kinds)
+
+
+def _cites_known_sources(content: LanguageContent, meta: TreatmentMeta, folder: Path, g: Gather) -> bool:
+    """Every source a risk cites is listed in treatment.yaml."""
+    known = {source.id for source in meta.sources}
+    loaded = g.files[folder / "facts.yaml"]
+    ok = True
+    for i, risk in enumerate(content.facts.risks):
+        for j, cited in enumerate(risk.sources):
+            if cited not in known:
+                ok = False
+                where: PathT = ("risks", i, "sources", j)
+                g.problems.add(loaded.file, loaded.line(where), path_text(where),
+                               f"unknown source {cited!r}",
+                               "a source id from treatment.yaml: " + ", ".join(sorted(known)))
+    return ok
 
 
 def _load(path: Path, error: type[HandoutError], g: Gather) -> Loaded | None:
@@ -387,6 +403,9 @@ LABEL_PLACEHOLDERS = {  # labels the program fills in, with what it fills them w
     "qr_alt": {"target"},
     "write_in": {"field"},
     "lines_alt": {"count"},
+    "form_version": {"form", "version"},
+    "identifier_name": set(),
+    "identifier_birth": set(),
 }
 
 
