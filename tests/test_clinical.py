@@ -1,0 +1,155 @@
+"""The clinical structure every treatment gets: identifier, screening, risks by frequency, time to
+decide, sources; the date of birth as a protected patient field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import cli, edit, flat, line_of, pdf_text, run_all, spans
+from pypdf import PdfReader
+
+BUILD = ("build", "--treatment", "needling")
+FACTS = "handouts/needling/en/facts.yaml"
+ALDER = "assets/clinics/alder/clinic.yaml"
+BIRTH = "1980-03-01"
+
+
+def _build(lib: Path, clinic: str, kind: str, *extra: str) -> tuple[Path, list[str]]:
+    """Build one handout; return its path and the text of each page."""
+    out = lib / f"{clinic}-{kind}.pdf"
+    run = cli(lib, *BUILD, "--clinic", clinic, "--kind", kind, "-o", str(out), *extra)
+    assert run.code == 0, run.err
+    pages = len(PdfReader(out).pages)
+    return out, [flat(pdf_text(out, number)) for number in range(1, pages + 1)]
+
+
+def test_a_personalised_consent_names_the_patient_and_birth_date_on_every_page(lib: Path) -> None:
+    _, pages = _build(lib, "alder", "consent", "--patient-name", "Jo Li",
+                      "--field", f"date_of_birth={BIRTH}")
+    assert len(pages) > 2
+    for text in pages:
+        assert "Patient name: Jo Li Date of birth: 1 March 1980" in text
+
+
+def test_a_blank_consent_has_lines_for_name_and_birth_date_on_every_page(lib: Path) -> None:
+    _, pages = _build(lib, "birch", "consent", "--language", "es")
+    for text in pages:
+        assert "Nombre del paciente: Fecha de nacimiento:" in text
+
+
+def test_only_the_consent_carries_the_identifier_line(lib: Path) -> None:
+    for kind in ("pre-treatment", "aftercare"):
+        _, pages = _build(lib, "alder", kind, "--patient-name", "Jo Li")
+        assert not any("Date of birth:" in text for text in pages), kind
+
+
+@pytest.mark.parametrize(("value", "problem", "allowed"), [
+    ("1980-02-30", "is not a date", "a date of birth as YYYY-MM-DD"),
+    ("01/03/1980", "is not a date", "a date of birth as YYYY-MM-DD"),
+    ("2999-01-01", "is in the future", "a date of birth on or before today"),
+    ("1850-06-01", "is more than 130 years ago", "a date of birth as YYYY-MM-DD"),
+])
+def test_a_wrong_date_of_birth_is_reported_without_its_value(lib: Path, value: str, problem: str,
+                                                             allowed: str) -> None:
+    run = cli(lib, *BUILD, "--clinic", "alder", "--kind", "consent", "--patient-name", "Jo Li",
+              "--field", f"date_of_birth={value}", "-o", str(lib / "x.pdf"))
+    assert run.code == 1
+    assert run.errors == [f"error: <command line>:10: date_of_birth: {problem} ({allowed})"]
+    assert value not in run.err
+    assert not (lib / "x.pdf").exists()
+
+
+def test_the_date_of_birth_stays_out_of_file_names_and_output(lib: Path) -> None:
+    run = cli(lib, *BUILD, "--clinic", "alder", "--kind", "consent", "--patient-name", "Jo Li",
+              "--field", f"date_of_birth={BIRTH}")
+    assert run.code == 0, run.err
+    written = [p for p in (lib / "out").rglob("*") if p.is_file()]
+    assert len(written) == 1
+    for shown in (BIRTH, "1980", "March"):
+        assert shown not in str(written[0].relative_to(lib)), shown
+        assert shown not in run.out + run.err, shown
+    assert "1 March 1980" in flat(pdf_text(written[0], 1))
+
+
+def test_screening_questions_of_treatment_and_clinic_are_on_consent_and_guide(lib: Path) -> None:
+    for kind in ("consent", "pre-treatment"):
+        _, pages = _build(lib, "alder", kind)
+        text = " ".join(pages)
+        for question in ("Are you pregnant or breastfeeding? Yes No",
+                         "Do you take blood thinners? Yes No",
+                         "Have you had a cold sore in the last month? Yes No",  # the clinic's own
+                         "Allergies you have", "Medicines you take, including ones you buy"):
+            assert question in text, (kind, question)
+
+
+def test_risks_are_grouped_by_how_often_they_happen(lib: Path) -> None:
+    _, pages = _build(lib, "alder", "consent")
+    text = " ".join(pages)
+    mild = text.index("Common and usually mild")
+    serious = text.index("Rare but serious")
+    assert mild < text.index("Spots of blood") < serious < text.index("Infection")
+    assert "The area may swell. How often: Very common (more than 1 in 10 people)." in text
+    assert "Lumps may show weeks later. How often: Rare (up to 1 in 1,000 people)." in text
+
+
+@pytest.mark.parametrize(("days", "sentence"), [
+    ("14", "Please take at least 14 days to think about it after you get this information. Then decide."),
+    ("1", "Please take at least one day to think about it after you get this information. Then decide."),
+    ("0", "Take as long as you need to decide. You do not have to decide today."),
+])
+def test_the_clinic_sets_the_time_to_decide(lib: Path, days: str, sentence: str) -> None:
+    edit(lib, ALDER, "cooling_off_days: 14\n", f"cooling_off_days: {days}\n")
+    _, pages = _build(lib, "alder", "consent")
+    text = " ".join(pages)
+    assert sentence in text
+    assert "You will get a copy of this form to keep." in text
+    assert "Date you got this information" in text and "Date of treatment" in text
+
+
+def test_the_consent_prints_the_clinics_product_and_its_licensing(lib: Path) -> None:
+    _, pages = _build(lib, "alder", "consent")
+    text = " ".join(pages)
+    assert "Product Test serum A Ingredients Hyaluronic acid Licensing status Not licensed for " \
+           "injection into the skin; used off-label." in text
+
+
+def test_every_handout_lists_its_sources_and_review_dates(lib: Path) -> None:
+    for kind in ("consent", "pre-treatment", "aftercare"):
+        _, pages = _build(lib, "alder", kind)
+        text = " ".join(pages)
+        assert "Test guide to needling, example.org (read 1 October 2026)" in text, kind
+        assert "Reviewed 1 October 2026. Next review due 1 October 2027." in text, kind
+
+
+def test_a_risk_citing_an_unknown_source_is_reported(lib: Path, tmp_path: Path) -> None:
+    text = edit(lib, FACTS, "    sources: [review]\n", "    sources: [review, nowhere]\n")
+    run = run_all(lib, tmp_path / "out")
+    assert run.errors == [
+        f"error: {FACTS}:{line_of(text, '[review, nowhere]')}: risks[3].sources[1]: unknown source "
+        "'nowhere' (a source id from treatment.yaml: guide, review)"]
+
+
+def test_a_treatment_without_a_serious_risk_is_reported(lib: Path, tmp_path: Path) -> None:
+    text = edit(lib, FACTS, "    serious: true\n", "")
+    run = run_all(lib, tmp_path / "out")
+    assert run.errors == [f"error: {FACTS}:{line_of(text, 'risks:')}: risks: no rare but serious risk "
+                          "(mark at least one risk serious: true)"]
+
+
+def test_a_clinic_needs_a_country_and_a_time_to_decide(lib: Path, tmp_path: Path) -> None:
+    text = edit(lib, ALDER, "country: GB\ncooling_off_days: 14\n", "country: gb\ncooling_off_days: 90\n")
+    run = run_all(lib, tmp_path / "out")
+    assert run.errors == [
+        f"error: {ALDER}:{line_of(text, 'country:')}: country: 'gb' is not allowed "
+        "(two capital letters, e.g. GB or US)",
+        f"error: {ALDER}:{line_of(text, 'cooling_off_days:')}: cooling_off_days: 90 is out of range "
+        "(0 to 60)"]
+
+
+def test_the_aftercare_puts_warning_signs_and_both_numbers_on_page_one(lib: Path) -> None:
+    out, pages = _build(lib, "birch", "aftercare")
+    assert "The skin gets hot, swollen or leaks pus." in pages[0]
+    assert "Lumps or sores show up weeks later." in pages[0]
+    large = " ".join(s.text for s in spans(out) if s.page == 1 and s.size >= 14)
+    assert "(555) 010-2000" in large and "(555) 010-2001" in large
