@@ -32,6 +32,8 @@ class Labels:
     text: dict[str, str] = spec("label name -> text", max_len=200)
     months: tuple[str, ...] = spec("the twelve month names", min_items=12, max_items=12,
                                    max_len=20)
+    terms: tuple[str, ...] = spec("words patients may not know: check warns when a treatment's text "
+                                  "uses one its glossary does not explain", default=(), max_len=60)
 
 
 @dataclass(frozen=True)

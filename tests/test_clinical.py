@@ -153,3 +153,90 @@ def test_the_aftercare_puts_warning_signs_and_both_numbers_on_page_one(lib: Path
     assert "Lumps or sores show up weeks later." in pages[0]
     large = " ".join(s.text for s in spans(out) if s.page == 1 and s.size >= 14)
     assert "(555) 010-2000" in large and "(555) 010-2001" in large
+
+
+HARD_EN = ("    Needling constitutes a minimally invasive intradermal methodology. Practitioners\n"
+           "    individualise concentrations according to dermatological considerations.\n"
+           "    Subsequently, inflammation generally subsides spontaneously within approximately\n"
+           "    fourteen days, although individual variability necessitates monitoring.\n")
+MIDDLING_EN = ("    The needles make many tiny holes in the top layer of your skin. Your skin\n"
+               "    then repairs these holes over several days, and most people notice a\n"
+               "    gradual improvement afterwards. Medication is not used.\n")
+HARD_ES = ("    La mesoterapia constituye una metodología intradérmica mínimamente invasiva\n"
+           "    que administra preparaciones farmacológicas individualizadas. Posteriormente,\n"
+           "    la inflamación habitualmente desaparece espontáneamente tras varias semanas de\n"
+           "    evolución clínica.\n")
+
+
+def _check(lib: Path) -> tuple[int, list[str], list[str]]:
+    """Run check; return its exit code, its error lines and its warning lines."""
+    run = cli(lib, "check")
+    lines = run.err.splitlines()
+    return (run.code, [x for x in lines if x.startswith("error: ")],
+            [x for x in lines if x.startswith("warning: ")])
+
+
+def test_a_section_above_grade_8_fails_check_with_its_hardest_sentence(lib: Path) -> None:
+    text = edit(lib, FACTS, "  - Needling uses small needles on the skin.\n", "  - >-\n" + HARD_EN)
+    code, errors, warnings = _check(lib)
+    assert code == 1
+    assert errors == [
+        f"error: {FACTS}:{line_of(text, 'what_it_is:')}: what_it_is: Flesch-Kincaid grade 28.2 is above 8 "
+        "(at most 8; hardest sentence: \"Practitioners individualise concentrations according to "
+        "dermatological considerations.\")"]
+    assert warnings == []
+
+
+def test_a_section_above_grade_6_is_a_warning_and_check_passes(lib: Path) -> None:
+    text = edit(lib, FACTS, "  - The needles make tiny holes in the skin.\n", "  - >-\n" + MIDDLING_EN)
+    code, errors, warnings = _check(lib)
+    assert (code, errors) == (0, [])
+    assert warnings == [
+        f"warning: {FACTS}:{line_of(text, 'how_it_works:')}: how_it_works: Flesch-Kincaid grade 6.5 is "
+        "above 6 (at most 6; hardest sentence: \"Your skin then repairs these holes over several days, "
+        "and most people notice a gradual improvement afterwards.\")"]
+
+
+def test_a_spanish_section_scoring_below_60_fails_check(lib: Path) -> None:
+    facts = "handouts/needling/es/facts.yaml"
+    text = edit(lib, facts, "  - La punción usa agujas pequeñas en la piel.\n", "  - >-\n" + HARD_ES)
+    code, errors, _ = _check(lib)
+    assert code == 1
+    assert errors == [
+        f"error: {facts}:{line_of(text, 'what_it_is:')}: what_it_is: Fernández-Huerta score -21.9 is below "
+        "60 (at least 60; hardest sentence: \"La mesoterapia constituye una metodología intradérmica "
+        "mínimamente invasiva que administra preparaciones farmacológicas individualizadas.\")"]
+
+
+def test_a_sentence_over_20_words_is_warned(lib: Path) -> None:
+    aftercare = "handouts/needling/en/consent.yaml"
+    long = "Tell us if you needed an interpreter, a carer, a large-print copy or any other help to " \
+           "read and understand this form."
+    text = edit(lib, aftercare, "  Tell us if you needed an interpreter.\n", f"  {long}\n")
+    code, errors, warnings = _check(lib)
+    assert (code, errors) == (0, [])
+    assert warnings == [f"warning: {aftercare}:{line_of(text, 'interpreter:')}: interpreter: a sentence has "
+                        f"22 words: \"{long}\" (sentences of at most 20 words)"]
+
+
+def test_a_listed_term_without_a_glossary_entry_is_warned(lib: Path) -> None:
+    text = edit(lib, FACTS, "    text: Some creams help scars a little.\n",
+                "    text: Some creams, such as minoxidil, help a little.\n")
+    code, errors, warnings = _check(lib)
+    assert (code, errors) == (0, [])
+    assert warnings == [f"warning: {FACTS}:{line_of(text, 'such as minoxidil')}: alternatives[1].text: "
+                        "'minoxidil' is used but not explained (add it to glossary in facts.yaml with a "
+                        "plain meaning)"]
+    edit(lib, FACTS, "glossary:\n", "glossary:\n  - term: minoxidil\n    meaning: a hair loss medicine.\n")
+    assert _check(lib) == (0, [], [])
+
+
+def test_a_treatment_past_its_review_date_fails_check(lib: Path) -> None:
+    meta = "handouts/needling/treatment.yaml"
+    text = edit(lib, meta, 'review_due: "2027-10-01"', 'review_due: "2026-06-30"')
+    code, errors, warnings = _check(lib)
+    assert code == 1
+    assert errors == [f"error: {meta}:{line_of(text, 'review_due:')}: review_due: the clinical review was "
+                      "due on 2026-06-30 (have a clinician review the content, then update review_date "
+                      "and review_due)"]
+    assert warnings == []
