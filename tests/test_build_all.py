@@ -67,7 +67,7 @@ def test_consent_form_has_every_required_element(built: Path) -> None:
                    "The result may disappoint you", "Other choices you have", "No treatment", "Creams",
                    "Most people have three sessions.", "I have read this form.",
                    "I agree to have needling.", "Interpreter and special needs", "Photos (optional)",
-                   "Your initials", "Signatures", "Witness (only if needed)", "Swelling (edema)",
+                   "Your initials", "Signatures", "Witness (only if needed)", "Swelling (oedema)",
                    "Redness", "Spots of blood", "needles make tiny holes"):
         assert phrase in text, phrase
     # Signature, printed name, date and time for patient, practitioner and witness.

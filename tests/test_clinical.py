@@ -240,3 +240,33 @@ def test_a_treatment_past_its_review_date_fails_check(lib: Path) -> None:
                       "due on 2026-06-30 (have a clinician review the content, then update review_date "
                       "and review_due)"]
     assert warnings == []
+
+
+def test_the_clinics_country_decides_spelling_and_idiom(lib: Path) -> None:
+    edit(lib, "handouts/needling/en/aftercare.yaml", "  - Keep the area clean.\n",
+         "  - Keep the area clean. Its color may change.\n")
+    edit(lib, "handouts/needling/en/aftercare.yaml", "  - The skin gets hot, swollen or leaks pus.\n",
+         "  - You have a fever of 38 °C or higher.\n")
+    _, british = _build(lib, "alder", "aftercare")
+    _, american = _build(lib, "birch", "aftercare")
+    assert "Its colour may change." in british[0] and "Its color may change." in american[0]
+    assert "You have a fever of 38 °C or higher." in british[0]
+    assert "You have a fever of 38 °C (100.4 °F) or higher." in american[0]
+    assert "Call us on 01632 960 001." in " ".join(british)
+    assert "Call us at (555) 010-2000." in " ".join(american)
+    _, consent = _build(lib, "alder", "consent")
+    assert "Tick each box to show you agree." in " ".join(consent)
+    assert "(oedema)" in " ".join(consent)
+
+
+def test_a_wording_layer_may_only_reword_known_labels(lib: Path, tmp_path: Path) -> None:
+    name = "handouts/wording/en-GB.yaml"
+    edit(lib, name, "labels:\n", "labels:\n  colour_label: Colour\n")
+    text = edit(lib, name, '  call_us: "Call us on {phone}. Out of hours, call {out_of_hours}."\n',
+                "  call_us: Ring {phone}.\n")
+    run = run_all(lib, tmp_path / "out")
+    assert run.errors == [
+        f"error: {name}:{line_of(text, 'colour_label')}: labels.colour_label: unknown label "
+        "(a label of en.yaml)",
+        f"error: {name}:{line_of(text, 'call_us: Ring')}: labels.call_us: placeholders differ: {{phone}} "
+        "(the same {placeholders} as en.yaml: {out_of_hours}, {phone})"]
