@@ -270,3 +270,24 @@ def test_a_wording_layer_may_only_reword_known_labels(lib: Path, tmp_path: Path)
         "(a label of en.yaml)",
         f"error: {name}:{line_of(text, 'call_us: Ring')}: labels.call_us: placeholders differ: {{phone}} "
         "(the same {placeholders} as en.yaml: {out_of_hours}, {phone})"]
+
+
+def test_patients_with_different_identifiers_share_one_blank_layout(lib: Path) -> None:
+    from handoutgen.build import check_patient
+    from handoutgen.compose import Request, compose
+    from handoutgen.library import load_library
+    from handoutgen.replay import _cached_layout, render
+
+    library = load_library(lib)
+    entry = library.clinics["alder"]
+    font, labels = library.fonts[entry.clinic.font], library.labels["en"].text
+    before = _cached_layout.cache_info().misses
+    for name, born in (("Jo Li", "1980-03-01"), ("Ana Lima", "1975-11-30")):
+        values = check_patient(library, "alder", ("consent",), [("patient_name", name, "test", 1),
+                                                                ("date_of_birth", born, "test", 1)])
+        request = Request("alder", "needling", "consent", "en", tuple(sorted(values.items())))
+        document = compose(library, request)
+        shown = {"1980-03-01": "1\u00a0March\u00a01980", "1975-11-30": "30\u00a0November\u00a01975"}
+        assert document.info.identifier == (name, shown[born])  # a date never breaks across lines
+        render((document,), entry, font, labels, "test")
+    assert _cached_layout.cache_info().misses == before + 1  # the second patient reuses the first layout
