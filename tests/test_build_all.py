@@ -56,7 +56,7 @@ def test_pdf_passes_qpdf_and_has_branded_pages(built: Path, name: str) -> None:
         assert title in text
         # The form code a patient can read on every page; the fingerprint is in the metadata only.
         assert f"{CODES[treatment]}-{kind[0].upper()}" in text and VERSIONS[treatment] in text
-        assert re.search(r"[0-9a-f]{10}", str(reader.metadata["/Keywords"]))
+        assert reader.metadata is not None and re.search(r"[0-9a-f]{10}", str(reader.metadata["/Keywords"]))
         assert page_of.format(number, total) in text
 
 

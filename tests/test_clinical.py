@@ -291,3 +291,30 @@ def test_patients_with_different_identifiers_share_one_blank_layout(lib: Path) -
         assert document.info.identifier == (name, shown[born])  # a date never breaks across lines
         render((document,), entry, font, labels, "test")
     assert _cached_layout.cache_info().misses == before + 1  # the second patient reuses the first layout
+
+
+def test_a_batch_prints_the_date_of_birth_on_the_consent_and_nowhere_else(lib: Path, tmp_path: Path) -> None:
+    import csv
+
+    appointments = tmp_path / "day.csv"
+    with appointments.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["appointment_id", "clinic", "patient_name", "treatment", "documents", "date",
+                         "time", "practitioner", "date_of_birth"])
+        writer.writerow(["A1", "alder", "Ana Lima", "needling", "consent;aftercare", "2026-12-01",
+                         "10:30", "", BIRTH])
+        writer.writerow(["A2", "alder", "Bo Berg", "needling", "consent", "2026-12-01", "11:00", "",
+                         "2999-01-01"])
+    out = tmp_path / "out"
+    run = cli(lib, "batch", "--appointments", str(appointments), "--out", str(out))
+    assert run.code == 2
+    assert run.errors == [f"error: {appointments}:3: date_of_birth: is in the future "
+                          "(a date of birth on or before today)"]
+    consent = next(out.rglob("*consent*.pdf"))
+    assert "Patient name: Ana Lima Date of birth: 1 March 1980" in flat(pdf_text(consent, 2))
+    aftercare = next(out.rglob("*aftercare*.pdf"))
+    assert "1 March 1980" not in flat(pdf_text(aftercare))
+    for shown in (BIRTH, "2999", "1 March 1980"):
+        assert shown not in run.out + run.err, shown
+        assert not any(shown in str(p.relative_to(out)) for p in out.rglob("*")), shown
+        assert shown not in (out / "manifest.jsonl").read_text(encoding="utf-8"), shown
