@@ -33,7 +33,8 @@ REQUIRED = ("appointment_id", "clinic", "patient_name", "treatment", "documents"
 OPTIONAL = tuple(c for c in COLUMNS if c not in REQUIRED)
 PACKET_ORDER = ("pre-treatment", "consent", "aftercare")  # the order a patient meets them
 FIELD_OF = {"patient_name": "patient_name", "date": "appointment_date",
-            "time": "appointment_time", "practitioner": "practitioner", "area": "treatment_area"}
+            "time": "appointment_time", "practitioner": "practitioner", "area": "treatment_area",
+            "date_of_birth": "date_of_birth"}
 COLUMN_OF = {value: key for key, value in FIELD_OF.items()}
 MAX_ROWS = 200_000
 MAX_CELL = 500
@@ -321,7 +322,7 @@ def _appointment(library: Library, sheet: AppointmentsFile, row: dict[str, str],
             "expected one of: " + ", ".join(sorted(library.treatments)))
     kinds = _kinds(row["documents"], bad)
     style = entry.clinic if entry else None
-    _other_values(row, style, bad)
+    _other_values(row, bad)
     inputs = _patient_inputs(row, style, line, bad)
     language = _language(library, row, clinic, treatment, bad)
     large = _large_print(row.get("large_print", ""), sheet.large_print, bad)
@@ -386,14 +387,11 @@ def _kinds(text: str, bad: BadCell) -> list[str]:
     return [k for k in kinds if k in KINDS]
 
 
-def _other_values(row: dict[str, str], clinic: Clinic | None, bad: BadCell) -> None:
-    """Check the values no document prints: the email address and the date of birth."""
+def _other_values(row: dict[str, str], bad: BadCell) -> None:
+    """Check the value no document prints: the email address."""
     email = row.get("email", "")
     if email and not is_address(email):
         bad("email", "is not an email address", ADDRESS_DOC + ", or empty")
-    birth = row.get("date_of_birth", "")
-    if birth and as_date(birth, clinic) is None:
-        bad("date_of_birth", "is not a date", date_doc(clinic) + ", or empty")  # never echo it
 
 
 def _patient_inputs(row: dict[str, str], clinic: Clinic | None, line: int,
@@ -404,7 +402,13 @@ def _patient_inputs(row: dict[str, str], clinic: Clinic | None, line: int,
         value = row.get(column, "")
         if not value:
             continue
-        if name == "appointment_date":
+        if name == "date_of_birth":  # printed on the consent; never echoed in a message
+            found = as_date(value, clinic)
+            if found is None:
+                bad(column, "is not a date", date_doc(clinic) + ", or empty")
+                continue
+            value = found
+        elif name == "appointment_date":
             found = as_date(value, clinic)
             if found is None:
                 bad(column, f"{value[:40]!r} is not a date", date_doc(clinic))

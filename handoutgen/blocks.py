@@ -160,6 +160,9 @@ class DocumentInfo:
     qr: str
     qr_caption: str
     large_print: bool = False  # laid out as the large-print edition
+    form: str = ""  # the form code patients can read, e.g. MESO-C
+    # (patient name, date of birth) printed on every page; ("", "") gives write-in lines; None: none
+    identifier: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)

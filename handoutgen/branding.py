@@ -187,6 +187,11 @@ class Clinic:
     languages: tuple[str, ...] = spec("languages the clinic hands out, first is the default",
                                       min_items=1, pattern=r"^[a-z]{2}(-[A-Z]{2})?$",
                                       pattern_doc="a language code such as en")
+    country: str = spec("the clinic's country as an ISO code, e.g. GB or US: decides spelling and idiom",
+                        pattern=r"^[A-Z]{2}$", pattern_doc="two capital letters, e.g. GB or US",
+                        max_len=2)
+    cooling_off_days: int = spec("days a patient is given to think between getting the information and "
+                                 "treatment (0: no set period)", min_value=0, max_value=60)
     date_style: Literal["day-month-year", "month-day-year", "iso"] = spec("how dates print")
     time_style: Literal["24h", "12h"] = spec("how times print")
     opening_hours: str = spec("when the phone line is answered", max_len=120)

@@ -12,6 +12,7 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
@@ -20,7 +21,7 @@ from .build import build_all, build_document, build_many, check_patient, output_
 from .cache import Cache
 from .compose import Request
 from .content import KINDS
-from .errors import DeliveryError, HandoutError, Problem, UsageError
+from .errors import ContentError, DeliveryError, HandoutError, Problem, UsageError
 from .library import CONTENT_DIR, LABELS_DIR, Library, load_library
 from .output import write_atomic
 from .patient import ADDRESS_DOC, FIELDS, KIND_FIELDS, SOURCE, check_value, for_kind, is_address, is_date
@@ -541,11 +542,17 @@ def cmd_check(root: Path) -> int:
     """Validate everything by composing and rendering every document in memory."""
     from .build import all_requests
     from .mail import check_templates
+    from .readability import review
 
     library = load_library(root, deep=True)
     requests = all_requests(library)
     build_many(library, requests)
     check_templates(library)
+    errors, warnings = review(library, date.today())
+    for problem in warnings:
+        print("warning: " + str(problem).removeprefix("error: "), file=sys.stderr)
+    if errors:
+        raise ContentError(errors)
     print(f"OK: {len(library.treatments)} treatments, {len(library.clinics)} clinics, "
           f"{len(requests)} documents checked")
     return EXIT_OK

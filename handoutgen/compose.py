@@ -13,6 +13,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from functools import lru_cache
 from pathlib import Path
 from types import FrameType
 from typing import Any
+from urllib.parse import urlsplit
 
 import jinja2
 from jinja2.loaders import split_template_path
@@ -27,13 +29,15 @@ from jinja2.loaders import split_template_path
 from . import markup, sandbox
 from .blocks import Document, DocumentInfo
 from .branding import Clinic
+from .content import Source
 from .errors import TemplateError
-from .library import TEMPLATES_DIR, ClinicEntry, Library
+from .library import TEMPLATES_DIR, ClinicEntry, Labels, Library, Wording
 from .load import display, failing, read_limited, read_text
-from .patient import display_values, nobreak, unbroken
+from .patient import IDENTIFIED_KINDS, display_values, format_date, nobreak, unbroken
 
 TEMPLATE_SUFFIX = ".xml.j2"
 MAX_TEMPLATE_BYTES = 256 * 1024
+KIND_LETTERS = {"consent": "C", "pre-treatment": "P", "aftercare": "A"}  # in the form code: MESO-C
 
 
 @dataclass(frozen=True)
@@ -191,14 +195,60 @@ def content_view(library: Library, request: Request) -> dict[str, Any]:
         facts = dataclasses.replace(facts, risks=tuple(
             dataclasses.replace(r, lasts=extra.risk_lasts.get(r.id, r.lasts)) for r in facts.risks))
     labels = library.labels[request.language]
+    part = content.kinds[request.kind]
+    text = labels.text
+    wording = library.wording.get(f"{request.language}-{entry.clinic.country}")
+    if wording is not None:  # the clinic's country: its spelling and idiom over the shared text
+        facts, part = reword(facts, wording), reword(part, wording)
+        text = {key: _swap(value, wording) for key, value in {**text, **wording.labels}.items()}
     return {
         "treatment": {"id": treatment.meta.id, "version": treatment.meta.version,
-                      "review_date": treatment.meta.review_date, "facts": facts,
-                      "part": content.kinds[request.kind], "extra": extra},
+                      "review_date": format_date(treatment.meta.review_date, "day-month-year",
+                                                 labels.months, labels.text),
+                      "review_due": format_date(treatment.meta.review_due, "day-month-year",
+                                                labels.months, labels.text),
+                      "sources": [_cited(s, labels) for s in treatment.meta.sources], "facts": facts,
+                      "part": part, "extra": extra},
         "clinic": _unbroken_numbers(entry.clinic.in_language(request.language)),
-        "labels": labels.text,
+        "labels": text,
         "months": labels.months,
     }
+
+
+@lru_cache(maxsize=16)
+def _pattern(wording: Wording) -> tuple[re.Pattern[str], dict[str, str]]:
+    """One pattern for every word of a wording layer, longest first, and what each becomes."""
+    swaps = {**wording.words, **{k[:1].upper() + k[1:]: v[:1].upper() + v[1:]
+                                 for k, v in wording.words.items()}}
+    alternatives = "|".join(re.escape(k) for k in sorted(swaps, key=len, reverse=True))
+    return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)"), swaps
+
+
+def _swap(text: str, wording: Wording) -> str:
+    if not wording.words:
+        return text
+    pattern, swaps = _pattern(wording)
+    return pattern.sub(lambda m: swaps[m.group(0)], text)
+
+
+@lru_cache(maxsize=256)
+def reword(value: Any, wording: Wording) -> Any:
+    """A content model with every text in the country's words (models are frozen, so cached)."""
+    if isinstance(value, str):
+        return _swap(value, wording)
+    if isinstance(value, tuple):
+        return tuple(reword(item, wording) for item in value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.replace(value, **{f.name: reword(getattr(value, f.name), wording)
+                                             for f in dataclasses.fields(value)})
+    return value
+
+
+def _cited(source: Source, labels: Labels) -> dict[str, str]:
+    """A source as the handout lists it: title, website (a full address would not wrap) and date read."""
+    site = urlsplit(source.url).netloc.removeprefix("www.")
+    return {"title": source.title, "site": site, "url": source.url,
+            "accessed": format_date(source.accessed, "day-month-year", labels.months, labels.text)}
 
 
 def fingerprint(library: Library, request: Request) -> str:
@@ -247,8 +297,11 @@ def compose(library: Library, request: Request) -> Document:
         qr=_qr_data(clinic.qr, clinic.website, doc_id),
         qr_caption=labels["qr_website"] if clinic.qr == "website" else labels["qr_document"],
         large_print=request.large_print,
+        form=f"{treatment.meta.form_code}-{KIND_LETTERS[request.kind]}",
     )
     patient = unbroken(display_values(dict(request.patient), clinic, view["months"], labels))
+    if request.kind in IDENTIFIED_KINDS:
+        info = dataclasses.replace(info, identifier=(patient["patient_name"], patient["date_of_birth"]))
     context = {**view, "patient": patient,
                "document": dataclasses.asdict(info),
                "labels": labels}

@@ -4,13 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from .load import PathT
 from .schema import DATE, ID, spec
 
 Check = Iterator[tuple[PathT, str, str]]
 Texts = tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Source:
+    """A published source a medical fact rests on, listed once per treatment."""
+
+    id: str = spec("short id the content cites the source by", **ID)
+    title: str = spec("title of the page or paper, and who published it", max_len=200)
+    url: str = spec("web address", pattern=r"^https?://[^\s<>\"]+$", pattern_doc="an http(s) address",
+                    max_len=300)
+    accessed: str = spec("date the page was read, for the Sources list", **DATE)
 
 
 @dataclass(frozen=True)
@@ -24,6 +35,19 @@ class TreatmentMeta:
     languages: Texts = spec("language folders, master first, e.g. [en]", min_items=1,
                             pattern=r"^[a-z]{2}(-[A-Z]{2})?$",
                             pattern_doc="a language code such as en or pt-BR")
+    form_code: str = spec("form code patients and staff can say, e.g. MESO (the kind adds -C, -P, -A)",
+                          pattern=r"^[A-Z0-9]{2,10}$", pattern_doc="2 to 10 capital letters or digits")
+    sources: tuple[Source, ...] = spec("every source the content cites", min_items=1)
+
+    def check(self) -> Check:
+        seen: set[str] = set()
+        for i, source in enumerate(self.sources):
+            if source.id in seen:
+                yield ("sources", i, "id"), f"duplicate source id {source.id!r}", "each source id once"
+            seen.add(source.id)
+
+
+Frequency = Literal["very-common", "common", "uncommon", "rare", "very-rare"]
 
 
 @dataclass(frozen=True)
@@ -35,6 +59,14 @@ class Risk:
     description: str = spec("one or two sentences on what may happen")
     expected: bool = spec("true if it is a common reaction that usually settles by itself")
     call_if: str = spec("when the patient should call the clinic about it")
+    frequency: Frequency = spec("how often it happens: very-common (more than 1 in 10), common (up to "
+                                "1 in 10), uncommon (up to 1 in 100), rare (up to 1 in 1,000), very-rare")
+    sources: Texts = spec("ids of the sources (treatment.yaml) for this risk and its frequency",
+                          min_items=1, **ID)
+    serious: bool = spec("true for a rare but serious risk (listed apart from the mild ones)",
+                         default=False)
+    rate: str | None = spec("a number from a source, e.g. about 1 in 20 people", default=None,
+                            max_len=60)
     term: str | None = spec("the medical word, e.g. edema", default=None, max_len=60)
     lasts: str | None = spec("how long it usually lasts (when expected)", default=None, max_len=80)
 
@@ -60,6 +92,22 @@ class NamedText:
 
 
 @dataclass(frozen=True)
+class Term:
+    """A word patients may not know, and what it means in plain words."""
+
+    term: str = spec("the word as the text uses it, e.g. minoxidil", max_len=60)
+    meaning: str = spec("a plain explanation, printed in the glossary", max_len=300)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One point of a "what to expect, and when" timeline."""
+
+    when: str = spec("when, e.g. First 2 days", max_len=60)
+    what: str = spec("what to expect then")
+
+
+@dataclass(frozen=True)
 class Facts:
     """facts.yaml: shared facts written once and used by every handout kind."""
 
@@ -73,7 +121,13 @@ class Facts:
     sessions: str = spec("a paragraph on the number of sessions")
     risks: tuple[Risk, ...] = spec("every possible side effect", min_items=1)
     alternatives: tuple[Alternative, ...] = spec("other choices, including no treatment", min_items=1)
+    evidence: Texts = spec("what the evidence shows, stated honestly, with regulators' views",
+                           min_items=1)
+    screening: Texts = spec("yes/no questions about reasons not to have it (pregnancy, medicines, "
+                            "infection, scars, allergy)", min_items=1)
     hair_loss: Texts = spec("paragraphs on use for hair loss", default=())
+    glossary: tuple[Term, ...] = spec("terms explained for patients; check warns when one is used "
+                                      "but not listed", default=())
 
     def check(self) -> Check:
         seen: set[str] = set()
@@ -81,6 +135,10 @@ class Facts:
             if risk.id in seen:
                 yield ("risks", i, "id"), f"duplicate risk id {risk.id!r}", "each risk id once"
             seen.add(risk.id)
+        if not any(r.serious for r in self.risks):
+            yield ("risks",), "no rare but serious risk", "mark at least one risk serious: true"
+        if all(r.serious for r in self.risks):
+            yield ("risks",), "every risk is marked serious", "common, mild risks with serious: false"
 
 
 @dataclass(frozen=True)
@@ -128,6 +186,11 @@ class Aftercare:
     dont: Texts = spec("things not to do", min_items=1)
     normal_intro: str = spec("introduces the reactions that are normal")
     call_intro: str = spec("introduces when to call the clinic")
+    red_flags: Texts = spec("signs to call about at once (page 1 box): infection, late lumps or sores",
+                            min_items=1)
+    sun: str = spec("concrete sun advice: which SPF and for how long")
+    pain_relief: str = spec("what to take or do for pain")
+    timeline: tuple[Step, ...] = spec("what to expect, and when", min_items=1)
     emergency: str = spec("what to do in an emergency (the layout adds the number)")
 
 
@@ -144,5 +207,11 @@ class ClinicAdditions:
     dont: Texts = spec("extra aftercare don'ts", default=())
     call_if: Texts = spec("extra reasons to call the clinic", default=())
     out_of_hours: str | None = spec("what to do out of hours", default=None)
+    product: str | None = spec("the product the clinic injects (name and maker)", default=None,
+                               max_len=120)
+    ingredients: Texts = spec("what the product contains, one ingredient a line", default=())
+    licensing: str | None = spec("the product's licensing status, e.g. not licensed for injection "
+                                 "into the skin; used off-label", default=None, max_len=300)
+    screening: Texts = spec("yes/no questions the clinic adds to the screening list", default=())
     risk_lasts: dict[str, str] = spec("how long an expected reaction usually lasts, by risk id",
                                       default={}, max_len=80)

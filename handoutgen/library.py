@@ -19,6 +19,7 @@ from .schema import convert, spec
 
 CONTENT_DIR = "handouts"
 LABELS_DIR = "labels"
+WORDING_DIR = "wording"
 TEMPLATES_DIR = "templates"
 CLINICS_DIR = Path("assets") / "clinics"
 FONTS_DIR = Path("assets") / "fonts"
@@ -32,6 +33,21 @@ class Labels:
     text: dict[str, str] = spec("label name -> text", max_len=200)
     months: tuple[str, ...] = spec("the twelve month names", min_items=12, max_items=12,
                                    max_len=20)
+    terms: tuple[str, ...] = spec("words patients may not know: check warns when a treatment's text "
+                                  "uses one its glossary does not explain", default=(), max_len=60)
+
+
+@dataclass(frozen=True, eq=False)
+class Wording:
+    """handouts/wording/<language>-<COUNTRY>.yaml: a country's spelling and idiom over the shared text.
+
+    One content source serves every country; this small layer changes words, not meaning.
+    """
+
+    words: dict[str, str] = spec("word or phrase -> the country's own (whole words; a capital first "
+                                 "letter is kept), e.g. color: colour", default={}, max_len=120)
+    labels: dict[str, str] = spec("label name -> the country's own wording of that label", default={},
+                                  max_len=200)
 
 
 @dataclass(frozen=True)
@@ -105,6 +121,7 @@ class Library:
     clinics: dict[str, ClinicEntry]
     fonts: dict[str, FontEntry]
     labels: dict[str, Labels]
+    wording: dict[str, Wording] = field(default_factory=dict)  # "en-GB" -> that country's words
     clinic_ids: tuple[str, ...] = ()  # every clinic folder, including those not loaded
     treatment_ids: tuple[str, ...] = ()  # every treatment folder, including those not loaded
 
@@ -141,7 +158,7 @@ def load_treatment(folder: Path, g: Gather) -> Treatment | None:
     languages: dict[str, LanguageContent] = {}
     for lang in meta.languages:
         content = _load_language(folder / lang, g)
-        if content is not None:
+        if content is not None and _cites_known_sources(content, meta, folder / lang, g):
             languages[lang] = content
     if len(languages) != len(meta.languages):
         return None
@@ -160,6 +177,22 @@ def _load_language(folder: Path, g: Gather) -> LanguageContent | None:
     if facts is None or len(kinds) != len(KINDS):
         return None
     return LanguageContent(facts, kinds)
+
+
+def _cites_known_sources(content: LanguageContent, meta: TreatmentMeta, folder: Path, g: Gather) -> bool:
+    """Every source a risk cites is listed in treatment.yaml."""
+    known = {source.id for source in meta.sources}
+    loaded = g.files[folder / "facts.yaml"]
+    ok = True
+    for i, risk in enumerate(content.facts.risks):
+        for j, cited in enumerate(risk.sources):
+            if cited not in known:
+                ok = False
+                where: PathT = ("risks", i, "sources", j)
+                g.problems.add(loaded.file, loaded.line(where), path_text(where),
+                               f"unknown source {cited!r}",
+                               "a source id from treatment.yaml: " + ", ".join(sorted(known)))
+    return ok
 
 
 def _load(path: Path, error: type[HandoutError], g: Gather) -> Loaded | None:
@@ -387,6 +420,9 @@ LABEL_PLACEHOLDERS = {  # labels the program fills in, with what it fills them w
     "qr_alt": {"target"},
     "write_in": {"field"},
     "lines_alt": {"count"},
+    "form_version": {"form", "version"},
+    "identifier_name": set(),
+    "identifier_birth": set(),
 }
 
 
@@ -399,6 +435,35 @@ def _listing(names: set[str]) -> str:
     return ", ".join("{" + name + "}" for name in sorted(names)) or "none"
 
 
+def load_wording(root: Path, labels: dict[str, Labels], g: Gather) -> dict[str, Wording]:
+    """Load handouts/wording/<language>-<COUNTRY>.yaml; overridden labels must exist, with the
+    same placeholders."""
+    found: dict[str, Wording] = {}
+    for path in sorted((root / CONTENT_DIR / WORDING_DIR).glob("*.yaml")):
+        loaded = _load(path, ContentError, g)
+        wording = convert(Wording, loaded, g.problems) if loaded else None
+        if wording is None or loaded is None:
+            continue
+        language, _, country = path.stem.partition("-")
+        base = labels.get(language)
+        if base is None or not re.fullmatch(r"[A-Z]{2}", country):
+            g.problems.add(loaded.file, 1, "(document)", f"{path.name!r} names no known language "
+                           "and country", "<language>-<COUNTRY>.yaml, e.g. en-GB.yaml, for a language "
+                           "in handouts/labels: " + ", ".join(sorted(labels)))
+            continue
+        for key, text in wording.labels.items():
+            if key not in base.text:
+                g.problems.add(loaded.file, loaded.line(("labels", key)), f"labels.{key}",
+                               "unknown label", f"a label of {language}.yaml")
+            elif _placeholders(text) != _placeholders(base.text[key]):
+                g.problems.add(loaded.file, loaded.line(("labels", key)), f"labels.{key}",
+                               "placeholders differ: " + _listing(_placeholders(text)),
+                               f"the same {{placeholders}} as {language}.yaml: "
+                               + _listing(_placeholders(base.text[key])))
+        found[path.stem] = wording
+    return found
+
+
 def load_library(root: Path, clinics: Collection[str] | None = None, treatment: str | None = None,
                  deep: bool = False) -> Library:
     """Load and validate the library under `root`, or only some clinics / one treatment of it.
@@ -409,12 +474,13 @@ def load_library(root: Path, clinics: Collection[str] | None = None, treatment: 
     g = Gather()
     fonts = load_fonts(root, g)
     labels = load_labels(root, g)
+    wording = load_wording(root, labels, g)
     treatments: dict[str, Treatment] = {}
     content = root / CONTENT_DIR
     for folder in _subfolders(content) if content.is_dir() else []:
         if (folder / "treatment.yaml").is_file():
             g.treatment_folders.add(folder.name)
-        if folder.name == LABELS_DIR or (treatment and folder.name != treatment):
+        if folder.name in (LABELS_DIR, WORDING_DIR) or (treatment and folder.name != treatment):
             continue
         found = load_treatment(folder, g)
         if found is not None:
@@ -433,7 +499,7 @@ def load_library(root: Path, clinics: Collection[str] | None = None, treatment: 
     base = root / CLINICS_DIR
     clinic_ids = tuple(p.name for p in _subfolders(base) if (p / "clinic.yaml").is_file()) \
         if base.is_dir() else ()
-    return Library(root, treatments, loaded, fonts, labels, clinic_ids,
+    return Library(root, treatments, loaded, fonts, labels, wording, clinic_ids,
                    tuple(sorted(g.treatment_folders)))
 
 

@@ -23,12 +23,13 @@ class FieldSpec:
     """One patient field: its name, what it holds and what it is for."""
 
     name: str
-    kind: Literal["text", "date", "time", "practitioner"]
+    kind: Literal["text", "date", "time", "practitioner", "birth"]
     doc: str
 
 
 FIELDS: dict[str, FieldSpec] = {spec.name: spec for spec in (
     FieldSpec("patient_name", "text", "the patient's full name"),
+    FieldSpec("date_of_birth", "birth", "the patient's date of birth, YYYY-MM-DD"),
     FieldSpec("practitioner", "practitioner", "practitioner id or name from clinic.yaml"),
     FieldSpec("treatment_area", "text", "the area to be treated"),
     FieldSpec("appointment_date", "date", "treatment date, YYYY-MM-DD"),
@@ -37,8 +38,11 @@ FIELDS: dict[str, FieldSpec] = {spec.name: spec for spec in (
     FieldSpec("next_appointment_time", "time", "next appointment time, HH:MM"),
 )}
 
+IDENTIFIED_KINDS = ("consent",)  # kinds that print the patient's name and date of birth on every page
+OLDEST = 130  # years: an older date of birth is a typing mistake
+
 KIND_FIELDS: dict[str, tuple[str, ...]] = {
-    "consent": ("patient_name", "practitioner", "treatment_area", "appointment_date"),
+    "consent": ("patient_name", "date_of_birth", "practitioner", "treatment_area", "appointment_date"),
     "pre-treatment": ("patient_name", "practitioner", "treatment_area", "appointment_date",
                       "appointment_time"),
     "aftercare": ("patient_name", "practitioner", "treatment_area", "appointment_date",
@@ -74,7 +78,20 @@ def allowed_fields(kinds: tuple[str, ...]) -> list[str]:
     return [name for name in FIELDS if any(name in KIND_FIELDS[k] for k in kinds)]
 
 
-def check_value(name: str, raw: str, clinic: Clinic | None) -> tuple[str, str] | None:
+def _check_birth(value: str, today: date) -> tuple[str, str] | None:
+    """A date of birth is a real past date; the value itself never goes into the message."""
+    if not is_date(value):
+        return "is not a date", "a date of birth as YYYY-MM-DD"
+    born = date.fromisoformat(value)
+    if born > today:
+        return "is in the future", "a date of birth on or before today"
+    if born.year < today.year - OLDEST:
+        return f"is more than {OLDEST} years ago", "a date of birth as YYYY-MM-DD"
+    return None
+
+
+def check_value(name: str, raw: str, clinic: Clinic | None,
+                today: date | None = None) -> tuple[str, str] | None:
     """Check one value; return (problem, allowed) or None when it is fine.
 
     Without a clinic (it is not known yet), a practitioner cannot be checked.
@@ -88,6 +105,8 @@ def check_value(name: str, raw: str, clinic: Clinic | None) -> tuple[str, str] |
     for ch in value:
         if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn"):
             return f"contains the control character U+{ord(ch):04X}", "printable text"
+    if spec.kind == "birth":
+        return _check_birth(value, today or date.today())
     if spec.kind == "date" and not is_date(value):
         return f"{value!r} is not a date", "a date as YYYY-MM-DD"
     elif spec.kind == "time" and not _TIME.match(value):
@@ -110,7 +129,8 @@ def nobreak(text: str) -> str:
 
 def unbroken(values: Mapping[str, str]) -> dict[str, str]:
     """Printable values with each date and time kept on one line."""
-    return {name: nobreak(value) if name in FIELDS and FIELDS[name].kind in ("date", "time") else value
+    return {name: nobreak(value) if name in FIELDS and FIELDS[name].kind in ("date", "time", "birth")
+            else value
             for name, value in values.items()}
 
 
@@ -141,7 +161,7 @@ def display_values(values: Mapping[str, str], clinic: Clinic, months: tuple[str,
     out: dict[str, str] = {}
     for name, spec in FIELDS.items():
         value = values.get(name, "")
-        if value and spec.kind == "date":
+        if value and spec.kind in ("date", "birth"):
             value = format_date(value, clinic.date_style, months, words)
         elif value and spec.kind == "time":
             value = format_time(value, clinic.time_style, words)

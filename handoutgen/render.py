@@ -156,7 +156,8 @@ def theme(clinic: Clinic, font_entry: FontEntry, large: bool = False) -> Theme:
         "label": style("label", _size(body, 0.8, floor), textColor=GREY, spaceAfter=0),
         "value": style("value", spaceAfter=0),
         "qr_caption": style("qr_caption", floor, textColor=GREY, spaceAfter=0, alignment=TA_RIGHT),
-        "callout_title": style("callout_title", _size(body, 1.1, heading_floor), fontName=font.bold,
+        # 14 pt or more: the aftercare's page-1 box puts the clinic's phone numbers in its title.
+        "callout_title": style("callout_title", _size(body, 1.2, heading_floor), fontName=font.bold,
                                spaceAfter=body * 0.25),
         "header_name": style("header_name", 12, fontName=font.bold, textColor=primary,
                              alignment=TA_RIGHT, spaceAfter=0),
@@ -708,12 +709,12 @@ def _lay(documents: tuple[b.Document, ...], entry: ClinicEntry, font_entry: Font
     states = {font.fontName: snapshot(font.state[pdf]) for font in pdf.delayedFonts}
 
     def footer(info: b.DocumentInfo) -> Footer:
-        form = fill(labels["form_version"], version=info.version, kind=info.kind,
-                    treatment=info.treatment)
-        content = fill(labels["content_fingerprint"], fingerprint=info.fingerprint)
+        # The content fingerprint is for staff: it is in the PDF's keywords, not on the page.
+        form = fill(labels["form_version"], version=info.version, form=info.form)
         return Footer(th.font.regular, th.font.bold,
                       clinic.name + (f" \u00b7 {info.footer}" if info.footer else ""),
-                      f"{form} \u00b7 {content}", labels["page_of"], page_w)
+                      form, labels["page_of"], page_w,
+                      (labels["identifier_name"], labels["identifier_birth"]), info.identifier)
 
     recorded: list[Page] = doc.canv.pages
     facts = [_PageFacts(page.document, fill_, tuple(int(key[1:]) for key, *_ in page.marks

@@ -94,22 +94,55 @@ class Footer:
     middle: str
     page_of: str  # the label, with {page} and {pages}
     page_w: float
+    id_labels: tuple[str, str] = ("", "")  # "Patient name", "Date of birth"
+    identifier: tuple[str, str] | None = None  # (name, date of birth); None: no identifier line
 
-    def __call__(self, canv: Canvas, number: int, total: int) -> None:
+    def __call__(self, canv: Canvas, number: int, total: int,
+                 identifier: tuple[str, str] | None = None) -> None:
+        ident = identifier if identifier is not None else self.identifier
+        # With an identifier the footer takes three lines; the lowest stays where it always is.
+        top = 1.5 * mm if ident is not None else 4 * mm
         artifact(canv, "Pagination", "Footer")
         canv.saveState()
         canv.setStrokeColor(RULE)
         canv.setLineWidth(0.5)
-        canv.line(MARGIN, FOOTER - 4 * mm, self.page_w - MARGIN, FOOTER - 4 * mm)
+        canv.line(MARGIN, FOOTER - top, self.page_w - MARGIN, FOOTER - top)
+        if ident is not None:
+            self._identifier(canv, ident, FOOTER - 5.5 * mm)
         canv.setFillColor(GREY)
         canv.setFont(self.regular, 9)
-        canv.drawString(MARGIN, FOOTER - 8.5 * mm, self.left)
+        canv.drawString(MARGIN, FOOTER - (9 if ident is not None else 8.5) * mm, self.left)
         canv.drawString(MARGIN, FOOTER - 12.5 * mm, self.middle)
         canv.setFont(self.bold, 9)
         page = fill(self.page_of, page=str(number), pages=str(total))
         canv.drawRightString(self.page_w - MARGIN, FOOTER - 12.5 * mm, page)
         canv.restoreState()
         end(canv)
+
+    def _identifier(self, canv: Canvas, ident: tuple[str, str], y: float) -> None:
+        """The patient's name and date of birth, or lines to write them on."""
+        canv.setFillColor(colors.black)
+        width = self.page_w - 2 * MARGIN
+        if not any(ident):
+            canv.setFont(self.regular, 9)
+            canv.setStrokeColor(RULE)
+            for i, label in enumerate(self.id_labels):
+                x = MARGIN + i * width / 2
+                canv.drawString(x, y, label + ":")
+                start = x + pdfmetrics.stringWidth(label + ": ", self.regular, 9)
+                canv.line(start, y - 1, x + width / 2 - 6 * mm, y - 1)
+            return
+        # Regular weight: a name must not look like a heading to a screen reader or a test of headings.
+        parts = [(self.id_labels[0] + ": ", self.regular), (ident[0] or "____________", self.regular),
+                 ("   " + self.id_labels[1] + ": ", self.regular), (ident[1] or "____________", self.regular)]
+        total = sum(pdfmetrics.stringWidth(text, font, 9.5) for text, font in parts)
+        text_obj = canv.beginText(MARGIN, y)
+        # A very long name is drawn narrower, never smaller than 9.5 pt and never past the margin.
+        text_obj.setHorizScale(min(100.0, 100.0 * width / total))
+        for text, font in parts:
+            text_obj.setFont(font, 9.5)
+            text_obj.textOut(text)
+        canv.drawText(text_obj)
 
 
 @dataclass
@@ -148,7 +181,8 @@ def snapshot(state: Any) -> Any:
     return copied
 
 
-def emit(lay: Layout, values: tuple[str, ...] = ()) -> bytes | None:
+def emit(lay: Layout, values: tuple[str, ...] = (),
+         identifiers: tuple[tuple[str, str] | None, ...] = ()) -> bytes | None:
     """Write a laid-out document as PDF, with `values` drawn into its empty slots.
 
     A value is drawn as a full layout draws it (shrunk to fit its line, or over two lines at
@@ -206,7 +240,8 @@ def emit(lay: Layout, values: tuple[str, ...] = ()) -> bytes | None:
             canv.addOutlineEntry(title, key, level=level)
         if page.document >= 0:
             numbers[page.document] += 1
-            lay.footers[page.document](canv, numbers[page.document], totals[page.document])
+            lay.footers[page.document](canv, numbers[page.document], totals[page.document],
+                                       identifiers[page.document] if identifiers else None)
         Canvas.showPage(canv)
     write_tree(canv, lay.tree, len(lay.pages), extra, lay.meta["title"], lay.meta["lang"])
     canv.save()
@@ -236,7 +271,10 @@ def strip(document: b.Document) -> tuple[b.Document, tuple[str, ...]]:
             out.append(block)
         return tuple(out)
 
-    blank = b.Document(document.info, walk(document.blocks))
+    info = document.info
+    if info.identifier is not None:  # every patient's copy shares the layout with write-in lines
+        info = dataclasses.replace(info, identifier=("", ""))
+    blank = b.Document(info, walk(document.blocks))
     return blank, tuple(values)
 
 
@@ -282,7 +320,7 @@ def render(documents: tuple[b.Document, ...], entry: ClinicEntry, font_entry: Fo
         lay = _cached_layout(blanks, entry, font_entry, tuple(labels.items()), duplex)
         if store is not None:
             store.save(blanks, labels, duplex, lay)
-    pdf = emit(lay, values)
+    pdf = emit(lay, values, tuple(d.info.identifier for d in documents))
     if pdf is None:
         from .render import layout
 

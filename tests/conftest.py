@@ -73,12 +73,13 @@ def shipped(tmp_path: Path) -> Path:
 
 
 def copy_library(root: Path, source: Path = FIXTURE) -> Path:
-    """A private, editable copy of a library's content and clinics, with the shipped templates and
-    labels (fonts linked, not copied)."""
+    """A private, editable copy of a library's content and clinics, with the shipped templates,
+    labels and country wording (fonts linked, not copied)."""
     root.mkdir(parents=True)
     shutil.copytree(source / "handouts", root / "handouts")
     if source != REPO:
         shutil.copytree(REPO / "handouts" / "labels", root / "handouts" / "labels")
+        shutil.copytree(REPO / "handouts" / "wording", root / "handouts" / "wording")
     shutil.copytree(REPO / "templates", root / "templates")
     (root / "assets").mkdir()
     shutil.copytree(source / "assets" / "clinics", root / "assets" / "clinics")

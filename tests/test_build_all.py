@@ -15,6 +15,7 @@ KINDS = ("consent", "pre-treatment", "aftercare")
 A4, LETTER = (595.276, 841.89), (612.0, 792.0)
 CLINICS = {"alder": ("Alder Test Clinic", A4), "birch": ("Birch Test Dermatology", LETTER)}
 VERSIONS = {"needling": "2.1", "peel": "0.3"}
+CODES = {"needling": "NEED", "peel": "PEEL"}
 # Birch also offers Spanish: needling has it, peel does not. Other languages get a suffix.
 OFFERED = [("alder", "needling", ""), ("alder", "peel", ""), ("birch", "needling", ""),
            ("birch", "needling", ".es"), ("birch", "peel", "")]
@@ -53,8 +54,9 @@ def test_pdf_passes_qpdf_and_has_branded_pages(built: Path, name: str) -> None:
         assert (round(float(page.mediabox.width), 3), round(float(page.mediabox.height), 3)) == size
         text = flat(pdf_text(path, number))
         assert title in text
-        assert f"{treatment}-{kind}" in text and VERSIONS[treatment] in text
-        assert re.search(r"[0-9a-f]{10}", text)
+        # The form code a patient can read on every page; the fingerprint is in the metadata only.
+        assert f"{CODES[treatment]}-{kind[0].upper()}" in text and VERSIONS[treatment] in text
+        assert reader.metadata is not None and re.search(r"[0-9a-f]{10}", str(reader.metadata["/Keywords"]))
         assert page_of.format(number, total) in text
 
 
@@ -65,7 +67,7 @@ def test_consent_form_has_every_required_element(built: Path) -> None:
                    "The result may disappoint you", "Other choices you have", "No treatment", "Creams",
                    "Most people have three sessions.", "I have read this form.",
                    "I agree to have needling.", "Interpreter and special needs", "Photos (optional)",
-                   "Your initials", "Signatures", "Witness (only if needed)", "Swelling (edema)",
+                   "Your initials", "Signatures", "Witness (only if needed)", "Swelling (oedema)",
                    "Redness", "Spots of blood", "needles make tiny holes"):
         assert phrase in text, phrase
     # Signature, printed name, date and time for patient, practitioner and witness.

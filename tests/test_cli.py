@@ -8,8 +8,8 @@ import pytest
 from conftest import cli, script
 
 BUILD = ("build", "--clinic", "alder", "--treatment", "needling", "--kind", "aftercare")
-ALL_FIELDS = ("patient_name, practitioner, treatment_area, appointment_date, appointment_time, "
-              "next_appointment_date, next_appointment_time")
+ALL_FIELDS = ("patient_name, date_of_birth, practitioner, treatment_area, appointment_date, "
+              "appointment_time, next_appointment_date, next_appointment_time")
 
 
 def test_list_shows_what_can_be_built(lib: Path) -> None:

@@ -16,7 +16,7 @@ ALDER_LOGO = "assets/clinics/alder/logo.png"
 BIRCH_LOGO = "assets/clinics/birch/logo.svg"
 ADDITIONS = "assets/clinics/alder/content/needling.yaml"
 FONTS = "assets/fonts/fonts.yaml"
-RISK_IDS = "bleeding, redness, swelling"  # the risks of needling
+RISK_IDS = "bleeding, infection, redness, swelling"  # the risks of needling
 
 
 def real_fonts(lib: Path) -> None:

@@ -14,7 +14,8 @@ AFTERCARE = "handouts/needling/en/aftercare.yaml"
 TREATMENT = "handouts/needling/treatment.yaml"
 REDNESS = "  - id: redness\n"  # the second risk, risks[1]
 REDNESS_NAME = "    name: Redness\n"
-RISK_FIELDS = "allowed: id, name, description, expected, call_if, term, lasts"
+RISK_FIELDS = ("allowed: id, name, description, expected, call_if, frequency, sources, serious, rate, term, "
+               "lasts")
 TAGS = "plain text, numbers, true/false, lists and mappings"
 
 
@@ -226,7 +227,8 @@ def test_problems_in_two_files_reported_together(lib: Path, tmp_path: Path) -> N
     facts = edit(lib, FACTS, REDNESS_NAME, REDNESS_NAME + "    severity: low\n")
     aftercare = edit(lib, AFTERCARE, "title: Aftercare after needling\n", "heading: Aftercare\n")
     run = run_all(lib, tmp_path / "out")
-    after_fields = "allowed: title, intro, do, dont, normal_intro, call_intro, emergency"
+    after_fields = ("allowed: title, intro, do, dont, normal_intro, call_intro, red_flags, sun, pain_relief, "
+                    "timeline, emergency")
     assert run.errors == [
         f"error: {AFTERCARE}:1: (document): missing field 'title' (document title)",
         f"error: {AFTERCARE}:{line_of(aftercare, 'heading:')}: heading: unknown field ({after_fields})",

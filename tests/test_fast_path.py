@@ -58,7 +58,7 @@ def test_reused_layout_matches_a_full_layout(library: Library, tmp_path: Path, c
     font, labels = library.fonts[entry.clinic.font], library.labels["en"].text
     # The fast path itself: the blank layout with the values drawn into its boxes.
     blank, slots = strip(document)
-    fast = emit(layout((blank,), entry, font, labels), slots)
+    fast = emit(layout((blank,), entry, font, labels), slots, (document.info.identifier,))
     assert fast is not None, "these values fit their boxes: the fast path must take them"
     full = emit(layout((document,), entry, font, labels))
     assert full is not None

@@ -148,7 +148,7 @@ def test_build_all_writes_every_spanish_document_on_letter_paper(lib: Path, tmp_
         for number, page in enumerate(reader.pages, 1):
             assert (float(page.mediabox.width), float(page.mediabox.height)) == (612.0, 792.0)
             text = flat(pdf_text(path, number))
-            assert f"Formulario needling-{kind} versión 2.1" in text
+            assert f"Formulario NEED-{kind[0].upper()}, versión 2.1" in text
             assert f"Página {number} de {total}" in text
 
 

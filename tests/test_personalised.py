@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from conftest import cli, flat, pdf_text, qpdf_ok, script
+from pypdf import PdfReader
 
 BASE = ("build", "--treatment", "needling")
 
@@ -22,8 +23,9 @@ def build(lib: Path, clinic: str, kind: str, *extra: str) -> tuple[Path, str]:
 
 def test_markup_in_a_name_prints_literally(lib: Path) -> None:
     name = '<b>Jo</b> & "Co" <img src="/etc/passwd">'
-    _, text = build(lib, "alder", "consent", "--patient-name", name)
-    assert text.count(name) == 2  # patient details and the patient's printed name
+    out, text = build(lib, "alder", "consent", "--patient-name", name)
+    # patient details, the patient's printed name, and the identifier line on every page
+    assert text.count(name) == 2 + len(PdfReader(out).pages)
 
 
 @pytest.mark.parametrize("name", [

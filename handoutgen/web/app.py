@@ -42,6 +42,8 @@ ACTIONS = ("preview", "print", "download", "email")
 # What each form field is called on the page, and the hint shown under it.
 LABELS = {
     "patient_name": ("Patient's full name", "As it should print on the documents."),
+    "date_of_birth": ("Date of birth", "Printed with the name on every page of the consent. "
+                      "Clinics whose email passcode is the date of birth need it to send."),
     "practitioner": ("Practitioner", "Leave as 'not chosen' to leave a line to write on."),
     "treatment_area": ("Area treated", "For example: face, neck. Empty leaves a line to write on."),
     "appointment_date": ("Treatment date", ""),
@@ -51,13 +53,13 @@ LABELS = {
 }
 TITLES = {"documents": "Documents", "treatment": "Treatment", "language": "Language", "paper": "Paper size",
           "email": "Email address", "appointment_id": "Appointment number",
-          "date_of_birth": "Date of birth", **{name: label for name, (label, _hint) in LABELS.items()}}
+          **{name: label for name, (label, _hint) in LABELS.items()}}
 LANGUAGE_NAMES = {"en": "English", "es": "Español", "fr": "Français", "de": "Deutsch", "it": "Italiano",
                   "pt": "Português", "pl": "Polski", "vi": "Tiếng Việt", "nl": "Nederlands"}
 CONNECTIONS = 200  # open connections the server takes at once
 IDLE_SECONDS = 30  # a connection with nothing to do is closed after this long
 HEADER_SECONDS = 10  # a request's headers must arrive within this long
-INPUT_TYPES = {"text": "text", "date": "date", "time": "time", "practitioner": "select"}
+INPUT_TYPES = {"text": "text", "date": "date", "time": "time", "practitioner": "select", "birth": "date"}
 
 
 def create_app(settings: Settings, library: Library) -> Flask:
