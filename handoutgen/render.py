@@ -391,9 +391,13 @@ class Builder:
         for r, row in enumerate(block.rows):
             head = block.header and r == 0
             element = table.add("TR")
-            rows.append([self.para(inline_markup(cell), "cell_head" if head else "cell",
-                                   node=element.add("TH", Scope="Column") if head else element.add("TD"))
-                         for cell in row])
+            cells = []
+            for c, cell in enumerate(row):
+                # A table without a header row names its rows in its first column.
+                node = element.add("TH", Scope="Column") if head else \
+                    element.add("TH", Scope="Row") if not block.header and c == 0 else element.add("TD")
+                cells.append(self.para(inline_markup(cell), "cell_head" if head else "cell", node=node))
+            rows.append(cells)
         style: list[tuple[Any, ...]] = [
             ("VALIGN", (0, 0), (-1, -1), "TOP"), ("LINEBELOW", (0, 0), (-1, -1), 0.5, RULE),
             ("TOPPADDING", (0, 0), (-1, -1), 4), ("BOTTOMPADDING", (0, 0), (-1, -1), 5)]
@@ -509,9 +513,11 @@ class Builder:
     def _Callout(self, block: b.Callout) -> Iterator[Flowable]:
         inner: list[Flowable] = []
         outer, self.parent = self.parent, self.parent.add("Div")
-        if block.title:
+        if block.title:  # the title heads the callout: headings inside it sit one level below
             inner.append(self.para(escape(block.title), "callout_title", self.heading_tag()))
+            self.depth += 1
         inner.extend(self.blocks(block.blocks))
+        self.depth -= 1 if block.title else 0
         self.parent = outer
         warn = block.tone == "warning"
         table = self.table([[inner]], [self.width], [

@@ -278,6 +278,12 @@ def test_a_font_file_too_large(lib: Path) -> None:
 
 # Ctrl-C -----------------------------------------------------------------------------------------
 
+def _ctrl_c_as_at_a_terminal() -> None:
+    """Let Ctrl-C interrupt, as at a terminal, even when the tests run as a background job (which
+    starts with SIGINT ignored, and Python then keeps it ignored)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_during_a_batch_prints_one_line(lib: Path, tmp_path: Path) -> None:
     appointments = tmp_path / "day.csv"
     with appointments.open("w", encoding="utf-8", newline="") as handle:
@@ -291,7 +297,7 @@ def test_ctrl_c_during_a_batch_prints_one_line(lib: Path, tmp_path: Path) -> Non
     process = subprocess.Popen([sys.executable, str(REPO / "generate.py"), "batch", "--appointments",
                                 str(appointments), "--out", str(out), "--jobs", "2"], cwd=lib,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               start_new_session=True)
+                               start_new_session=True, preexec_fn=_ctrl_c_as_at_a_terminal)
     manifest = out / "manifest.jsonl"
     deadline = time.monotonic() + 120
     while not (manifest.exists() and manifest.stat().st_size) and process.poll() is None:
