@@ -17,6 +17,8 @@ import pytest
 from conftest import REPO, Run, cli, flat, pdf_text, qpdf_ok
 from pypdf import PdfReader
 
+pytestmark = pytest.mark.slow  # the fast layer (pytest -m "not slow") leaves it out
+
 HEADER = ["appointment_id", "clinic", "patient_name", "treatment", "documents", "date", "time",
           "practitioner", "email", "area"]
 GOOD = [

@@ -9,6 +9,8 @@ import pytest
 from conftest import cli, edit, flat, line_of, pdf_text, run_all, spans
 from pypdf import PdfReader
 
+pytestmark = pytest.mark.slow  # the fast layer (pytest -m "not slow") leaves it out
+
 BUILD = ("build", "--treatment", "needling")
 FACTS = "handouts/needling/en/facts.yaml"
 ALDER = "assets/clinics/alder/clinic.yaml"

@@ -23,8 +23,8 @@ from pypdf.generic import DictionaryObject
 from servers import PASSWORD, USER, SmtpServer, free_port
 from test_batch import write_csv
 
-pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS",
-                                        "ignore:Session.login_data is deprecated")
+pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS",
+                                        "ignore:Session.login_data is deprecated")]
 
 ALDER = "assets/clinics/alder/clinic.yaml"
 BIRCH = "assets/clinics/birch/clinic.yaml"

@@ -28,6 +28,8 @@ from PIL import Image
 
 from handoutgen import compose, library, logo, sandbox
 
+pytestmark = pytest.mark.slow  # the fast layer (pytest -m "not slow") leaves it out
+
 ALDER = "assets/clinics/alder/clinic.yaml"
 BIRCH = "assets/clinics/birch/clinic.yaml"
 CONSENT = "templates/consent.xml.j2"

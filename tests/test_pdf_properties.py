@@ -10,6 +10,8 @@ import pytest
 from conftest import bookmarks, cli, script, spans
 from pypdf import PdfReader
 
+pytestmark = pytest.mark.slow  # the fast layer (pytest -m "not slow") leaves it out
+
 TITLES = {"consent": "Consent to needling", "pre-treatment": "Getting ready for needling",
           "aftercare": "Aftercare after needling"}
 BODY_PT = 12  # the smallest size of body text

@@ -29,8 +29,8 @@ from handoutgen.library import load_library
 from handoutgen.mail import Outgoing, legacy_key, new_passcode
 from handoutgen.web.batch import Job
 
-pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS",
-                                        "ignore:Session.login_data is deprecated")
+pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS",
+                                        "ignore:Session.login_data is deprecated")]
 
 ALDER = "assets/clinics/alder/clinic.yaml"
 BIRCH = "assets/clinics/birch/clinic.yaml"

@@ -21,6 +21,8 @@ from handoutgen.library import Library, load_library
 from handoutgen.mail import protect
 from handoutgen.render import emit, layout
 
+pytestmark = pytest.mark.slow  # the fast layer (pytest -m "not slow") leaves it out
+
 PATIENT = {  # each kind's fields
     "consent": {"patient_name": "Ana Lee", "practitioner": "ben-birch", "appointment_date": "2026-12-01",
                 "treatment_area": "Upper arms"},

@@ -37,7 +37,7 @@ from handoutgen.web import Settings, create_app
 from handoutgen.web.app import CONNECTIONS, HEADER_SECONDS
 from handoutgen.web.security import FREE_FAILURES
 
-pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")]
 FORM = "/c/alder/"
 EMAIL = {"action": "email", "documents": "aftercare", "treatment": "needling", "language": "en",
          "paper": "a4", "patient_name": "Bo Chan", "email": "bo.chan@patients.test",
