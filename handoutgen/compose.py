@@ -15,7 +15,7 @@ import json
 import os
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -27,16 +27,18 @@ import jinja2
 from jinja2.loaders import split_template_path
 
 from . import markup, sandbox
-from .blocks import Document, DocumentInfo
+from .blocks import Block, Document, DocumentInfo
 from .branding import Clinic
 from .content import Source
 from .errors import TemplateError
 from .library import TEMPLATES_DIR, ClinicEntry, Labels, Library, Wording
 from .load import display, failing, read_limited, read_text
+from .opaque import Memo
 from .patient import IDENTIFIED_KINDS, display_values, format_date, nobreak, unbroken
 
 TEMPLATE_SUFFIX = ".xml.j2"
 MAX_TEMPLATE_BYTES = 256 * 1024
+_COMPOSED = Memo()  # each template rendered once per document with markers for patient values
 KIND_LETTERS = {"consent": "C", "pre-treatment": "P", "aftercare": "A"}  # in the form code: MESO-C
 
 
@@ -300,17 +302,22 @@ def compose(library: Library, request: Request) -> Document:
         form=f"{treatment.meta.form_code}-{KIND_LETTERS[request.kind]}",
     )
     patient = unbroken(display_values(dict(request.patient), clinic, view["months"], labels))
-    if request.kind in IDENTIFIED_KINDS:
+    identified = request.kind in IDENTIFIED_KINDS
+
+    def render(values: Mapping[str, Any]) -> tuple[Block, ...]:
+        shown = dataclasses.replace(info, identifier=(values["patient_name"], values["date_of_birth"])) \
+            if identified else info
+        context = {**view, "patient": dict(values), "document": dataclasses.asdict(shown), "labels": labels}
+        template, text = render_template(dirs, (name,), context)
+        source_file = display(Path(template.filename or name))
+        try:
+            return markup.parse(text, source_file)
+        except TemplateError as err:
+            raise _in_template_lines(err, template, context, source_file) from err
+
+    blocks = _COMPOSED.blocks((library, dataclasses.replace(request, patient=())), patient, render)
+    if identified:
         info = dataclasses.replace(info, identifier=(patient["patient_name"], patient["date_of_birth"]))
-    context = {**view, "patient": patient,
-               "document": dataclasses.asdict(info),
-               "labels": labels}
-    template, text = render_template(dirs, (name,), context)
-    source_file = display(Path(template.filename or name))
-    try:
-        blocks = markup.parse(text, source_file)
-    except TemplateError as err:
-        raise _in_template_lines(err, template, context, source_file) from err
     return Document(info, blocks)
 
 

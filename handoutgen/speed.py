@@ -6,7 +6,9 @@ document; these helpers remember the results:
 - compressed streams: a font subset or image compressed for one PDF is the same bytes for the
   next, so the compressed form is remembered (by content, in a small LRU);
 - font subsets: the TrueType subset for a given set of glyphs is built once;
-- the logo: decoded and compressed into an image object once, then shared by every PDF.
+- the logo: decoded and compressed into an image object once, then shared by every PDF;
+- PDF syntax: names are escaped once, ASCII text skips reportlab's codec, and arrays of
+  numbers (font widths) are written in one call. The bytes are the same as reportlab's.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from reportlab import rl_config
+from reportlab.lib.rl_accel import fp_str
 from reportlab.lib.utils import ImageReader
 from reportlab.pdfbase import pdfdoc
 from reportlab.pdfgen.canvas import Canvas
@@ -53,6 +56,36 @@ class _RememberingCompress(pdfdoc.PDFStreamFilterZCompress):  # type: ignore[mis
 
 
 pdfdoc.PDFZCompress = _RememberingCompress()
+
+# PDFDocEncoding differs from ASCII only at these code points (accents in place of controls).
+_NOT_PLAIN = frozenset(map(chr, range(0x18, 0x20)))
+_reportlab_encode = pdfdoc.pdfdocEnc
+
+
+def _pdfdoc_encode(text: str | bytes) -> bytes:
+    """reportlab's pdfdocEnc, without its codec for plain ASCII (almost all PDF syntax)."""
+    if isinstance(text, str) and text.isascii() and _NOT_PLAIN.isdisjoint(text):
+        return text.encode("ascii")
+    result: bytes = _reportlab_encode(text)
+    return result
+
+
+def _array_format(self: Any, document: Any, IND: bytes = b"\n ") -> bytes:
+    """PDFArray.format, writing an array of plain numbers (font widths) in one call."""
+    sequence = self.sequence
+    if len(sequence) > 1 and not rl_config.pdfMultiLine and self.multiline != "forced" \
+            and all(type(e) in (int, float) for e in sequence):
+        # reportlab breaks the line after every tenth element
+        rows = [fp_str(*sequence[i:i + 10]).encode("ascii") for i in range(0, len(sequence), 10)]
+        return b"[ " + b" \n  ".join(rows) + b" ]"
+    result: bytes = _reportlab_array_format(self, document, IND)
+    return result
+
+
+_reportlab_array_format = pdfdoc.PDFArray.format
+pdfdoc.pdfdocEnc = _pdfdoc_encode
+pdfdoc.PDFName = lru_cache(maxsize=512)(pdfdoc.PDFName)
+pdfdoc.PDFArray.format = _array_format
 
 
 def remember_subsets(make_subset: Callable[[list[int]], bytes]) -> Callable[[list[int]], bytes]:
