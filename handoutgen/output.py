@@ -25,11 +25,12 @@ HOST = socket.gethostname()
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "\0", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 
 
-def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
+def write_atomic(path: Path, data: bytes, mode: int = 0o644, durable: bool = True) -> None:
     """Write `data` to `path` so readers see the old file or the whole new one, never a part.
 
-    The bytes go to a temporary file in the same folder, are flushed to disk, then renamed over
-    the target; on any failure the temporary file is removed.
+    The bytes go to a temporary file in the same folder, are flushed to disk (unless the caller
+    flushes a whole run at its end: `durable=False`), then renamed over the target; on any
+    failure the temporary file is removed.
     """
     folder = path.parent
     try:
@@ -42,7 +43,8 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, path)
     except OSError as err:
@@ -50,7 +52,8 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
             os.unlink(tmp)
         raise DeliveryError.one(display(path), 1, "output", f"cannot write: {err.strerror}",
                                 "a writable folder with free space") from err
-    _sync_folder(folder)
+    if durable:
+        _sync_folder(folder)
 
 
 def spreadsheet_cell(value: object) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 import signal
 import sys
 import time
@@ -132,8 +133,10 @@ class _Worker:
         except HandoutError as err:
             return Result(self.records(task, "", "failed"), err.problems, appointment_id=task.appointment_id)
         try:
+            # One flush for the whole run (see run): a rerun checks every file against its
+            # sha256 in the manifest, so a file lost to a power cut is built again.
             write_atomic(confined(self.out, task.file), pdf, mode=0o600 if task.appointment_id
-                         else 0o644)
+                         else 0o644, durable=False)
         except DeliveryError as err:
             return Result([], err.problems, fatal=True)
         return Result(self.records(task, hashlib.sha256(pdf).hexdigest(), "built"), [], packet=task.packet)
@@ -235,6 +238,7 @@ def run(library: Library, tasks: Iterable[Task], out: Path, jobs: int, force: bo
     finally:
         progress.close()
         writer.close()
+        os.sync()  # the files written without a flush each, and the manifest
     summary.seconds = time.perf_counter() - start
     return summary
 

@@ -249,6 +249,13 @@ def test_rerun_skips_what_is_up_to_date_and_rebuilds_what_changed(lib: Path, tmp
     repaired = cli(lib, "batch", "--appointments", str(appointments), "--out", str(out))
     assert summary(repaired).startswith("Built 1 document, skipped 4 (up to date), failed 0 in ")
     assert files(out)["alder/A1001/needling-consent.pdf"] == before["alder/A1001/needling-consent.pdf"]
+    # Files are flushed to disk once per run: what a power cut leaves (an empty or a missing
+    # file behind a manifest line) is built again.
+    (out / "alder/A1001/needling-aftercare.pdf").write_bytes(b"")
+    (out / "birch/A1002/needling-pre-treatment.pdf").unlink()
+    lost = cli(lib, "batch", "--appointments", str(appointments), "--out", str(out))
+    assert summary(lost).startswith("Built 2 documents, skipped 3 (up to date), failed 0 in ")
+    assert files(out) == after | {"alder/A1001/needling-consent.pdf": before["alder/A1001/needling-consent.pdf"]}
     forced = cli(lib, "batch", "--appointments", str(appointments), "--out", str(out), "--force")
     assert summary(forced).startswith("Built 5 documents, skipped 0 (up to date), failed 0 in ")
 
