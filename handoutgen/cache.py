@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from .library import Library
     from .replay import Layout
 
-FORMAT = 2  # raise when what is pickled changes shape
+FORMAT = 3  # raise when what is pickled changes shape
 MAX_ENTRIES = 200  # per kind of entry; the oldest half goes when there are more
 _NOT_HASHED = (".ttf", ".otf")  # big and never edited in place: size and times are enough
 _INPUT_DIRS = ("handouts", "templates", "assets")

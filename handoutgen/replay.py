@@ -12,7 +12,7 @@ import copy
 import dataclasses
 import io
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -157,6 +157,9 @@ class Layout:
     footers: list[Footer]  # one per document
     value_style: ParagraphStyle
     tree: Node  # the structure tree, with the content recorded for each element
+    # A footer's page code, by (document, page, pages): the same for every patient's copy
+    # unless it holds the patient's name (see draw_footer).
+    footer_code: dict[tuple[int, int, int], list[str]] = field(default_factory=dict)
 
 
 def fill(label: str, **values: str) -> str:
@@ -171,6 +174,16 @@ def escape(value: str) -> str:
     return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+@lru_cache(maxsize=64)  # dates, areas and practitioners recur from patient to patient
+def _fitted(value: str, style: ParagraphStyle, width: float) -> Any:
+    """A value drawn as a full layout draws it, or None when it needs more room than its field."""
+    import_platypus()  # only to draw a value
+    from .flowables import fitted_value, value_room
+
+    para = fitted_value(escape(value), style, width)
+    return None if para.wrap(width, 1e6)[1] > value_room(style) + 0.01 else para
+
+
 def snapshot(state: Any) -> Any:
     """Copy a TTFont subset state, so each PDF starts from the layout's glyph codes."""
     copied = TTFont.State.__new__(TTFont.State)
@@ -179,6 +192,34 @@ def snapshot(state: Any) -> Any:
     copied.subsets = [list(subset) for subset in state.subsets]
     copied.frozen = 0
     return copied
+
+
+def draw_footer(canv: Canvas, lay: Layout, document: int, number: int, total: int,
+                identifier: tuple[str, str] | None) -> None:
+    """Draw a document's footer on a page; its code is kept for the next copy of the layout.
+
+    The code can be kept when drawing it gave no glyph a new code: every copy starts from the
+    layout's glyph codes, so it then draws the same. A footer with a patient's name is drawn
+    each time.
+    """
+    footer = lay.footers[document]
+    if identifier is not None and any(identifier):
+        footer(canv, number, total, identifier)
+        return
+    key = (document, number, total)
+    found = lay.footer_code.get(key)
+    if found is not None:
+        canv._code.extend(found)
+        return
+    start, glyphs = len(canv._code), _glyphs(canv)
+    footer(canv, number, total, identifier)
+    if _glyphs(canv) == glyphs:
+        lay.footer_code[key] = canv._code[start:]
+
+
+def _glyphs(canv: Canvas) -> int:
+    """How many glyphs have a code in this PDF's font subsets."""
+    return sum(len(font.state[canv._doc].assignments) for font in canv._doc.delayedFonts)
 
 
 def emit(lay: Layout, values: tuple[str, ...] = (),
@@ -193,11 +234,8 @@ def emit(lay: Layout, values: tuple[str, ...] = (),
     for page in lay.pages:
         for slot, _index, width in page.slots:
             if slot < len(values) and values[slot]:
-                import_platypus()  # only to draw a value
-                from .flowables import fitted_value, value_room
-
-                para = fitted_value(escape(values[slot]), lay.value_style, width)
-                if para.wrap(width, 1e6)[1] > value_room(lay.value_style) + 0.01:
+                para = _fitted(values[slot], lay.value_style, width)
+                if para is None:
                     return None
                 filled[slot] = para
     out = io.BytesIO()
@@ -240,8 +278,8 @@ def emit(lay: Layout, values: tuple[str, ...] = (),
             canv.addOutlineEntry(title, key, level=level)
         if page.document >= 0:
             numbers[page.document] += 1
-            lay.footers[page.document](canv, numbers[page.document], totals[page.document],
-                                       identifiers[page.document] if identifiers else None)
+            draw_footer(canv, lay, page.document, numbers[page.document], totals[page.document],
+                        identifiers[page.document] if identifiers else None)
         Canvas.showPage(canv)
     write_tree(canv, lay.tree, len(lay.pages), extra, lay.meta["title"], lay.meta["lang"])
     canv.save()
