@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
-from xml.sax.saxutils import escape as xml_escape
 
 from reportlab.pdfbase import pdfdoc, ttfonts
 from reportlab.pdfgen.canvas import Canvas
@@ -231,6 +230,11 @@ class _Uncompressed(pdfdoc.PDFStream):  # type: ignore[misc]
         dictionary["Length"] = len(content)
         head: bytes = pdfdoc.format(dictionary, document)
         return head + b"\nstream\n" + content + b"\nendstream\n"
+
+
+def xml_escape(text: str) -> str:
+    """Escape text for XML (xml.sax.saxutils would import urllib and http at start-up)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _xmp(title: str, language: str) -> Any:
