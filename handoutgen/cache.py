@@ -29,6 +29,7 @@ import pickle
 import sys
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -119,6 +120,21 @@ def _stat(path: Path) -> tuple[int, ...]:
     return st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev, st.st_mode
 
 
+def remembered(parts: tuple[Any, ...], path: Path, make: Callable[[], Any]) -> Any:
+    """A value made from the file at `path` (and `parts`), kept until the file or program changes."""
+    base = folder()
+    if base is None:
+        return make()
+    key = _digest(repr(("file", _program(), parts, str(path), _stat(path))))
+    entry = base / "files" / f"{key}.pickle"
+    found = _read(entry, key)
+    if found is None:
+        found = make()
+        _write(entry, key, found)
+    return found
+
+
+@lru_cache(maxsize=1)
 def _program() -> str:
     """What the program is: handoutgen's sources, and the versions of what writes the PDF."""
     import reportlab
