@@ -8,14 +8,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .blocks import Document
-from .compose import TEMPLATE_SUFFIX, Request, compose, template_dirs
-from .content import KINDS
+from .compose import Request, compose, template_dirs
 from .coverage import check_coverage, uses_italic
 from .errors import HandoutError, Problem, Problems, RenderError, UsageError
 from .fonts import describe, register, register_italic, uncovered
 from .library import Library
 from .load import display
-from .patient import FIELDS, allowed_fields, check_value, normalise
+from .patient import check_value, normalise
 from .replay import render, strip
 
 if TYPE_CHECKING:
@@ -32,15 +31,16 @@ def check_patient(library: Library, clinic_id: str, kinds: Iterable[str],
     entry = library.clinics[clinic_id]
     font = register(library.fonts[entry.clinic.font])
     kinds = tuple(kinds)
-    allowed = allowed_fields(kinds)
+    fields = library.registry.fields
+    allowed = library.registry.allowed_fields(kinds)
     problems = Problems()
     checked: dict[str, str] = {}
     for name, raw, source, line in values:
         if name not in allowed:
-            where = "unknown field" if name not in FIELDS else f"not used by {', '.join(kinds)}"
+            where = "unknown field" if name not in fields else f"not used by {', '.join(kinds)}"
             problems.add(source, line, name, where, "expected one of: " + ", ".join(allowed))
             continue
-        found = check_value(name, raw, entry.clinic)
+        found = check_value(fields[name], raw, entry.clinic)
         if found is not None:
             problems.add(source, line, name, *found)
             continue
@@ -57,7 +57,7 @@ def check_patient(library: Library, clinic_id: str, kinds: Iterable[str],
 def template_source(library: Library, request: Request) -> str:
     """The template file a request's document comes from, for messages."""
     entry = library.clinics[request.clinic]
-    name = request.kind + TEMPLATE_SUFFIX
+    name = library.registry.kinds[request.kind].template
     found = next((d / name for d in template_dirs(library.root, entry) if (d / name).is_file()),
                  Path(name))
     return display(found)
@@ -95,7 +95,7 @@ def all_requests(library: Library) -> list[Request]:
             for language in entry.clinic.languages:
                 if language in treatment.languages:
                     requests.extend(Request(clinic_id, treatment_id, kind, language)
-                                    for kind in KINDS)
+                                    for kind in library.registry.kinds)
     return requests
 
 

@@ -28,7 +28,6 @@ from typing import Any
 from .branding import Clinic, Mail
 from .build import render_documents
 from .compose import Request, compose, fingerprint, render_template, template_dirs
-from .content import KINDS
 from .errors import BrandingError, DeliveryError, HandoutError, Problem, Problems, TemplateError
 from .ledger import IN_DOUBT, SETTLED, Ledger, PasscodeList
 from .library import ClinicEntry, Library, inside
@@ -244,7 +243,8 @@ def details(library: Library, item: Outgoing, clinic: Clinic) -> dict[str, Any]:
     first = item.requests[0]
     content = library.treatments[first.treatment].languages[first.language]
     labels = library.labels[first.language]
-    return {"patient": display_values(patient_values(item), clinic, labels.months, labels.text),
+    return {"patient": display_values(patient_values(item), clinic, labels.months, labels.text,
+                                      library.registry),
             "treatment": {"id": first.treatment, "name": content.facts.name},
             "documents": [{"title": content.kinds[r.kind].title, "kind": r.kind} for r in item.requests]}
 
@@ -260,7 +260,8 @@ def check_templates(library: Library) -> None:
             continue
         for treatment_id, treatment in sorted(library.treatments.items()):
             for language in (lang for lang in entry.clinic.languages if lang in treatment.languages):
-                requests = tuple(Request(clinic_id, treatment_id, kind, language) for kind in KINDS)
+                requests = tuple(Request(clinic_id, treatment_id, kind, language)
+                                 for kind in library.registry.kinds)
                 example = Outgoing("check", "patient@example.org", requests)
                 try:
                     compose_message(library, example, [("example.pdf", b"%PDF-")], "<check@example.org>",

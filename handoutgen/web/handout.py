@@ -18,13 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from ..appointments import APPOINTMENT_ID, packet_order
+from ..appointments import APPOINTMENT_ID
 from ..build import check_patient, edition_suffix, render_documents
 from ..compose import Request, compose
-from ..content import KINDS
 from ..errors import HandoutError, Problem, UsageError
 from ..library import Library
-from ..patient import ADDRESS_DOC, FIELDS, allowed_fields, for_kind, is_address, is_date
+from ..patient import ADDRESS_DOC, is_address, is_date
 
 FORM = "the form"  # where a problem with a form value comes from
 PAPERS: dict[str, str] = {"a4": "A4 (210 by 297 mm)", "letter": "US Letter (8.5 by 11 in)"}
@@ -122,11 +121,12 @@ class Engine:
              action: str) -> tuple[Choice, Findings, tuple[Request, ...]]:
         """Check a submitted form; the requests to build when it is fine."""
         entry = self.library.clinics[clinic]
+        registry = self.library.registry
         findings = Findings()
         choice = Choice(clinic, form.get("treatment", ""), form.get("language", ""),
-                        tuple(k for k in KINDS if k in kinds), form.get("paper", entry.clinic.paper),
+                        tuple(k for k in registry.kinds if k in kinds), form.get("paper", entry.clinic.paper),
                         form.get("duplex") == "yes",
-                        {name: form.get(name, "") for name in FIELDS},
+                        {name: form.get(name, "") for name in registry.fields},
                         form.get("email", "").strip()[:MAX_EXTRA],
                         form.get("appointment_id", "").strip()[:MAX_EXTRA],
                         form.get("date_of_birth", "").strip()[:MAX_EXTRA],
@@ -142,7 +142,7 @@ class Engine:
             findings.add("documents", "Choose each document once, from the list.")
         if choice.paper not in PAPERS:
             findings.add("paper", "Choose A4 or US Letter.")
-        used = allowed_fields(choice.kinds or tuple(KINDS))
+        used = registry.allowed_fields(choice.kinds or registry.kinds)
         if not choice.values["patient_name"].strip():
             findings.add("patient_name", "Enter the patient's name.")
         if action == "email":
@@ -150,14 +150,15 @@ class Engine:
         values = [(name, choice.values[name], FORM, 1) for name in used
                   if choice.values[name].strip()]
         try:
-            checked = check_patient(self.library, clinic, choice.kinds or tuple(KINDS), values)
+            checked = check_patient(self.library, clinic, choice.kinds or registry.kinds, values)
         except UsageError as err:
-            findings.take(err.problems, list(FIELDS))
+            findings.take(err.problems, list(registry.fields))
             checked = {}
         if findings:
             return choice, findings, ()
-        requests = tuple(Request(clinic, choice.treatment, kind, choice.language, for_kind(checked, kind),
-                                 choice.large_print) for kind in packet_order(choice.kinds))
+        requests = tuple(Request(clinic, choice.treatment, kind, choice.language,
+                                 registry.for_kind(checked, kind), choice.large_print)
+                         for kind in registry.in_packet_order(choice.kinds))
         return choice, findings, requests
 
     def _check_email(self, choice: Choice, findings: Findings) -> None:
@@ -197,7 +198,7 @@ class Engine:
         for clinic_id, entry in self.library.clinics.items():
             for treatment in self.library.treatments:
                 for language in self.offered(clinic_id, treatment)[:1]:
-                    for kind in KINDS:
+                    for kind in self.library.registry.kinds:
                         # a broken layout is reported when someone asks for it
                         with contextlib.suppress(HandoutError):
                             self.pdf((Request(clinic_id, treatment, kind, language),), entry.clinic.paper)
