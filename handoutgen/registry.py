@@ -93,7 +93,7 @@ class KindDecl:
                          pattern=r"^[a-z0-9][a-z0-9-]*\.xml\.j2$", max_len=60,
                          pattern_doc="a name such as consent.xml.j2")
     fields: Texts = spec("the patient fields it prints, from fields.yaml", min_items=1, **NAME)
-    packet: int = spec("its place in a packet: the order a patient meets the documents, 1 first",
+    packet: int = spec("its place in a packet: the order a patient meets the documents, lowest first",
                        min_value=1, max_value=99)
     letter: str = spec("what it adds to the form code, e.g. C for MESO-C", pattern=r"^[A-Z0-9]{1,3}$",
                        pattern_doc="1 to 3 capital letters or digits")
