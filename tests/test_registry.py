@@ -8,16 +8,23 @@ from __future__ import annotations
 import email
 import io
 import shutil
+from collections.abc import Iterator
 from email import policy
 from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
 from conftest import bookmarks, cli, copy_library, edit, flat, line_of, pdf_text, text_of
+from playwright.sync_api import Browser
 from pypdf import PdfReader
+from servers import Cups
 from test_batch import write_csv
 from test_email import passcodes, pdfs
+from test_print import cups, printed, spooler
+from test_web import CLINICS, browser, choose, download
+from web_helpers import DESKTOP, serving
 
+__all__ = ["browser", "cups", "spooler"]  # fixtures of other modules, used here
 MORE = Path(__file__).resolve().parent / "library-more"
 KINDS, FIELDS = "handouts/kinds.yaml", "handouts/fields.yaml"
 HISTORY = ("build", "--clinic", "alder", "--treatment", "needling", "--kind", "medical-history")
@@ -159,3 +166,49 @@ def test_text_of_a_declared_part_is_checked_like_all_content(more: Path) -> None
     line = line_of(text_of(more, "handouts/peel/en/medical-history.yaml"), "notes:")
     assert run.errors == [f"error: handouts/peel/en/medical-history.yaml:{line}: notes: unknown field "
                           "(allowed: title, intro, questions_title, questions, medicines)"]
+
+
+@pytest.mark.slow
+def test_print_sends_the_new_kind_first_in_the_packet(more: Path, spooler: Cups) -> None:
+    run = cli(more, "print", "--clinic", "alder", "--treatment", "needling", "--kind", "consent",
+              "--kind", "medical-history", "--patient-name", "Ana Lima", "--field", "allergies=Latex",
+              "--printer", "frontdesk")
+    assert run.code == 0, run.err
+    header, pdf = printed(spooler, "frontdesk")
+    assert b'@PJL JOB NAME = "needling medical-history consent"' in header
+    first = flat(pdf.pages[0].extract_text())
+    assert "Your medical history before needling" in first and "Latex" in first
+
+
+@pytest.fixture(scope="module")
+def more_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The fixture library served on 127.0.0.1; the address that opens it."""
+    with serving(more_library(tmp_path_factory.mktemp("web") / "more")) as served:
+        yield served.start
+
+
+@pytest.mark.slow
+def test_the_web_page_offers_the_new_kind_and_asks_for_the_new_field(more_site: str, browser: Browser,
+                                                                       tmp_path: Path) -> None:
+    context = browser.new_context(viewport=DESKTOP, accept_downloads=True)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    try:
+        page.goto(more_site)
+        page.get_by_role("link", name=CLINICS["alder"]).click()
+        choose(page, "aftercare")
+        assert page.locator("#f-allergies").is_hidden()  # only the new kind uses it
+        choose(page, "medical-history", "aftercare")
+        field = page.get_by_label("Known allergies")
+        assert field.is_visible()
+        assert page.locator("#allergies-hint").inner_text() == (
+            "For example: penicillin, latex. Empty leaves a line to write on. Used on: Medical history form.")
+        page.get_by_label("Patient's full name").fill("Ana Lima")
+        field.fill("Latex")
+        name, pdf = download(page, "Download PDF", tmp_path)
+        assert name == "alder-needling-medical-history-aftercare.pdf"
+        assert [title for title, _page in bookmarks(PdfReader(pdf))] == [
+            "Your medical history before needling", "Aftercare after needling"]
+        assert "Latex" in flat(pdf_text(pdf))
+    finally:
+        context.close()
