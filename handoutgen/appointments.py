@@ -20,10 +20,10 @@ from .branding import Appointments, Clinic, column_key
 from .build import check_patient, edition_suffix, language_suffix
 from .compose import Request
 from .errors import BrandingError, HandoutError, Problem, Problems, UsageError
-from .library import APPOINTMENT_COLUMNS, CLINICS_DIR, Library, load_library, read_registry
-from .load import load_yaml
+from .library import CLINICS_DIR, Library, load_library, read_registry
+from .load import load_yaml, path_text
 from .patient import ADDRESS_DOC, check_value, is_address
-from .registry import Registry
+from .registry import APPOINTMENT_COLUMNS, Registry
 from .runner import Summary, Task, inputs_key, plural, run
 from .schema import convert
 from .tables import Line, Table, open_table
@@ -144,6 +144,7 @@ def directory(root: Path) -> Directory:
     columns: dict[str, set[str]] = {}
     clinics: dict[str, str] = {}
     problems = Problems()
+    registry = read_registry(root)
     base = root / CLINICS_DIR
     for path in sorted(base.glob("*/clinic.yaml")) if base.is_dir() else []:
         clinics[id_key(path.parent.name)] = path.parent.name
@@ -157,10 +158,15 @@ def directory(root: Path) -> Directory:
         if not isinstance(data.get("appointments"), dict):
             continue
         settings = convert(Appointments, loaded, problems, ("appointments",))
-        for name, column in (settings.columns if settings else {}).items():
+        if settings is None:
+            continue
+        for where, message, allowed in registry.alias_problems(settings.columns, column_key):
+            problems.add(loaded.file, loaded.line(("appointments", *where)),
+                         path_text(("appointments", *where)), message, allowed)
+        for name, column in settings.columns.items():
             columns.setdefault(column_key(name), set()).add(column)
     problems.raise_if_any(BrandingError)
-    return Directory(columns, clinics, read_registry(root))
+    return Directory(columns, clinics, registry)
 
 
 class AppointmentsFile:

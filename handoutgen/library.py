@@ -11,11 +11,11 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from .branding import Clinic, FontFamily
+from .branding import Clinic, FontFamily, column_key
 from .content import MODELS, ClinicAdditions, Facts, TreatmentMeta
 from .errors import BrandingError, ContentError, HandoutError, Problems
 from .load import Loaded, PathT, display, failing, load_yaml, open_limited, path_text
-from .registry import FieldDecl, KindDecl, Registry, convert_part
+from .registry import APPOINTMENT_COLUMNS, FieldDecl, KindDecl, Registry, convert_part
 from .schema import convert, spec
 
 CONTENT_DIR = "handouts"
@@ -224,7 +224,7 @@ def _load(path: Path, error: type[HandoutError], g: Gather) -> Loaded | None:
 
 
 def load_clinic(folder: Path, library_fonts: dict[str, FontEntry], treatments: dict[str, Treatment],
-                labels: dict[str, Labels], g: Gather) -> ClinicEntry | None:
+                labels: dict[str, Labels], registry: Registry, g: Gather) -> ClinicEntry | None:
     """Load and cross-check one clinic folder."""
     loaded = _load(folder / "clinic.yaml", BrandingError, g)
     clinic = convert(Clinic, loaded, g.problems) if loaded else None
@@ -237,6 +237,9 @@ def load_clinic(folder: Path, library_fonts: dict[str, FontEntry], treatments: d
         ok = False
         g.problems.add(loaded.file, loaded.line(path), path_text(path), message, allowed)
 
+    if clinic.appointments is not None:
+        for path, message, allowed in registry.alias_problems(clinic.appointments.columns, column_key):
+            fail(("appointments", *path), message, allowed)
     if folder.parent.name == CLINICS_DIR.name and clinic.id != folder.name:
         fail(("id",), f"id {clinic.id!r} differs from its folder name", f"use {folder.name!r}")
     if clinic.font in g.declared_fonts - set(library_fonts):
@@ -553,9 +556,7 @@ def _check_fields(fields: dict[str, FieldDecl], loaded: Loaded, labels: dict[str
     return ok
 
 
-# The columns of an appointment file that hold no patient field (fields.yaml names the others).
-APPOINTMENT_COLUMNS = ("appointment_id", "clinic", "treatment", "documents", "language", "email",
-                       "large_print")
+IDENTIFIERS = ("patient_name", "date_of_birth")  # what an identified kind prints on every page
 
 
 def _check_kinds(root: Path, kinds: dict[str, KindDecl], loaded: Loaded, fields: dict[str, FieldDecl],
@@ -571,6 +572,9 @@ def _check_kinds(root: Path, kinds: dict[str, KindDecl], loaded: Loaded, fields:
         problems += [((kind, "fields", i), f"unknown field {name!r}",
                       f"a field of {CONTENT_DIR}/{FIELDS_FILE}: " + ", ".join(fields))
                      for i, name in enumerate(decl.fields) if name not in fields]
+        problems += [((kind, "identified"), f"needs the field {name!r}",
+                      f"{name} in {CONTENT_DIR}/{FIELDS_FILE}: every page prints it")
+                     for name in IDENTIFIERS if decl.identified and name not in fields]
         problems += [((kind, "labels"), f"no name in {lang!r}",
                       f"labels: {lang}: its name in the master language (others fall back to it)")
                      for lang in sorted({MASTER} & set(labels) - set(decl.labels))]
@@ -612,7 +616,7 @@ def load_library(root: Path, clinics: Collection[str] | None = None, treatment: 
             treatments[found.meta.id] = found
     loaded: dict[str, ClinicEntry] = {}
     for folder in _clinic_folders(root, clinics):
-        entry = load_clinic(folder, fonts, treatments, labels, g)
+        entry = load_clinic(folder, fonts, treatments, labels, registry, g)
         if entry is not None:
             loaded[entry.clinic.id] = entry
     if deep:

@@ -29,6 +29,9 @@ DISPLAY: dict[str, Display] = {"text": "plain", "date": "date", "time": "time",
                                "practitioner": "practitioner", "birth": "date"}
 INPUTS: dict[str, WebInput] = {"text": "text", "date": "date", "time": "time",
                                "practitioner": "select", "birth": "date"}
+# The columns of an appointment file that hold no patient field (fields.yaml names the others).
+APPOINTMENT_COLUMNS = ("appointment_id", "clinic", "treatment", "documents", "language", "email",
+                       "large_print")
 PART_TYPES: dict[str, Any] = {"text": str, "texts": tuple[str, ...], "named-texts": tuple[NamedText, ...]}
 
 
@@ -179,6 +182,22 @@ class Registry:
     def columns(self) -> dict[str, str]:
         """Appointment-file column -> the field it holds."""
         return {decl.csv.column: name for name, decl in self.fields.items() if decl.csv is not None}
+
+    def all_columns(self) -> tuple[str, ...]:
+        """Every column an appointment file may have."""
+        return (*APPOINTMENT_COLUMNS, *self.columns())
+
+    def alias_problems(self, aliases: Mapping[str, str], key: Callable[[str], str]) -> Check:
+        """What is wrong with a clinic's own names for the columns (clinic.yaml's appointments.columns)."""
+        columns = self.all_columns()
+        own = {key(c): c for c in columns}
+        for name, column in aliases.items():
+            if column not in columns:
+                yield ("columns", name), f"{column!r} is not allowed", \
+                    "expected one of: " + ", ".join(columns)
+            elif own.get(key(name), column) != column:
+                yield ("columns", name), f"{name!r} is the name of handoutgen's own column", \
+                    "another name, or leave it out"
 
     def identified(self) -> Iterator[str]:
         """Kinds that print the patient's name and date of birth on every page."""

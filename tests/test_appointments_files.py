@@ -174,8 +174,8 @@ def test_other_programs_column_names_from_clinic_yaml(lib: Path) -> None:
     check = cli(lib, "check")
     assert check.errors == [
         f"error: {ALDER}:{line}: appointments.columns.Client Name: 'patient' is not allowed (expected one "
-        "of: appointment_id, clinic, patient_name, treatment, documents, date, time, practitioner, language, "
-        "email, area, date_of_birth, large_print)"]
+        "of: appointment_id, clinic, treatment, documents, language, email, large_print, patient_name, "
+        "date_of_birth, practitioner, area, date, time)"]
 
 
 def test_an_unclosed_quote_is_reported_where_it_opened_and_no_row_is_lost(lib: Path) -> None:

@@ -83,6 +83,17 @@ def test_batch_packet_puts_the_new_kind_first_and_reads_the_new_column(more: Pat
     assert "Latex" in flat(packet.pages[0].extract_text())
 
 
+def test_a_clinic_may_give_the_new_column_its_own_name(more: Path, tmp_path: Path) -> None:
+    with (more / "assets/clinics/alder/clinic.yaml").open("a", encoding="utf-8") as handle:
+        handle.write("appointments:\n  columns:\n    Allergy Notes: allergies\n")
+    rows = [["A1", "alder", "Ana Lima", "needling", "history", "2026-12-01", "10:30", "ann-ash", "Nuts", ""]]
+    day = write_csv(tmp_path / "day.csv", rows, [*HEADER[:-2], "Allergy Notes", "email"])
+    out = tmp_path / "out"
+    run = cli(more, "batch", "--appointments", str(day), "--out", str(out), "--jobs", "1")
+    assert (run.code, run.err) == (0, "")
+    assert "Nuts" in flat(pdf_text(out / "alder/A1/needling-medical-history.pdf"))
+
+
 def test_an_unknown_column_is_reported_not_ignored(more: Path, tmp_path: Path) -> None:
     rows = [["A1", "alder", "Ana Lima", "needling", "history", "2026-12-01", "10:30", "ann-ash", "", "",
              "VIP"]]
