@@ -482,8 +482,7 @@ def _language(library: Library, row: dict[str, str], clinic: str | None, treatme
     entry = library.clinics.get(clinic or "")
     if entry is None or treatment is None:
         return None
-    offered = [lang for lang in entry.clinic.languages
-               if lang in library.treatments[treatment].languages]
+    offered = library.offered(entry.clinic.id, treatment)
     given = row.get("language", "")
     language = _match(given, offered) if given else entry.clinic.languages[0]
     if language not in offered:

@@ -90,12 +90,11 @@ def build_document(library: Library, request: Request, store: LayoutCache | None
 def all_requests(library: Library) -> list[Request]:
     """Every (clinic, treatment, kind, language) the library can build, without patient data."""
     requests: list[Request] = []
-    for clinic_id, entry in sorted(library.clinics.items()):
-        for treatment_id, treatment in sorted(library.treatments.items()):
-            for language in entry.clinic.languages:
-                if language in treatment.languages:
-                    requests.extend(Request(clinic_id, treatment_id, kind, language)
-                                    for kind in library.registry.kinds)
+    for clinic_id in sorted(library.clinics):
+        for treatment_id in sorted(library.treatments):
+            for language in library.offered(clinic_id, treatment_id):
+                requests.extend(Request(clinic_id, treatment_id, kind, language)
+                                for kind in library.registry.kinds)
     return requests
 
 

@@ -191,8 +191,7 @@ def _pick(library: Library, argv: Sequence[str], args: argparse.Namespace) -> li
     language = args.language
     if clinic_id is not None and args.treatment in library.treatments:
         clinic = library.clinics[clinic_id].clinic
-        offered = [lang for lang in clinic.languages
-                   if lang in library.treatments[args.treatment].languages]
+        offered = library.offered(clinic_id, args.treatment)
         language = language or (offered[0] if offered else clinic.languages[0])
         if language not in offered:
             bad("--language", language, offered)

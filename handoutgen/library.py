@@ -98,6 +98,12 @@ class ClinicEntry:
         return self.by_language.get(language, {}).get(treatment)
 
 
+def offered(clinic: Clinic, treatment: Treatment) -> list[str]:
+    """The languages a clinic hands a treatment out in: its languages the treatment has, its first
+    language first."""
+    return [lang for lang in clinic.languages if lang in treatment.languages]
+
+
 def additions_file(folder: Path, treatment: str, language: str, default: str) -> Path:
     """content/<treatment>.yaml for a clinic's first language, content/<treatment>.<language>.yaml
     for each other one."""
@@ -129,6 +135,10 @@ class Library:
     wording: dict[str, Wording] = field(default_factory=dict)  # "en-GB" -> that country's words
     clinic_ids: tuple[str, ...] = ()  # every clinic folder, including those not loaded
     treatment_ids: tuple[str, ...] = ()  # every treatment folder, including those not loaded
+
+    def offered(self, clinic: str, treatment: str) -> list[str]:
+        """The languages a clinic hands a treatment out in, its first language first."""
+        return offered(self.clinics[clinic].clinic, self.treatments[treatment])
 
 
 class Gather:
@@ -296,10 +306,10 @@ def _load_all_additions(folder: Path, clinic: Clinic, treatments: dict[str, Trea
             by_language.setdefault(language or default, {})[treatment_id] = extra
     for treatment_id, master in sorted(by_language.get(default, {}).items()):
         master_path = additions_file(folder, treatment_id, default, default)
-        for language in clinic.languages[1:]:
+        for language in offered(clinic, treatments[treatment_id]):
+            if language == default:
+                continue
             path = additions_file(folder, treatment_id, language, default)
-            if language not in treatments[treatment_id].languages:
-                continue  # not built in that language, so nothing can leak
             if not path.is_file():
                 g.problems.add(display(path), 1, "(document)",
                                f"file is missing: the clinic offers {treatment_id} in {language!r} "
@@ -653,10 +663,8 @@ def check_clinic_text(root: Path, entry: ClinicEntry, font: FontEntry, treatment
              *(additions_file(entry.folder, t, lang, default)
                for lang, extra in entry.by_language.items() for t in extra)]
     for treatment in treatments.values():
-        for lang in entry.clinic.languages:
-            if lang in treatment.languages:
-                files += [treatment.folder / lang / f"{name}.yaml"
-                          for name in ("facts", *library_kinds)]
+        for lang in offered(entry.clinic, treatment):
+            files += [treatment.folder / lang / f"{name}.yaml" for name in ("facts", *library_kinds)]
     for lang in entry.clinic.languages:
         files.append(root / CONTENT_DIR / LABELS_DIR / f"{lang}.yaml")
     for path in files:

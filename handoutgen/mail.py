@@ -258,8 +258,8 @@ def check_templates(library: Library) -> None:
     for clinic_id, entry in sorted(library.clinics.items()):
         if entry.clinic.mail is None:
             continue
-        for treatment_id, treatment in sorted(library.treatments.items()):
-            for language in (lang for lang in entry.clinic.languages if lang in treatment.languages):
+        for treatment_id in sorted(library.treatments):
+            for language in library.offered(clinic_id, treatment_id):
                 requests = tuple(Request(clinic_id, treatment_id, kind, language)
                                  for kind in library.registry.kinds)
                 example = Outgoing("check", "patient@example.org", requests)

@@ -64,7 +64,7 @@ def create_app(settings: Settings, library: Library) -> Flask:
 
     def treatments_of(clinic_id: str) -> list[str]:
         """The treatments a clinic hands out in at least one of its languages."""
-        found = [t for t in sorted(library.treatments) if engine.offered(clinic_id, t)]
+        found = [t for t in sorted(library.treatments) if library.offered(clinic_id, t)]
         if not found:
             abort(404, "This clinic hands out no treatment in its languages yet.")
         return found
@@ -114,12 +114,12 @@ def create_app(settings: Settings, library: Library) -> Flask:
         offered = treatments_of(clinic_id)
         treatment_id = choice.treatment if choice.treatment in offered else offered[0]
         treatment = library.treatments[treatment_id]
-        language = choice.language if choice.language in engine.offered(clinic_id, treatment_id) else \
-            engine.offered(clinic_id, treatment_id)[0]
+        language = choice.language if choice.language in library.offered(clinic_id, treatment_id) else \
+            library.offered(clinic_id, treatment_id)[0]
         content = treatment.languages[language]
         treatments = [(tid, library.treatments[tid].languages[
-            engine.offered(clinic_id, tid)[0]].facts.name) for tid in offered]
-        languages = sorted({lang for tid, _ in treatments for lang in engine.offered(clinic_id, tid)},
+            library.offered(clinic_id, tid)[0]].facts.name) for tid in offered]
+        languages = sorted({lang for tid, _ in treatments for lang in library.offered(clinic_id, tid)},
                            key=entry.clinic.languages.index)
         registry = library.registry
         fields = [{"name": name, "label": spec.web.label, "hint": spec.web.hint or "",
@@ -140,7 +140,7 @@ def create_app(settings: Settings, library: Library) -> Flask:
         entry = library.clinics[clinic_id]
         first = treatments_of(clinic_id)[0]
         chosen = tuple(k for k, decl in library.registry.kinds.items() if decl.web.chosen)
-        choice = Choice(clinic_id, first, engine.offered(clinic_id, first)[0], chosen, entry.clinic.paper)
+        choice = Choice(clinic_id, first, library.offered(clinic_id, first)[0], chosen, entry.clinic.paper)
         return form_page(clinic_id, choice)
 
     @app.post("/c/<clinic_id>/")

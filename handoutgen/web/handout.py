@@ -102,11 +102,6 @@ class Engine:
         self.lock = threading.Lock()
         self._papers: dict[str, Library] = {}
 
-    def offered(self, clinic: str, treatment: str) -> list[str]:
-        """The languages a clinic hands a treatment out in, its default first."""
-        languages = self.library.treatments[treatment].languages
-        return [lang for lang in self.library.clinics[clinic].clinic.languages if lang in languages]
-
     def library_for(self, paper: str) -> Library:
         """The library whose clinics print on `paper`: the loaded one, or a copy set to that size."""
         if paper not in self._papers:
@@ -133,9 +128,9 @@ class Engine:
                         form.get("large_print") == "yes")
         if choice.treatment not in self.library.treatments:
             findings.add("treatment", "Choose a treatment.")
-        elif choice.language not in self.offered(clinic, choice.treatment):
+        elif choice.language not in self.library.offered(clinic, choice.treatment):
             findings.add("language", "Choose a language this clinic hands the treatment out in: "
-                         + ", ".join(self.offered(clinic, choice.treatment)) + ".")
+                         + ", ".join(self.library.offered(clinic, choice.treatment)) + ".")
         if not kinds:
             findings.add("documents", "Choose at least one document.")
         elif len(choice.kinds) != len(kinds):
@@ -197,7 +192,7 @@ class Engine:
         """Lay out every blank document once, so that the first preview is as quick as the next."""
         for clinic_id, entry in self.library.clinics.items():
             for treatment in self.library.treatments:
-                for language in self.offered(clinic_id, treatment)[:1]:
+                for language in self.library.offered(clinic_id, treatment)[:1]:
                     for kind in self.library.registry.kinds:
                         # a broken layout is reported when someone asks for it
                         with contextlib.suppress(HandoutError):
