@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from datetime import date, time
 from pathlib import Path
 
+from . import naming
 from .branding import Appointments, Clinic, column_key
-from .build import check_patient, edition_suffix, language_suffix
+from .build import check_patient
 from .compose import Request
 from .errors import BrandingError, HandoutError, Problem, Problems, UsageError
 from .library import CLINICS_DIR, Library, load_library, read_registry
@@ -498,13 +499,11 @@ def _tasks(library: Library, base: Request, kinds: list[str], values: dict[str, 
     kinds = library.registry.in_packet_order(kinds) if packet else kinds
     requests = [Request(base.clinic, base.treatment, kind, base.language,
                         library.registry.for_kind(values, kind), base.large_print) for kind in kinds]
-    suffix = language_suffix(library, requests[0]) + edition_suffix(base)
-    folder = f"{base.clinic}/{appointment}/{base.treatment}"
     if packet:
         batch = tuple(requests)
-        return (Task(f"{folder}-packet{suffix}.pdf", batch, duplex, appointment,
+        return (Task(naming.appointment(library, batch, appointment, True), batch, duplex, appointment,
                      inputs_key(library, batch, duplex), packet=True),)
-    return tuple(Task(f"{folder}-{r.kind}{suffix}.pdf", (r,), False, appointment,
+    return tuple(Task(naming.appointment(library, (r,), appointment, False), (r,), False, appointment,
                       inputs_key(library, (r,), False)) for r in requests)
 
 

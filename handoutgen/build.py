@@ -14,6 +14,7 @@ from .errors import HandoutError, Problem, Problems, RenderError, UsageError
 from .fonts import describe, register, register_italic, uncovered
 from .library import Library
 from .load import display
+from .naming import handout
 from .patient import check_value, normalise
 from .replay import render, strip
 
@@ -98,24 +99,6 @@ def all_requests(library: Library) -> list[Request]:
     return requests
 
 
-def language_suffix(library: Library, request: Request) -> str:
-    """"" for a clinic's first language, ".<language>" for its others."""
-    default = library.clinics[request.clinic].clinic.languages[0]
-    return "" if request.language == default else f".{request.language}"
-
-
-def edition_suffix(request: Request) -> str:
-    """".large" for the large-print edition, "" for the standard one."""
-    return ".large" if request.large_print else ""
-
-
-def output_name(library: Library, request: Request) -> str:
-    """<clinic>/<treatment>-<kind>.pdf, with .<language> for a clinic's extra languages and .large
-    for the large-print edition."""
-    return (f"{request.clinic}/{request.treatment}-{request.kind}{language_suffix(library, request)}"
-            f"{edition_suffix(request)}.pdf")
-
-
 def build_many(library: Library, requests: list[Request]) -> dict[Request, bytes]:
     """Build every request in memory; every problem of every document is reported together."""
     problems: list[Problem] = []
@@ -147,7 +130,7 @@ def build_all(library: Library, out: Path, jobs: int, force: bool = False) -> Su
             problems.extend(err.problems)
     if problems:
         raise RenderError(problems)
-    tasks = [runner.Task(output_name(library, r), (r,), inputs=runner.inputs_key(library, (r,), False))
+    tasks = [runner.Task(handout(library, r), (r,), inputs=runner.inputs_key(library, (r,), False))
              for r in requests]
     return runner.run(library, tasks, out, jobs, force, label="handouts", total=len(tasks))
 

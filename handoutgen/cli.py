@@ -16,8 +16,8 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
-from . import __version__
-from .build import build_all, build_document, build_many, check_patient, output_name
+from . import __version__, naming
+from .build import build_all, build_document, build_many, check_patient
 from .cache import Cache
 from .compose import Request
 from .errors import ContentError, DeliveryError, HandoutError, Problem, UsageError
@@ -25,7 +25,6 @@ from .library import CONTENT_DIR, LABELS_DIR, Library, load_library
 from .output import write_atomic
 from .patient import ADDRESS_DOC, SOURCE, check_value, is_address, is_date
 from .runner import plural
-from .secret import keyed_hash
 
 if TYPE_CHECKING:
     from .appointments import Appointment, Plan, Shard
@@ -269,9 +268,7 @@ def cmd_build(root: Path, argv: Sequence[str], args: argparse.Namespace) -> int:
     if args.output:
         target = Path(args.output)
     else:
-        name = output_name(library, request)
-        if request.patient:  # never a patient's name in a file name: a short keyed hash of the document
-            name = name.removesuffix(".pdf") + "-" + keyed_hash(pdf)[:10] + ".pdf"
+        name = naming.personal(library, request, pdf) if request.patient else naming.handout(library, request)
         target = Path("out") / name
     write_atomic(target, pdf, mode=0o600 if request.patient else 0o644)
     print(f"Built {target}")

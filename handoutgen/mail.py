@@ -25,6 +25,7 @@ from email.utils import formataddr, formatdate
 from pathlib import Path
 from typing import Any
 
+from . import naming
 from .branding import Clinic, Mail
 from .build import render_documents
 from .compose import Request, compose, fingerprint, render_template, template_dirs
@@ -174,13 +175,11 @@ def attachments(library: Library, item: Outgoing) -> list[tuple[str, bytes]]:
     detailed body, else the clinic.
     """
     documents = tuple(compose(library, r) for r in item.requests)
-    first = item.requests[0]
-    detailed = settings(library.clinics[first.clinic]).body == "detailed"
-    prefix = first.treatment if detailed else first.clinic
+    detailed = settings(library.clinics[item.requests[0].clinic]).body == "detailed"
     if item.packet:
-        return [(f"{prefix}-packet.pdf",
+        return [(naming.attachment(item.requests, True, detailed),
                  render_documents(library, item.requests, documents, item.duplex))]
-    return [(f"{prefix}-{r.kind}.pdf", render_documents(library, (r,), (d,)))
+    return [(naming.attachment((r,), False, detailed), render_documents(library, (r,), (d,)))
             for r, d in zip(item.requests, documents, strict=True)]
 
 
@@ -393,7 +392,7 @@ class Postbox:
         if protection == "passcode" and self.passcodes.known.get(mid) != passcode:
             self.passcodes.add(_passcode_row(item, passcode, mid))  # before sending: never lost
         if self.dry_run:
-            write_atomic(confined(self.folder / OUTBOX, f"{item.appointment_id}.eml"),
+            write_atomic(confined(self.folder / OUTBOX, naming.message(item.appointment_id)),
                          message.as_bytes(), mode=0o600)
             self.summary.written += 1
         return message

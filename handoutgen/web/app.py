@@ -26,12 +26,13 @@ from waitress.server import create_server
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.wrappers import Response as BaseResponse
 
+from .. import naming
 from ..errors import HandoutError
 from ..library import Library
 from . import security
 from .batch import Jobs
 from .config import Settings
-from .handout import PAPERS, Choice, Engine, Findings, file_name, page_names, printable, readable
+from .handout import PAPERS, Choice, Engine, Findings, page_names, printable, readable
 from .sending import send
 from .theme import Theme, theme_for
 
@@ -162,7 +163,7 @@ def create_app(settings: Settings, library: Library) -> Flask:
         except HandoutError as err:
             findings.take(err.problems, list(library.registry.fields))
             return form_page(clinic_id, choice, findings, status=422)
-        name = file_name(library, requests, choice.paper)
+        name = naming.download(library, requests, choice.paper)
         if action == "preview":
             pages = [("data:image/png;base64," + base64.b64encode(png).decode(), alt) for png, alt in
                      zip(engine.pages(pdf), page_names(library, requests, pdf, choice.duplex), strict=True)]
@@ -225,7 +226,7 @@ def create_app(settings: Settings, library: Library) -> Flask:
         finally:
             job.remove()  # the open file stays readable; nothing is left on disk once it is sent
         return send_file(handle, mimetype="application/zip", as_attachment=True,
-                         download_name=f"handouts-{job.id[:8]}.zip")
+                         download_name=naming.archive(job.id))
 
     @app.errorhandler(RequestEntityTooLarge)
     def too_large(err: RequestEntityTooLarge) -> tuple[str, int]:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Literal
 
 from ..appointments import APPOINTMENT_ID
-from ..build import check_patient, edition_suffix, render_documents
+from ..build import check_patient, render_documents
 from ..compose import Request, compose
 from ..errors import HandoutError, Problem, UsageError
 from ..library import Library
@@ -222,18 +222,6 @@ def page_names(library: Library, requests: tuple[Request, ...], pdf: bytes, dupl
         count = end - start - padded
         names += [f"{title}, page {n} of {count}" for n in range(1, count + 1)] + ["Blank back page"] * padded
     return names
-
-
-def file_name(library: Library, requests: tuple[Request, ...], paper: str) -> str:
-    """<clinic>-<treatment>-<kinds>[-<paper>][.<language>][.large].pdf: no patient name in it."""
-    first = requests[0]
-    entry = library.clinics[first.clinic]
-    name = f"{first.clinic}-{first.treatment}-" + "-".join(r.kind for r in requests)
-    if paper != entry.clinic.paper:
-        name += f"-{paper}"
-    if first.language != entry.clinic.languages[0]:
-        name += f".{first.language}"
-    return name + edition_suffix(first) + ".pdf"
 
 
 def printable(pdf: bytes) -> bytes:
