@@ -11,31 +11,25 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import date, time
 from pathlib import Path
 
-from .branding import COLUMNS, Appointments, Clinic, column_key
-from .build import check_patient, edition_suffix, language_suffix
+from . import naming
+from .branding import Appointments, Clinic, column_key
+from .build import check_patient
 from .compose import Request
-from .content import KINDS
 from .errors import BrandingError, HandoutError, Problem, Problems, UsageError
-from .library import CLINICS_DIR, Library, load_library
-from .load import load_yaml
-from .patient import ADDRESS_DOC, check_value, for_kind, is_address
+from .library import CLINICS_DIR, Library, load_library, read_registry
+from .load import load_yaml, path_text
+from .patient import ADDRESS_DOC, check_value, is_address
+from .registry import APPOINTMENT_COLUMNS, Registry
 from .runner import Summary, Task, inputs_key, plural, run
 from .schema import convert
 from .tables import Line, Table, open_table
 
-REQUIRED = ("appointment_id", "clinic", "patient_name", "treatment", "documents", "date", "time",
-            "practitioner")
-OPTIONAL = tuple(c for c in COLUMNS if c not in REQUIRED)
-PACKET_ORDER = ("pre-treatment", "consent", "aftercare")  # the order a patient meets them
-FIELD_OF = {"patient_name": "patient_name", "date": "appointment_date",
-            "time": "appointment_time", "practitioner": "practitioner", "area": "treatment_area",
-            "date_of_birth": "date_of_birth"}
-COLUMN_OF = {value: key for key, value in FIELD_OF.items()}
+REQUIRED = ("appointment_id", "clinic", "treatment", "documents")  # and the fields' required columns
 MAX_ROWS = 200_000
 MAX_CELL = 500
 BadCell = Callable[[str, str, str], None]  # records a problem in a column of the current row
@@ -61,6 +55,7 @@ class Plan:
     elsewhere: int = 0  # rows of other shards
     documents: int = 0  # documents the rows of this shard ask for
     failed_documents: int = 0  # documents asked for by refused rows
+    ignored: list[Problem] = field(default_factory=list)  # header cells naming no column (warnings)
 
     def line(self, failed: int = 0, done: str = "built") -> str:
         """The row count, in words; `failed` more rows failed after they were read."""
@@ -103,11 +98,6 @@ class Appointment:
         return tuple(r for task in self.tasks for r in task.requests)
 
 
-def packet_order(kinds: Sequence[str]) -> list[str]:
-    """Known kinds in the order a patient meets them (the order of a packet)."""
-    return [k for k in PACKET_ORDER if k in kinds]
-
-
 def id_key(text: str) -> str:
     """An id as it is matched: case and spaces do not count ("Harbour Skin" is harbour-skin)."""
     return re.sub(r"[\s_-]+", "-", text.strip().casefold()).strip("-")
@@ -125,6 +115,24 @@ class Directory:
 
     columns: dict[str, set[str]]  # another name of a column (by column_key) -> the columns it names
     clinics: dict[str, str]  # a clinic's id or name (by id_key) -> its id
+    registry: Registry  # the kinds the documents column names, and the fields' columns
+
+    @property
+    def field_of(self) -> dict[str, str]:
+        """Column -> the patient field it holds."""
+        return self.registry.columns()
+
+    @property
+    def required(self) -> tuple[str, ...]:
+        """The columns every file must have."""
+        fields = self.registry.fields.values()
+        return (*REQUIRED, *(f.csv.column for f in fields if f.csv is not None and f.csv.required))
+
+    @property
+    def filled(self) -> tuple[str, ...]:
+        """The columns every row must fill in."""
+        fields = self.registry.fields.values()
+        return (*REQUIRED, *(f.csv.column for f in fields if f.csv is not None and f.csv.filled))
 
     def clinic(self, text: str) -> str | None:
         """The id of the clinic a cell names by id or by name, in any case and spacing."""
@@ -137,6 +145,7 @@ def directory(root: Path) -> Directory:
     columns: dict[str, set[str]] = {}
     clinics: dict[str, str] = {}
     problems = Problems()
+    registry = read_registry(root)
     base = root / CLINICS_DIR
     for path in sorted(base.glob("*/clinic.yaml")) if base.is_dir() else []:
         clinics[id_key(path.parent.name)] = path.parent.name
@@ -150,10 +159,15 @@ def directory(root: Path) -> Directory:
         if not isinstance(data.get("appointments"), dict):
             continue
         settings = convert(Appointments, loaded, problems, ("appointments",))
-        for name, column in (settings.columns if settings else {}).items():
+        if settings is None:
+            continue
+        for where, message, allowed in registry.alias_problems(settings.columns, column_key):
+            problems.add(loaded.file, loaded.line(("appointments", *where)),
+                         path_text(("appointments", *where)), message, allowed)
+        for name, column in settings.columns.items():
             columns.setdefault(column_key(name), set()).add(column)
     problems.raise_if_any(BrandingError)
-    return Directory(columns, clinics)
+    return Directory(columns, clinics, registry)
 
 
 class AppointmentsFile:
@@ -164,7 +178,8 @@ class AppointmentsFile:
         self.directory = clinics or directory(root)  # `clinics`: read already, for many files
         self.large_print = large_print  # the edition of a row whose large_print cell is empty
         names = self.directory.columns
-        own = {column_key(c): c for c in COLUMNS}
+        own = {column_key(c): c for c in (*APPOINTMENT_COLUMNS, *self.directory.field_of)}
+        self.ignored: list[Problem] = []  # header cells naming no column: reported, never read
 
         def score(cells: list[str]) -> int:
             return sum(1 for cell in cells if column_key(cell) in own or column_key(cell) in names)
@@ -186,14 +201,18 @@ class AppointmentsFile:
         for index, cell in enumerate(table.header):
             key = column_key(cell)
             meanings = {own[key]} if key in own else names.get(key, set())
+            if not meanings and key:
+                self.ignored.append(Problem(self.name, line, cell.strip()[:40], "unknown column, not read",
+                                            "columns: " + ", ".join(own.values())))
             if len(meanings) > 1:
                 problems.append(Problem(self.name, line, cell.strip(), "clinics give this column "
                                         "different meanings: " + ", ".join(sorted(meanings)),
                                         "one meaning in every clinic.yaml (appointments.columns)"))
             for column in meanings:
                 found.setdefault(column, []).append(index)
-        problems += [Problem(self.name, line, column, "missing column", "required: " + ", ".join(REQUIRED))
-                     for column in REQUIRED if column not in found]
+        required = self.directory.required
+        problems += [Problem(self.name, line, column, "missing column", "required: " + ", ".join(required))
+                     for column in required if column not in found]
         problems += [Problem(self.name, line, column, "column appears twice", "each column once")
                      for column, places in found.items() if len(places) > 1]
         if problems:
@@ -266,7 +285,7 @@ def good_rows(sheet: AppointmentsFile, library: Library, packet: bool, duplex: b
     """Check every row; yield the good rows of this shard, counting every row in `counts`."""
     name = sheet.name
     first_seen: dict[str, int] = {}
-    counts.file, counts.source = name, sheet.description
+    counts.file, counts.source, counts.ignored = name, sheet.description, sheet.ignored
     trailing = 0  # blank rows are counted only when a row follows them
     for line, row in sheet.rows():
         if is_blank(line):
@@ -304,10 +323,12 @@ def _appointment(library: Library, sheet: AppointmentsFile, row: dict[str, str],
                  first_seen: dict[str, int], packet: bool, duplex: bool) -> Appointment | None:
     """Check one row, every value of it; its tasks when it is good."""
     clinics = sheet.directory
+    registry = clinics.registry
+    field_of = clinics.field_of
     for column, value in row.items():
-        if len(value) > MAX_CELL and column not in FIELD_OF:
+        if len(value) > MAX_CELL and column not in field_of:
             bad(column, f"is {len(value)} characters long", f"at most {MAX_CELL}")
-    for column in ("appointment_id", "clinic", "patient_name", "treatment", "documents", "date"):
+    for column in clinics.filled:
         if not row[column]:
             bad(column, "is empty", "a value in every row")
     appointment = _appointment_id(row["appointment_id"], line, bad, first_seen)
@@ -320,20 +341,20 @@ def _appointment(library: Library, sheet: AppointmentsFile, row: dict[str, str],
     if row["treatment"] and treatment is None:
         bad("treatment", f"unknown treatment {row['treatment'][:40]!r}",
             "expected one of: " + ", ".join(sorted(library.treatments)))
-    kinds = _kinds(row["documents"], bad)
+    kinds = _kinds(registry, row["documents"], bad)
     style = entry.clinic if entry else None
     _other_values(row, bad)
-    inputs = _patient_inputs(row, style, line, bad)
+    inputs = _patient_inputs(registry, row, style, line, bad)
     language = _language(library, row, clinic, treatment, bad)
     large = _large_print(row.get("large_print", ""), sheet.large_print, bad)
     if entry is None or clinic is None:
-        _check_without_clinic(inputs, bad)
+        _check_without_clinic(registry, inputs, bad)
         return None
     try:
-        values = check_patient(library, clinic, KINDS, inputs)
+        values = check_patient(library, clinic, registry.kinds, inputs)
     except HandoutError as err:
         for problem in err.problems:
-            bad(COLUMN_OF.get(problem.path, problem.path), problem.message, problem.allowed)
+            bad(_column_of(registry, problem.path), problem.message, problem.allowed)
         return None
     if treatment is None or language is None or not kinds or appointment is None or large is None:
         return None
@@ -376,15 +397,19 @@ def _large_print(text: str, default: bool, bad: BadCell) -> bool | None:
     return None
 
 
-def _kinds(text: str, bad: BadCell) -> list[str]:
-    kinds = kinds_of(text)
-    for kind in kinds:
-        if kind not in KINDS:
-            bad("documents", f"unknown document {kind[:40]!r}",
-                "kinds separated by ';' from: " + ", ".join(KINDS))
-    if len(set(kinds)) != len(kinds):
-        bad("documents", "a document is listed twice", "each kind once")
-    return [k for k in kinds if k in KINDS]
+def _kinds(registry: Registry, text: str, bad: BadCell) -> list[str]:
+    """The kinds a documents cell names, by id or by another name kinds.yaml gives them."""
+    kinds: list[str] = []
+    for name in kinds_of(text):
+        kind = registry.kind_named(name, id_key)
+        if kind is None:
+            bad("documents", f"unknown document {name[:40]!r}",
+                "kinds separated by ';' from: " + ", ".join(registry.kinds))
+        elif kind in kinds:
+            bad("documents", "a document is listed twice", "each kind once")
+        else:
+            kinds.append(kind)
+    return kinds
 
 
 def _other_values(row: dict[str, str], bad: BadCell) -> None:
@@ -394,45 +419,53 @@ def _other_values(row: dict[str, str], bad: BadCell) -> None:
         bad("email", "is not an email address", ADDRESS_DOC + ", or empty")
 
 
-def _patient_inputs(row: dict[str, str], clinic: Clinic | None, line: int,
+def _patient_inputs(registry: Registry, row: dict[str, str], clinic: Clinic | None, line: int,
                     bad: BadCell) -> list[tuple[str, str, str, int]]:
     """The row's patient values in canonical form (ISO dates, HH:MM, practitioner ids)."""
     inputs = []
-    for column, name in FIELD_OF.items():
+    for column, name in registry.columns().items():
         value = row.get(column, "")
         if not value:
             continue
-        if name == "date_of_birth":  # printed on the consent; never echoed in a message
+        kind = registry.fields[name].type
+        if kind == "birth":  # printed on the document; never echoed in a message
             found = as_date(value, clinic)
             if found is None:
                 bad(column, "is not a date", date_doc(clinic) + ", or empty")
                 continue
             value = found
-        elif name == "appointment_date":
+        elif kind == "date":
             found = as_date(value, clinic)
             if found is None:
                 bad(column, f"{value[:40]!r} is not a date", date_doc(clinic))
                 continue
             value = found
-        elif name == "appointment_time":
+        elif kind == "time":
             found = as_time(value)
             if found is None:
                 bad(column, f"{value[:40]!r} is not a time", TIME_DOC + ", 00:00 to 23:59")
                 continue
             value = found
-        elif name == "practitioner" and clinic is not None:
+        elif kind == "practitioner" and clinic is not None:
             person = _practitioner(value, clinic)
             value = person or value  # an unknown one is reported by the patient check
         inputs.append((name, value, "", line))
     return inputs
 
 
-def _check_without_clinic(inputs: list[tuple[str, str, str, int]], bad: BadCell) -> None:
+def _check_without_clinic(registry: Registry, inputs: list[tuple[str, str, str, int]],
+                          bad: BadCell) -> None:
     """Check what can be checked of a row whose clinic is not known."""
     for name, value, _source, _line in inputs:
-        found = check_value(name, value, None)
+        found = check_value(registry.fields[name], value, None)
         if found is not None:
-            bad(COLUMN_OF[name], *found)
+            bad(_column_of(registry, name), *found)
+
+
+def _column_of(registry: Registry, name: str) -> str:
+    """The column that holds a field (a problem's path when it names no field)."""
+    field = registry.fields.get(name)
+    return field.csv.column if field is not None and field.csv is not None else name
 
 
 def _practitioner(text: str, clinic: Clinic) -> str | None:
@@ -450,8 +483,7 @@ def _language(library: Library, row: dict[str, str], clinic: str | None, treatme
     entry = library.clinics.get(clinic or "")
     if entry is None or treatment is None:
         return None
-    offered = [lang for lang in entry.clinic.languages
-               if lang in library.treatments[treatment].languages]
+    offered = library.offered(entry.clinic.id, treatment)
     given = row.get("language", "")
     language = _match(given, offered) if given else entry.clinic.languages[0]
     if language not in offered:
@@ -464,16 +496,14 @@ def _language(library: Library, row: dict[str, str], clinic: str | None, treatme
 def _tasks(library: Library, base: Request, kinds: list[str], values: dict[str, str],
            appointment: str, packet: bool, duplex: bool) -> tuple[Task, ...]:
     """One task per document, or one for the packet."""
-    kinds = packet_order(kinds) if packet else kinds
-    requests = [Request(base.clinic, base.treatment, kind, base.language, for_kind(values, kind),
-                        base.large_print) for kind in kinds]
-    suffix = language_suffix(library, requests[0]) + edition_suffix(base)
-    folder = f"{base.clinic}/{appointment}/{base.treatment}"
+    kinds = library.registry.in_packet_order(kinds) if packet else kinds
+    requests = [Request(base.clinic, base.treatment, kind, base.language,
+                        library.registry.for_kind(values, kind), base.large_print) for kind in kinds]
     if packet:
         batch = tuple(requests)
-        return (Task(f"{folder}-packet{suffix}.pdf", batch, duplex, appointment,
+        return (Task(naming.appointment(library, batch, appointment, True), batch, duplex, appointment,
                      inputs_key(library, batch, duplex), packet=True),)
-    return tuple(Task(f"{folder}-{r.kind}{suffix}.pdf", (r,), False, appointment,
+    return tuple(Task(naming.appointment(library, (r,), appointment, False), (r,), False, appointment,
                       inputs_key(library, (r,), False)) for r in requests)
 
 

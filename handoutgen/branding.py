@@ -122,12 +122,6 @@ class Mail:
                                       min_value=0.0, max_value=600.0)
 
 
-COLUMNS = ("appointment_id", "clinic", "patient_name", "treatment", "documents", "date", "time",
-           "practitioner", "language", "email", "area", "date_of_birth", "large_print")
-Column = Literal["appointment_id", "clinic", "patient_name", "treatment", "documents", "date", "time",
-                 "practitioner", "language", "email", "area", "date_of_birth", "large_print"]
-
-
 def column_key(name: str) -> str:
     """A column name as it is matched: case, spaces, '_', '-' and a byte-order mark do not count."""
     return re.sub(r"[\s_\-\ufeff]+", "", name).casefold()
@@ -137,19 +131,16 @@ def column_key(name: str) -> str:
 class Appointments:
     """How the clinic's own software names the columns of the appointment lists it exports."""
 
-    columns: dict[str, Column] = spec(
-        "another program's column name -> the column it is, e.g. Client Name: patient_name",
-        default={}, max_len=80, compare=False)
+    columns: dict[str, str] = spec(
+        "another program's column name -> the column it is, e.g. Client Name: patient_name (the "
+        "columns are checked against handouts/fields.yaml)", default={}, max_len=80, compare=False)
 
     def check(self) -> Check:
         seen: dict[str, str] = {}
-        for name, column in self.columns.items():
+        for name in self.columns:
             key = column_key(name)
             if not key:
                 yield ("columns", name), "is not a column name", "the name as the export's header has it"
-            elif key in {column_key(c) for c in COLUMNS} and column_key(column) != key:
-                yield ("columns", name), f"{name!r} is the name of handoutgen's own column", \
-                    "another name, or leave it out"
             elif key in seen:
                 yield ("columns", name), f"{name!r} is the same name as {seen[key]!r}", \
                     "each name once (case, spaces, '_' and '-' do not count)"

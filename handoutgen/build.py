@@ -8,14 +8,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .blocks import Document
-from .compose import TEMPLATE_SUFFIX, Request, compose, template_dirs
-from .content import KINDS
+from .compose import Request, compose, template_dirs
 from .coverage import check_coverage, uses_italic
 from .errors import HandoutError, Problem, Problems, RenderError, UsageError
 from .fonts import describe, register, register_italic, uncovered
 from .library import Library
 from .load import display
-from .patient import FIELDS, allowed_fields, check_value, normalise
+from .naming import handout
+from .patient import check_value, normalise
 from .replay import render, strip
 
 if TYPE_CHECKING:
@@ -32,15 +32,16 @@ def check_patient(library: Library, clinic_id: str, kinds: Iterable[str],
     entry = library.clinics[clinic_id]
     font = register(library.fonts[entry.clinic.font])
     kinds = tuple(kinds)
-    allowed = allowed_fields(kinds)
+    fields = library.registry.fields
+    allowed = library.registry.allowed_fields(kinds)
     problems = Problems()
     checked: dict[str, str] = {}
     for name, raw, source, line in values:
         if name not in allowed:
-            where = "unknown field" if name not in FIELDS else f"not used by {', '.join(kinds)}"
+            where = "unknown field" if name not in fields else f"not used by {', '.join(kinds)}"
             problems.add(source, line, name, where, "expected one of: " + ", ".join(allowed))
             continue
-        found = check_value(name, raw, entry.clinic)
+        found = check_value(fields[name], raw, entry.clinic)
         if found is not None:
             problems.add(source, line, name, *found)
             continue
@@ -57,7 +58,7 @@ def check_patient(library: Library, clinic_id: str, kinds: Iterable[str],
 def template_source(library: Library, request: Request) -> str:
     """The template file a request's document comes from, for messages."""
     entry = library.clinics[request.clinic]
-    name = request.kind + TEMPLATE_SUFFIX
+    name = library.registry.kinds[request.kind].template
     found = next((d / name for d in template_dirs(library.root, entry) if (d / name).is_file()),
                  Path(name))
     return display(found)
@@ -90,31 +91,12 @@ def build_document(library: Library, request: Request, store: LayoutCache | None
 def all_requests(library: Library) -> list[Request]:
     """Every (clinic, treatment, kind, language) the library can build, without patient data."""
     requests: list[Request] = []
-    for clinic_id, entry in sorted(library.clinics.items()):
-        for treatment_id, treatment in sorted(library.treatments.items()):
-            for language in entry.clinic.languages:
-                if language in treatment.languages:
-                    requests.extend(Request(clinic_id, treatment_id, kind, language)
-                                    for kind in KINDS)
+    for clinic_id in sorted(library.clinics):
+        for treatment_id in sorted(library.treatments):
+            for language in library.offered(clinic_id, treatment_id):
+                requests.extend(Request(clinic_id, treatment_id, kind, language)
+                                for kind in library.registry.kinds)
     return requests
-
-
-def language_suffix(library: Library, request: Request) -> str:
-    """"" for a clinic's first language, ".<language>" for its others."""
-    default = library.clinics[request.clinic].clinic.languages[0]
-    return "" if request.language == default else f".{request.language}"
-
-
-def edition_suffix(request: Request) -> str:
-    """".large" for the large-print edition, "" for the standard one."""
-    return ".large" if request.large_print else ""
-
-
-def output_name(library: Library, request: Request) -> str:
-    """<clinic>/<treatment>-<kind>.pdf, with .<language> for a clinic's extra languages and .large
-    for the large-print edition."""
-    return (f"{request.clinic}/{request.treatment}-{request.kind}{language_suffix(library, request)}"
-            f"{edition_suffix(request)}.pdf")
 
 
 def build_many(library: Library, requests: list[Request]) -> dict[Request, bytes]:
@@ -148,7 +130,7 @@ def build_all(library: Library, out: Path, jobs: int, force: bool = False) -> Su
             problems.extend(err.problems)
     if problems:
         raise RenderError(problems)
-    tasks = [runner.Task(output_name(library, r), (r,), inputs=runner.inputs_key(library, (r,), False))
+    tasks = [runner.Task(handout(library, r), (r,), inputs=runner.inputs_key(library, (r,), False))
              for r in requests]
     return runner.run(library, tasks, out, jobs, force, label="handouts", total=len(tasks))
 

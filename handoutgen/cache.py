@@ -4,8 +4,7 @@ A `build` for one patient spends most of its time reading and checking the libra
 the document out with empty fields, and both come out the same until an input changes. They
 are kept in the user's cache folder (next to the template cache), keyed by:
 
-- the program: its version, the Python and reportlab versions, and the size and time of every
-  handoutgen source file;
+- the program: program.program_digest (its sources, and the Python, reportlab and pypdf versions);
 - every input: the path, size, times and inode of every file and folder under handouts/,
   templates/ and assets/ (and of a clinic folder given by path), plus the content of each of
   those files except fonts (fonts by size and times only);
@@ -16,8 +15,8 @@ are kept in the user's cache folder (next to the template cache), keyed by:
 So any change to content, branding, labels, templates, fonts or logos gives new keys. A
 layout is only kept when it holds no patient value: its documents must be the same as those
 composed with no patient at all. A cache entry that cannot be read, or is damaged, is ignored
-and made again; one that cannot be written is skipped. Entries are written to a temporary name
-and renamed. The cache is only a speed-up: with HANDOUTGEN_CACHE=off nothing is read or kept.
+and made again; one that cannot be written is skipped. Entries are written as every output is
+(output.write_atomic). The cache is only a speed-up: with HANDOUTGEN_CACHE=off nothing is read or kept.
 """
 
 from __future__ import annotations
@@ -26,14 +25,13 @@ import contextlib
 import hashlib
 import os
 import pickle
-import sys
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import __version__
+from .output import write_atomic
+from .program import program_digest
 
 if TYPE_CHECKING:
     from .blocks import Document
@@ -74,7 +72,7 @@ class Cache:
         from .library import load_library
 
         extra = [Path(c) for c in clinics if Path(c).is_dir()]  # clinic folders given by path
-        key = _digest(repr(("library", _program(), inputs_digest(root, extra), str(root),
+        key = _digest(repr(("library", FORMAT, program_digest(), inputs_digest(root, extra), str(root),
                             str(Path.cwd()), sorted(clinics), treatment)))
         path = self.base / "library" / f"{key}.pickle"
         library = _read(path, key)
@@ -125,23 +123,13 @@ def remembered(parts: tuple[Any, ...], path: Path, make: Callable[[], Any]) -> A
     base = folder()
     if base is None:
         return make()
-    key = _digest(repr(("file", _program(), parts, str(path), _stat(path))))
+    key = _digest(repr(("file", FORMAT, program_digest(), parts, str(path), _stat(path))))
     entry = base / "files" / f"{key}.pickle"
     found = _read(entry, key)
     if found is None:
         found = make()
         _write(entry, key, found)
     return found
-
-
-@lru_cache(maxsize=1)
-def _program() -> str:
-    """What the program is: handoutgen's sources, and the versions of what writes the PDF."""
-    import reportlab
-
-    package = Path(__file__).resolve().parent
-    sources = [(p.name, _stat(p)) for p in sorted(package.glob("*.py"))]
-    return repr((FORMAT, __version__, sys.version, reportlab.Version, sources))
 
 
 def inputs_digest(root: Path, extra: list[Path]) -> str:
@@ -188,21 +176,11 @@ def _read(path: Path, key: str) -> Any:
 
 def _write(path: Path, key: str, value: Any) -> None:
     """Store an entry atomically (temporary name, then rename); never fail the build."""
-    import tempfile
-
     try:
         data = pickle.dumps((FORMAT, key, value), protocol=pickle.HIGHEST_PROTOCOL)
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".part", dir=path.parent)
+        write_atomic(path, data, mode=0o600)
     except Exception:  # an object that cannot be pickled, or no room: just do not keep it
-        return
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except OSError:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
         return
     _prune(path.parent)
 

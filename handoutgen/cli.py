@@ -16,17 +16,15 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
-from . import __version__
-from .build import build_all, build_document, build_many, check_patient, output_name
+from . import __version__, naming
+from .build import build_all, build_document, build_many, check_patient
 from .cache import Cache
 from .compose import Request
-from .content import KINDS
 from .errors import ContentError, DeliveryError, HandoutError, Problem, UsageError
 from .library import CONTENT_DIR, LABELS_DIR, Library, load_library
 from .output import write_atomic
-from .patient import ADDRESS_DOC, FIELDS, KIND_FIELDS, SOURCE, check_value, for_kind, is_address, is_date
+from .patient import ADDRESS_DOC, SOURCE, check_value, is_address, is_date
 from .runner import plural
-from .secret import keyed_hash
 
 if TYPE_CHECKING:
     from .appointments import Appointment, Plan, Shard
@@ -116,7 +114,7 @@ def _selection(parser: argparse.ArgumentParser, many: bool) -> None:
     """The options that choose documents for one patient (build, email, print)."""
     parser.add_argument("--clinic", required=not many, help="clinic id or clinic folder")
     parser.add_argument("--treatment", required=not many, help="treatment id, e.g. mesotherapy")
-    kinds = "one of: " + ", ".join(KINDS)
+    kinds = "a kind from handouts/kinds.yaml, e.g. consent (see 'list')"
     if many:
         parser.add_argument("--kind", action="append", default=[],
                             help=kinds + " (repeat for several documents)")
@@ -179,27 +177,28 @@ def _pick(library: Library, argv: Sequence[str], args: argparse.Namespace) -> li
     if args.treatment not in library.treatments:
         bad("--treatment", args.treatment, library.treatment_ids)
     kinds = [args.kind] if isinstance(args.kind, str) else args.kind
+    known = library.registry.kinds
     for kind in kinds:
-        if kind not in KINDS:
-            bad("--kind", kind, list(KINDS))
+        if kind not in known:
+            bad("--kind", kind, list(known))
     if not kinds:
         problems.append(Problem(SOURCE, 1, "--kind", "no document chosen",
-                                "--kind with one of: " + ", ".join(KINDS) + " (repeatable)"))
+                                "--kind with one of: " + ", ".join(known) + " (repeatable)"))
     if len(set(kinds)) != len(kinds):
         problems.append(Problem(SOURCE, _position(argv, "--kind"), "--kind", "a kind is given twice",
                                 "each kind once"))
     language = args.language
     if clinic_id is not None and args.treatment in library.treatments:
         clinic = library.clinics[clinic_id].clinic
-        offered = [lang for lang in clinic.languages
-                   if lang in library.treatments[args.treatment].languages]
+        offered = library.offered(clinic_id, args.treatment)
         language = language or (offered[0] if offered else clinic.languages[0])
         if language not in offered:
             bad("--language", language, offered)
     if problems:
+        fields = library.registry.fields
         for name, raw, source, line in _patient_values(argv, args):  # what can be checked already
-            found = ("unknown field", "expected one of: " + ", ".join(FIELDS)) if name not in FIELDS \
-                else check_value(name, raw, None)
+            found = ("unknown field", "expected one of: " + ", ".join(fields)) if name not in fields \
+                else check_value(fields[name], raw, None)
             if found is not None:
                 problems.append(Problem(source, line, name, *found))
         raise UsageError(problems)
@@ -220,13 +219,11 @@ def _patient_requests(library: Library, argv: Sequence[str], args: argparse.Name
     """Check the chosen documents and the patient's values; the requests, in order."""
     requests = _pick(library, argv, args)
     if packet:
-        from .appointments import packet_order
-
-        order = packet_order([r.kind for r in requests])
+        order = library.registry.in_packet_order(r.kind for r in requests)
         requests.sort(key=lambda r: order.index(r.kind))
     kinds = tuple(r.kind for r in requests)
     values = check_patient(library, requests[0].clinic, kinds, _patient_values(argv, args))
-    return tuple(dataclasses.replace(r, patient=for_kind(values, r.kind)) for r in requests)
+    return tuple(dataclasses.replace(r, patient=library.registry.for_kind(values, r.kind)) for r in requests)
 
 
 def _clinic_id(library: Library, key: str) -> str | None:
@@ -271,9 +268,7 @@ def cmd_build(root: Path, argv: Sequence[str], args: argparse.Namespace) -> int:
     if args.output:
         target = Path(args.output)
     else:
-        name = output_name(library, request)
-        if request.patient:  # never a patient's name in a file name: a short keyed hash of the document
-            name = name.removesuffix(".pdf") + "-" + keyed_hash(pdf)[:10] + ".pdf"
+        name = naming.personal(library, request, pdf) if request.patient else naming.handout(library, request)
         target = Path("out") / name
     write_atomic(target, pdf, mode=0o600 if request.patient else 0o644)
     print(f"Built {target}")
@@ -299,6 +294,7 @@ def cmd_batch(root: Path, argv: Sequence[str], args: argparse.Namespace) -> int:
     summary, counts = run_batch(root, args.appointments, args.out, args.packet, args.duplex, shard,
                                 args.jobs, args.force, encoding=_encoding(argv, args),
                                 large_print=args.large_print)
+    _warn(counts.ignored)
     for problem in summary.problems:
         print(problem, file=sys.stderr)
     print(counts.line(len(summary.failed_appointments)))
@@ -336,6 +332,7 @@ def _appointment_rows(root: Path, argv: Sequence[str], args: argparse.Namespace,
     library = load_library(root, clinics=clinics)
     counts = Plan()
     rows = list(good_rows(sheet, library, packet, args.duplex and packet, shard, counts))
+    _warn(counts.ignored)
     return library, rows, counts
 
 
@@ -549,13 +546,18 @@ def cmd_check(root: Path) -> int:
     build_many(library, requests)
     check_templates(library)
     errors, warnings = review(library, date.today())
-    for problem in warnings:
-        print("warning: " + str(problem).removeprefix("error: "), file=sys.stderr)
+    _warn(warnings)
     if errors:
         raise ContentError(errors)
     print(f"OK: {len(library.treatments)} treatments, {len(library.clinics)} clinics, "
           f"{len(requests)} documents checked")
     return EXIT_OK
+
+
+def _warn(problems: Sequence[Problem]) -> None:
+    """Print problems that stop nothing, as warnings."""
+    for problem in problems:
+        print("warning: " + str(problem).removeprefix("error: "), file=sys.stderr)
 
 
 def cmd_list(root: Path) -> int:
@@ -572,8 +574,8 @@ def cmd_list(root: Path) -> int:
         print(f"  {treatment_id:<20} version {t.meta.version}, reviewed {t.meta.review_date}; "
               f"languages {', '.join(t.languages)}")
     print("Kinds and the patient fields they use:")
-    for kind in KINDS:
-        print(f"  {kind:<20} {', '.join(KIND_FIELDS[kind])}")
+    for kind, decl in library.registry.kinds.items():
+        print(f"  {kind:<20} {', '.join(decl.fields)}")
     print(f"Labels: {', '.join(sorted(library.labels))} (handouts/{LABELS_DIR}/)")
     return EXIT_OK
 

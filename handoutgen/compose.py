@@ -34,12 +34,11 @@ from .errors import TemplateError
 from .library import TEMPLATES_DIR, ClinicEntry, Labels, Library, Wording
 from .load import display, failing, read_limited, read_text
 from .opaque import Memo
-from .patient import IDENTIFIED_KINDS, display_values, format_date, nobreak, unbroken
+from .patient import display_values, format_date, nobreak, unbroken
 
 TEMPLATE_SUFFIX = ".xml.j2"
 MAX_TEMPLATE_BYTES = 256 * 1024
 _COMPOSED = Memo()  # each template rendered once per document with markers for patient values
-KIND_LETTERS = {"consent": "C", "pre-treatment": "P", "aftercare": "A"}  # in the form code: MESO-C
 
 
 @dataclass(frozen=True)
@@ -242,7 +241,8 @@ def reword(value: Any, wording: Wording) -> Any:
         return tuple(reword(item, wording) for item in value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return dataclasses.replace(value, **{f.name: reword(getattr(value, f.name), wording)
-                                             for f in dataclasses.fields(value)})
+                                             for f in dataclasses.fields(value)
+                                             if f.metadata.get("reword", True)})
     return value
 
 
@@ -278,7 +278,7 @@ def compose(library: Library, request: Request) -> Document:
     entry = library.clinics[request.clinic]
     treatment = library.treatments[request.treatment]
     dirs = tuple(template_dirs(library.root, entry))
-    name = request.kind + TEMPLATE_SUFFIX
+    kind = library.registry.kinds[request.kind]
     view = content_view(library, request)
     fp = fingerprint(library, request)
     clinic = entry.clinic.in_language(request.language)
@@ -299,17 +299,19 @@ def compose(library: Library, request: Request) -> Document:
         qr=_qr_data(clinic.qr, clinic.website, doc_id),
         qr_caption=labels["qr_website"] if clinic.qr == "website" else labels["qr_document"],
         large_print=request.large_print,
-        form=f"{treatment.meta.form_code}-{KIND_LETTERS[request.kind]}",
+        form=f"{treatment.meta.form_code}-{kind.letter}",
     )
-    patient = unbroken(display_values(dict(request.patient), clinic, view["months"], labels))
-    identified = request.kind in IDENTIFIED_KINDS
+    registry = library.registry
+    patient = unbroken(display_values(dict(request.patient), clinic, view["months"], labels, registry),
+                       registry)
+    identified = kind.identified
 
     def render(values: Mapping[str, Any]) -> tuple[Block, ...]:
         shown = dataclasses.replace(info, identifier=(values["patient_name"], values["date_of_birth"])) \
             if identified else info
         context = {**view, "patient": dict(values), "document": dataclasses.asdict(shown), "labels": labels}
-        template, text = render_template(dirs, (name,), context)
-        source_file = display(Path(template.filename or name))
+        template, text = render_template(dirs, (kind.template,), context)
+        source_file = display(Path(template.filename or kind.template))
         try:
             return markup.parse(text, source_file)
         except TemplateError as err:

@@ -194,7 +194,8 @@ class Aftercare:
     emergency: str = spec("what to do in an emergency (the layout adds the number)")
 
 
-KINDS: dict[str, type[Any]] = {"consent": Consent, "pre-treatment": PreTreatment, "aftercare": Aftercare}
+# The built-in content models a kind in kinds.yaml may name (`model:`); a new kind declares `parts`.
+MODELS: dict[str, type[Any]] = {"consent": Consent, "pre-treatment": PreTreatment, "aftercare": Aftercare}
 
 
 @dataclass(frozen=True)

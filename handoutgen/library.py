@@ -11,16 +11,20 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from .branding import Clinic, FontFamily
-from .content import KINDS, ClinicAdditions, Facts, TreatmentMeta
+from .branding import Clinic, FontFamily, column_key
+from .content import MODELS, ClinicAdditions, Facts, TreatmentMeta
 from .errors import BrandingError, ContentError, HandoutError, Problems
 from .load import Loaded, PathT, display, failing, load_yaml, open_limited, path_text
+from .registry import APPOINTMENT_COLUMNS, FieldDecl, KindDecl, Registry, convert_part
 from .schema import convert, spec
 
 CONTENT_DIR = "handouts"
+MASTER = "en"  # the language every other language's labels are checked against
 LABELS_DIR = "labels"
 WORDING_DIR = "wording"
 TEMPLATES_DIR = "templates"
+KINDS_FILE = "kinds.yaml"
+FIELDS_FILE = "fields.yaml"
 CLINICS_DIR = Path("assets") / "clinics"
 FONTS_DIR = Path("assets") / "fonts"
 MAX_FONT_BYTES = 32 * 1024 * 1024  # the largest pan-CJK TrueType fonts are about 20 MB
@@ -94,6 +98,12 @@ class ClinicEntry:
         return self.by_language.get(language, {}).get(treatment)
 
 
+def offered(clinic: Clinic, treatment: Treatment) -> list[str]:
+    """The languages a clinic hands a treatment out in: its languages the treatment has, its first
+    language first."""
+    return [lang for lang in clinic.languages if lang in treatment.languages]
+
+
 def additions_file(folder: Path, treatment: str, language: str, default: str) -> Path:
     """content/<treatment>.yaml for a clinic's first language, content/<treatment>.<language>.yaml
     for each other one."""
@@ -121,9 +131,14 @@ class Library:
     clinics: dict[str, ClinicEntry]
     fonts: dict[str, FontEntry]
     labels: dict[str, Labels]
+    registry: Registry
     wording: dict[str, Wording] = field(default_factory=dict)  # "en-GB" -> that country's words
     clinic_ids: tuple[str, ...] = ()  # every clinic folder, including those not loaded
     treatment_ids: tuple[str, ...] = ()  # every treatment folder, including those not loaded
+
+    def offered(self, clinic: str, treatment: str) -> list[str]:
+        """The languages a clinic hands a treatment out in, its first language first."""
+        return offered(self.clinics[clinic].clinic, self.treatments[treatment])
 
 
 class Gather:
@@ -146,7 +161,7 @@ def _subfolders(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
 
 
-def load_treatment(folder: Path, g: Gather) -> Treatment | None:
+def load_treatment(folder: Path, registry: Registry, g: Gather) -> Treatment | None:
     """Load treatment.yaml and every language folder it names."""
     loaded = _load(folder / "treatment.yaml", ContentError, g)
     meta = convert(TreatmentMeta, loaded, g.problems) if loaded else None
@@ -157,7 +172,7 @@ def load_treatment(folder: Path, g: Gather) -> Treatment | None:
                      f"id {meta.id!r} differs from its folder name", f"use {folder.name!r}")
     languages: dict[str, LanguageContent] = {}
     for lang in meta.languages:
-        content = _load_language(folder / lang, g)
+        content = _load_language(folder / lang, registry, g)
         if content is not None and _cites_known_sources(content, meta, folder / lang, g):
             languages[lang] = content
     if len(languages) != len(meta.languages):
@@ -165,16 +180,25 @@ def load_treatment(folder: Path, g: Gather) -> Treatment | None:
     return Treatment(meta, folder, languages)
 
 
-def _load_language(folder: Path, g: Gather) -> LanguageContent | None:
+def _load_language(folder: Path, registry: Registry, g: Gather) -> LanguageContent | None:
     loaded = _load(folder / "facts.yaml", ContentError, g)
     facts = convert(Facts, loaded, g.problems) if loaded else None
     kinds: dict[str, Any] = {}
-    for kind, model in KINDS.items():
+    for kind, decl in registry.kinds.items():
         kind_loaded = _load(folder / f"{kind}.yaml", ContentError, g)
-        part = convert(model, kind_loaded, g.problems) if kind_loaded else None
+        if kind_loaded is None:
+            continue
+        part = convert(MODELS[decl.model], kind_loaded, g.problems) if decl.model is not None \
+            else convert_part(decl.parts, kind_loaded, g.problems)
         if part is not None:
             kinds[kind] = part
-    if facts is None or len(kinds) != len(KINDS):
+    known = {"facts.yaml", *(f"{kind}.yaml" for kind in registry.kinds)}
+    for path in sorted(folder.glob("*.yaml")):
+        if path.name not in known:  # content of a kind nobody declared would never be built
+            g.problems.add(display(path), 1, "(document)", f"no kind {path.stem!r} in {KINDS_FILE}",
+                           f"declare it in {CONTENT_DIR}/{KINDS_FILE}, or name the file after a kind: "
+                           + ", ".join(registry.kinds))
+    if facts is None or len(kinds) != len(registry.kinds):
         return None
     return LanguageContent(facts, kinds)
 
@@ -210,7 +234,7 @@ def _load(path: Path, error: type[HandoutError], g: Gather) -> Loaded | None:
 
 
 def load_clinic(folder: Path, library_fonts: dict[str, FontEntry], treatments: dict[str, Treatment],
-                labels: dict[str, Labels], g: Gather) -> ClinicEntry | None:
+                labels: dict[str, Labels], registry: Registry, g: Gather) -> ClinicEntry | None:
     """Load and cross-check one clinic folder."""
     loaded = _load(folder / "clinic.yaml", BrandingError, g)
     clinic = convert(Clinic, loaded, g.problems) if loaded else None
@@ -223,6 +247,9 @@ def load_clinic(folder: Path, library_fonts: dict[str, FontEntry], treatments: d
         ok = False
         g.problems.add(loaded.file, loaded.line(path), path_text(path), message, allowed)
 
+    if clinic.appointments is not None:
+        for path, message, allowed in registry.alias_problems(clinic.appointments.columns, column_key):
+            fail(("appointments", *path), message, allowed)
     if folder.parent.name == CLINICS_DIR.name and clinic.id != folder.name:
         fail(("id",), f"id {clinic.id!r} differs from its folder name", f"use {folder.name!r}")
     if clinic.font in g.declared_fonts - set(library_fonts):
@@ -279,10 +306,10 @@ def _load_all_additions(folder: Path, clinic: Clinic, treatments: dict[str, Trea
             by_language.setdefault(language or default, {})[treatment_id] = extra
     for treatment_id, master in sorted(by_language.get(default, {}).items()):
         master_path = additions_file(folder, treatment_id, default, default)
-        for language in clinic.languages[1:]:
+        for language in offered(clinic, treatments[treatment_id]):
+            if language == default:
+                continue
             path = additions_file(folder, treatment_id, language, default)
-            if language not in treatments[treatment_id].languages:
-                continue  # not built in that language, so nothing can leak
             if not path.is_file():
                 g.problems.add(display(path), 1, "(document)",
                                f"file is missing: the clinic offers {treatment_id} in {language!r} "
@@ -388,7 +415,7 @@ def load_labels(root: Path, g: Gather) -> dict[str, Labels]:
         if found is not None and loaded is not None:
             labels[path.stem] = found
             files[path.stem] = loaded
-    master = labels.get("en")
+    master = labels.get(MASTER)
     if master is not None:
         for key, wanted in LABEL_PLACEHOLDERS.items():
             got = _placeholders(master.text.get(key, ""))
@@ -464,6 +491,114 @@ def load_wording(root: Path, labels: dict[str, Labels], g: Gather) -> dict[str, 
     return found
 
 
+def load_registry(root: Path, labels: dict[str, Labels], g: Gather) -> Registry | None:
+    """Load handouts/kinds.yaml and handouts/fields.yaml; check that each kind and field has every
+    piece it needs (layout, fields, labels in every language, a place in a packet)."""
+    found_fields = _declarations(root / CONTENT_DIR / FIELDS_FILE, FieldDecl, r"^[a-z][a-z0-9_]*$",
+                                 "lower-case letters, digits and '_'", g)
+    found_kinds = _declarations(root / CONTENT_DIR / KINDS_FILE, KindDecl, ID_PATTERN,
+                                "lower-case letters, digits and dashes", g)
+    if found_fields is None or found_kinds is None:
+        return None
+    fields, fields_file = found_fields
+    kinds, kinds_file = found_kinds
+    ok = _check_fields(fields, fields_file, labels, g)
+    ok = _check_kinds(root, kinds, kinds_file, fields, labels, g) and ok
+    return Registry(kinds, fields, kinds_file.file) if ok else None
+
+
+ID_PATTERN = r"^[a-z0-9]+(-[a-z0-9]+)*$"
+
+
+def read_registry(root: Path) -> Registry:
+    """The kinds and fields alone: appointment files are read before the clinics they name."""
+    g = Gather()
+    registry = load_registry(root, load_labels(root, g), g)
+    g.problems.raise_if_any(HandoutError)
+    assert registry is not None  # a registry that does not load always says why
+    return registry
+
+
+def _declarations(path: Path, model: type[Any], pattern: str, pattern_doc: str,
+                  g: Gather) -> tuple[dict[str, Any], Loaded] | None:
+    """Every entry of a registry file, converted; None when the file cannot be used."""
+    loaded = _load(path, ContentError, g)
+    if loaded is None:
+        return None
+    if not isinstance(loaded.data, dict) or not loaded.data:
+        g.problems.add(loaded.file, 1, "(document)", "expected a mapping", "id -> its declaration")
+        return None
+    found: dict[str, Any] = {}
+    for key in loaded.data:
+        if not isinstance(key, str) or not re.match(pattern, key):
+            g.problems.add(loaded.file, loaded.line((key,)), str(key), "is not allowed as an id", pattern_doc)
+            continue
+        entry = convert(model, loaded, g.problems, (key,))
+        if entry is not None:
+            found[key] = entry
+    return (found, loaded) if len(found) == len(loaded.data) else None
+
+
+def _check_fields(fields: dict[str, FieldDecl], loaded: Loaded, labels: dict[str, Labels],
+                  g: Gather) -> bool:
+    """Each field's label exists in every language; no two fields share a column."""
+    ok = True
+    columns: dict[str, str] = {}
+    # Other languages are checked against the master's labels already (load_labels).
+    master = {MASTER: labels[MASTER]} if MASTER in labels else labels
+    for name, decl in fields.items():
+        for lang, found in sorted(master.items()):
+            if decl.label not in found.text:
+                ok = False
+                g.problems.add(loaded.file, loaded.line((name, "label")), f"{name}.label",
+                               f"no label {decl.label!r} in {LABELS_DIR}/{lang}.yaml",
+                               f"a label of text: in every {CONTENT_DIR}/{LABELS_DIR} file")
+        if decl.csv is None:
+            continue
+        column = decl.csv.column
+        if column in APPOINTMENT_COLUMNS or column in columns:
+            ok = False
+            g.problems.add(loaded.file, loaded.line((name, "csv", "column")), f"{name}.csv.column",
+                           f"column {column!r} is taken by "
+                           + columns.get(column, "the appointment file itself"),
+                           "a column of its own, not " + ", ".join([*APPOINTMENT_COLUMNS, *columns]))
+        columns.setdefault(column, name)
+    return ok
+
+
+IDENTIFIERS = ("patient_name", "date_of_birth")  # what an identified kind prints on every page
+
+
+def _check_kinds(root: Path, kinds: dict[str, KindDecl], loaded: Loaded, fields: dict[str, FieldDecl],
+                 labels: dict[str, Labels], g: Gather) -> bool:
+    """Each kind's layout exists, its fields are declared, it is named in every language, and no
+    two kinds share a place in a packet, a letter or a name."""
+    problems: list[tuple[PathT, str, str]] = []
+    seen: dict[tuple[str, str], str] = {}
+    for kind, decl in kinds.items():
+        if not (root / TEMPLATES_DIR / decl.template).is_file():
+            problems.append(((kind, "template"), f"layout {decl.template!r} is missing",
+                             f"create {decl.template} in {TEMPLATES_DIR}/"))
+        problems += [((kind, "fields", i), f"unknown field {name!r}",
+                      f"a field of {CONTENT_DIR}/{FIELDS_FILE}: " + ", ".join(fields))
+                     for i, name in enumerate(decl.fields) if name not in fields]
+        problems += [((kind, "identified"), f"needs the field {name!r}",
+                      f"{name} in {CONTENT_DIR}/{FIELDS_FILE}: every page prints it")
+                     for name in IDENTIFIERS if decl.identified and name not in fields]
+        problems += [((kind, "labels"), f"no name in {lang!r}",
+                      f"labels: {lang}: its name in the master language (others fall back to it)")
+                     for lang in sorted({MASTER} & set(labels) - set(decl.labels))]
+        for what, value in (("packet", str(decl.packet)), ("letter", decl.letter),
+                            *(("csv", key) for key in (kind, *decl.csv))):
+            other = seen.setdefault((what, value), kind)
+            if other != kind:
+                problems.append(((kind, what), f"{value!r} is also {other}'s {what}",
+                                 f"a {what} of its own for each kind"))
+    for path, message, allowed in problems:
+        g.problems.add(loaded.file, loaded.line(path), path_text(path), message, allowed)
+    return not problems
+
+
 def load_library(root: Path, clinics: Collection[str] | None = None, treatment: str | None = None,
                  deep: bool = False) -> Library:
     """Load and validate the library under `root`, or only some clinics / one treatment of it.
@@ -475,6 +610,10 @@ def load_library(root: Path, clinics: Collection[str] | None = None, treatment: 
     fonts = load_fonts(root, g)
     labels = load_labels(root, g)
     wording = load_wording(root, labels, g)
+    registry = load_registry(root, labels, g)
+    if registry is None:  # without kinds and fields no content can be read: say what is wrong
+        g.problems.raise_if_any(HandoutError)
+    assert registry is not None  # a registry that does not load always says why
     treatments: dict[str, Treatment] = {}
     content = root / CONTENT_DIR
     for folder in _subfolders(content) if content.is_dir() else []:
@@ -482,24 +621,24 @@ def load_library(root: Path, clinics: Collection[str] | None = None, treatment: 
             g.treatment_folders.add(folder.name)
         if folder.name in (LABELS_DIR, WORDING_DIR) or (treatment and folder.name != treatment):
             continue
-        found = load_treatment(folder, g)
+        found = load_treatment(folder, registry, g)
         if found is not None:
             treatments[found.meta.id] = found
     loaded: dict[str, ClinicEntry] = {}
     for folder in _clinic_folders(root, clinics):
-        entry = load_clinic(folder, fonts, treatments, labels, g)
+        entry = load_clinic(folder, fonts, treatments, labels, registry, g)
         if entry is not None:
             loaded[entry.clinic.id] = entry
     if deep:
         _check_fonts(fonts, g)
     g.problems.raise_if_any(HandoutError)
     for entry in loaded.values():
-        check_clinic_text(root, entry, fonts[entry.clinic.font], treatments, g)
+        check_clinic_text(root, entry, fonts[entry.clinic.font], treatments, registry.kinds, g)
     g.problems.raise_if_any(HandoutError)
     base = root / CLINICS_DIR
     clinic_ids = tuple(p.name for p in _subfolders(base) if (p / "clinic.yaml").is_file()) \
         if base.is_dir() else ()
-    return Library(root, treatments, loaded, fonts, labels, wording, clinic_ids,
+    return Library(root, treatments, loaded, fonts, labels, registry, wording, clinic_ids,
                    tuple(sorted(g.treatment_folders)))
 
 
@@ -514,7 +653,7 @@ def _check_fonts(fonts: dict[str, FontEntry], g: Gather) -> None:
 
 
 def check_clinic_text(root: Path, entry: ClinicEntry, font: FontEntry, treatments: dict[str, Treatment],
-                      g: Gather) -> None:
+                      library_kinds: Collection[str], g: Gather) -> None:
     """Every text a clinic's handouts print must be drawable by the clinic's font."""
     from .fonts import describe, register, uncovered
 
@@ -524,9 +663,8 @@ def check_clinic_text(root: Path, entry: ClinicEntry, font: FontEntry, treatment
              *(additions_file(entry.folder, t, lang, default)
                for lang, extra in entry.by_language.items() for t in extra)]
     for treatment in treatments.values():
-        for lang in entry.clinic.languages:
-            if lang in treatment.languages:
-                files += [treatment.folder / lang / f"{name}.yaml" for name in ("facts", *KINDS)]
+        for lang in offered(entry.clinic, treatment):
+            files += [treatment.folder / lang / f"{name}.yaml" for name in ("facts", *library_kinds)]
     for lang in entry.clinic.languages:
         files.append(root / CONTENT_DIR / LABELS_DIR / f"{lang}.yaml")
     for path in files:

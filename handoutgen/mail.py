@@ -25,10 +25,10 @@ from email.utils import formataddr, formatdate
 from pathlib import Path
 from typing import Any
 
+from . import naming
 from .branding import Clinic, Mail
 from .build import render_documents
 from .compose import Request, compose, fingerprint, render_template, template_dirs
-from .content import KINDS
 from .errors import BrandingError, DeliveryError, HandoutError, Problem, Problems, TemplateError
 from .ledger import IN_DOUBT, SETTLED, Ledger, PasscodeList
 from .library import ClinicEntry, Library, inside
@@ -175,13 +175,11 @@ def attachments(library: Library, item: Outgoing) -> list[tuple[str, bytes]]:
     detailed body, else the clinic.
     """
     documents = tuple(compose(library, r) for r in item.requests)
-    first = item.requests[0]
-    detailed = settings(library.clinics[first.clinic]).body == "detailed"
-    prefix = first.treatment if detailed else first.clinic
+    detailed = settings(library.clinics[item.requests[0].clinic]).body == "detailed"
     if item.packet:
-        return [(f"{prefix}-packet.pdf",
+        return [(naming.attachment(item.requests, True, detailed),
                  render_documents(library, item.requests, documents, item.duplex))]
-    return [(f"{prefix}-{r.kind}.pdf", render_documents(library, (r,), (d,)))
+    return [(naming.attachment((r,), False, detailed), render_documents(library, (r,), (d,)))
             for r, d in zip(item.requests, documents, strict=True)]
 
 
@@ -244,7 +242,8 @@ def details(library: Library, item: Outgoing, clinic: Clinic) -> dict[str, Any]:
     first = item.requests[0]
     content = library.treatments[first.treatment].languages[first.language]
     labels = library.labels[first.language]
-    return {"patient": display_values(patient_values(item), clinic, labels.months, labels.text),
+    return {"patient": display_values(patient_values(item), clinic, labels.months, labels.text,
+                                      library.registry),
             "treatment": {"id": first.treatment, "name": content.facts.name},
             "documents": [{"title": content.kinds[r.kind].title, "kind": r.kind} for r in item.requests]}
 
@@ -258,9 +257,10 @@ def check_templates(library: Library) -> None:
     for clinic_id, entry in sorted(library.clinics.items()):
         if entry.clinic.mail is None:
             continue
-        for treatment_id, treatment in sorted(library.treatments.items()):
-            for language in (lang for lang in entry.clinic.languages if lang in treatment.languages):
-                requests = tuple(Request(clinic_id, treatment_id, kind, language) for kind in KINDS)
+        for treatment_id in sorted(library.treatments):
+            for language in library.offered(clinic_id, treatment_id):
+                requests = tuple(Request(clinic_id, treatment_id, kind, language)
+                                 for kind in library.registry.kinds)
                 example = Outgoing("check", "patient@example.org", requests)
                 try:
                     compose_message(library, example, [("example.pdf", b"%PDF-")], "<check@example.org>",
@@ -392,7 +392,7 @@ class Postbox:
         if protection == "passcode" and self.passcodes.known.get(mid) != passcode:
             self.passcodes.add(_passcode_row(item, passcode, mid))  # before sending: never lost
         if self.dry_run:
-            write_atomic(confined(self.folder / OUTBOX, f"{item.appointment_id}.eml"),
+            write_atomic(confined(self.folder / OUTBOX, naming.message(item.appointment_id)),
                          message.as_bytes(), mode=0o600)
             self.summary.written += 1
         return message

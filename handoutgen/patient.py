@@ -1,4 +1,4 @@
-"""Patient values: which fields exist, which kind uses which, and how they are checked and printed.
+"""Patient values: how they are checked and printed (fields.yaml declares which fields exist).
 
 Patient values are data, never markup: they are checked here and escaped by the templates.
 """
@@ -8,46 +8,16 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import date, time
-from typing import Literal
 
 from .branding import Clinic
+from .registry import FieldDecl, Registry
 
 MAX_VALUE = 120
 SOURCE = "<command line>"
 
 
-@dataclass(frozen=True)
-class FieldSpec:
-    """One patient field: its name, what it holds and what it is for."""
-
-    name: str
-    kind: Literal["text", "date", "time", "practitioner", "birth"]
-    doc: str
-
-
-FIELDS: dict[str, FieldSpec] = {spec.name: spec for spec in (
-    FieldSpec("patient_name", "text", "the patient's full name"),
-    FieldSpec("date_of_birth", "birth", "the patient's date of birth, YYYY-MM-DD"),
-    FieldSpec("practitioner", "practitioner", "practitioner id or name from clinic.yaml"),
-    FieldSpec("treatment_area", "text", "the area to be treated"),
-    FieldSpec("appointment_date", "date", "treatment date, YYYY-MM-DD"),
-    FieldSpec("appointment_time", "time", "treatment time, HH:MM"),
-    FieldSpec("next_appointment_date", "date", "next appointment date, YYYY-MM-DD"),
-    FieldSpec("next_appointment_time", "time", "next appointment time, HH:MM"),
-)}
-
-IDENTIFIED_KINDS = ("consent",)  # kinds that print the patient's name and date of birth on every page
 OLDEST = 130  # years: an older date of birth is a typing mistake
-
-KIND_FIELDS: dict[str, tuple[str, ...]] = {
-    "consent": ("patient_name", "date_of_birth", "practitioner", "treatment_area", "appointment_date"),
-    "pre-treatment": ("patient_name", "practitioner", "treatment_area", "appointment_date",
-                      "appointment_time"),
-    "aftercare": ("patient_name", "practitioner", "treatment_area", "appointment_date",
-                  "next_appointment_date", "next_appointment_time"),
-}
 
 _TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 _ADDRESS = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9-]{1,63}(\.[A-Za-z0-9-]{1,63})+$")
@@ -68,16 +38,6 @@ def is_date(text: str) -> bool:
     return bool(re.fullmatch(r"\d{4}-\d{2}-\d{2}", text))
 
 
-def for_kind(values: Mapping[str, str], kind: str) -> tuple[tuple[str, str], ...]:
-    """The values a kind prints, sorted: a document's patient part (other kinds' values left out)."""
-    return tuple(sorted((k, v) for k, v in values.items() if k in KIND_FIELDS[kind]))
-
-
-def allowed_fields(kinds: tuple[str, ...]) -> list[str]:
-    """The fields any of these kinds uses, in declaration order."""
-    return [name for name in FIELDS if any(name in KIND_FIELDS[k] for k in kinds)]
-
-
 def _check_birth(value: str, today: date) -> tuple[str, str] | None:
     """A date of birth is a real past date; the value itself never goes into the message."""
     if not is_date(value):
@@ -90,13 +50,13 @@ def _check_birth(value: str, today: date) -> tuple[str, str] | None:
     return None
 
 
-def check_value(name: str, raw: str, clinic: Clinic | None,
+def check_value(spec: FieldDecl, raw: str, clinic: Clinic | None,
                 today: date | None = None) -> tuple[str, str] | None:
-    """Check one value; return (problem, allowed) or None when it is fine.
+    """Check one value of a field (its type says how); return (problem, allowed) or None when it
+    is fine.
 
     Without a clinic (it is not known yet), a practitioner cannot be checked.
     """
-    spec = FIELDS[name]
     value = unicodedata.normalize("NFC", raw.strip())
     if not value:
         return "is empty", spec.doc
@@ -105,13 +65,13 @@ def check_value(name: str, raw: str, clinic: Clinic | None,
     for ch in value:
         if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn"):
             return f"contains the control character U+{ord(ch):04X}", "printable text"
-    if spec.kind == "birth":
+    if spec.type == "birth":
         return _check_birth(value, today or date.today())
-    if spec.kind == "date" and not is_date(value):
+    if spec.type == "date" and not is_date(value):
         return f"{value!r} is not a date", "a date as YYYY-MM-DD"
-    elif spec.kind == "time" and not _TIME.match(value):
+    elif spec.type == "time" and not _TIME.match(value):
         return f"{value!r} is not a time", "a time as HH:MM, 00:00 to 23:59"
-    elif spec.kind == "practitioner" and clinic is not None and clinic.practitioner(value) is None:
+    elif spec.type == "practitioner" and clinic is not None and clinic.practitioner(value) is None:
         return f"{value!r} is not a practitioner of {clinic.id}", "expected one of: " + ", ".join(
             p.id for p in clinic.practitioners)
     return None
@@ -127,9 +87,10 @@ def nobreak(text: str) -> str:
     return text.replace(" ", "\u00a0")
 
 
-def unbroken(values: Mapping[str, str]) -> dict[str, str]:
+def unbroken(values: Mapping[str, str], registry: Registry) -> dict[str, str]:
     """Printable values with each date and time kept on one line."""
-    return {name: nobreak(value) if name in FIELDS and FIELDS[name].kind in ("date", "time", "birth")
+    fields = registry.fields
+    return {name: nobreak(value) if name in fields and fields[name].shown_as in ("date", "time")
             else value
             for name, value in values.items()}
 
@@ -153,19 +114,20 @@ def format_time(value: str, style: str, words: Mapping[str, str]) -> str:
 
 
 def display_values(values: Mapping[str, str], clinic: Clinic, months: tuple[str, ...],
-                   words: Mapping[str, str]) -> dict[str, str]:
-    """Turn checked values into printable text, every known field present ('' when not given).
+                   words: Mapping[str, str], registry: Registry) -> dict[str, str]:
+    """Turn checked values into printable text, every declared field present ('' when not given).
 
     `months` and `words` (the labels) are in the document's language.
     """
     out: dict[str, str] = {}
-    for name, spec in FIELDS.items():
+    for name, spec in registry.fields.items():
         value = values.get(name, "")
-        if value and spec.kind in ("date", "birth"):
+        shown_as = spec.shown_as
+        if value and shown_as == "date":
             value = format_date(value, clinic.date_style, months, words)
-        elif value and spec.kind == "time":
+        elif value and shown_as == "time":
             value = format_time(value, clinic.time_style, words)
-        elif value and spec.kind == "practitioner":
+        elif value and shown_as == "practitioner":
             person = clinic.practitioner(value)
             value = f"{person.name}, {person.role}" if person else value
         out[name] = value

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from .content import KINDS
 from .errors import ContentError, Problem
 from .library import Library, Treatment
 from .load import Loaded, PathT, load_yaml, path_text
@@ -50,7 +49,7 @@ def review(library: Library, today: date) -> tuple[list[Problem], list[Problem]]
         errors += _overdue(treatment, today)
         for language in treatment.languages:
             terms = library.labels[language].terms if language in library.labels else ()
-            _language(treatment, language, terms, errors, warnings)
+            _language(treatment, language, ("facts", *library.registry.kinds), terms, errors, warnings)
     return errors, warnings
 
 
@@ -65,13 +64,14 @@ def _overdue(treatment: Treatment, today: date) -> list[Problem]:
                     "have a clinician review the content, then update review_date and review_due")]
 
 
-def _language(treatment: Treatment, language: str, terms: tuple[str, ...], errors: list[Problem],
+def _language(treatment: Treatment, language: str, names: tuple[str, ...], terms: tuple[str, ...],
+              errors: list[Problem],
               warnings: list[Problem]) -> None:
     import textstat  # only `check` needs it
 
     gate = GATES.get(language.split("-")[0])
     files = [load_yaml(treatment.folder / language / f"{name}.yaml", ContentError)
-             for name in ("facts", *KINDS)]
+             for name in names]
     explained = {entry.term.lower() for entry in treatment.languages[language].facts.glossary}
     unexplained = {t for t in terms if t.lower() not in explained}
     for loaded in files:

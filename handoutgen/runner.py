@@ -16,7 +16,6 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ from .errors import DeliveryError, HandoutError, Problem
 from .library import Library
 from .manifest import Record
 from .output import confined, remove_leftovers, write_atomic
+from .program import program_digest
 from .secret import keyed_hash
 
 
@@ -64,15 +64,6 @@ class Summary:
         packets = f" in {plural(self.packets, 'packet')}" if self.packets else ""
         return (f"Built {plural(self.built, 'document')}{packets}, skipped {self.skipped} (up to date), "
                 f"failed {self.failed} in {self.seconds:.1f} s ({rate:.0f} documents/s) into {out}/")
-
-
-@lru_cache(maxsize=1)
-def program_digest() -> str:
-    """A hash of this program's own code: a new version rebuilds everything."""
-    digest = hashlib.sha256()
-    for path in sorted(Path(__file__).parent.glob("*.py")):
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
 
 
 def inputs_key(library: Library, requests: tuple[Request, ...], duplex: bool) -> str:

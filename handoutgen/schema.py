@@ -145,7 +145,7 @@ class Converter:
                     ok = False
                 continue
             converted = self.value(hints[name], value[name], (*path, name), fld.metadata)
-            if converted is _BAD:
+            if converted is BAD:
                 ok = False
             else:
                 kwargs[name] = converted
@@ -168,7 +168,7 @@ class Converter:
             return self.value(options[0], value, path, meta)
         if dataclasses.is_dataclass(tp):
             result = self.model(tp, value, path)  # type: ignore[arg-type]
-            return _BAD if result is None else result
+            return BAD if result is None else result
         if origin is tuple:
             return self.items(get_args(tp)[0], value, path, meta)
         if origin is dict:
@@ -181,7 +181,7 @@ class Converter:
                     f"{value!r} is not allowed",
                     "expected one of: " + ", ".join(str(a) for a in allowed),
                 )
-                return _BAD
+                return BAD
             return value
         return self.scalar(tp, value, path, meta)
 
@@ -192,7 +192,7 @@ class Converter:
         if not good:
             doc = meta.get("doc", "")
             self.fail(path, f"expected {_type_name(tp)}, got {_got_name(value)}", doc or _type_name(tp))
-            return _BAD
+            return BAD
         if tp is str:
             return self.text(value, path, meta)
         low = meta.get("min_value")
@@ -200,7 +200,7 @@ class Converter:
         if tp is not bool and ((low is not None and value < low) or (high is not None and value > high)):
             self.fail(path, f"{value} is out of range", f"{low if low is not None else 'any'} to "
                       f"{high if high is not None else 'any'}")
-            return _BAD
+            return BAD
         return value
 
     def text(self, value: str, path: PathT, meta: typing.Mapping[str, Any]) -> Any:
@@ -208,36 +208,36 @@ class Converter:
         limit = meta.get("max_len", MAX_TEXT)
         if not value:
             self.fail(path, "is empty", meta.get("doc") or "some text")
-            return _BAD
+            return BAD
         if len(value) > limit:
             self.fail(path, f"text is {len(value)} characters long", f"at most {limit}")
-            return _BAD
+            return BAD
         pattern = meta.get("pattern")
         if pattern is not None and not pattern.match(value):
             self.fail(path, f"{value!r} is not allowed", meta.get("pattern_doc", pattern.pattern))
-            return _BAD
+            return BAD
         return value
 
     def items(self, tp: Any, value: Any, path: PathT, meta: typing.Mapping[str, Any]) -> Any:
         if not isinstance(value, list):
             self.fail(path, f"expected a list, got {_got_name(value)}", meta.get("doc", "a list"))
-            return _BAD
+            return BAD
         low, high = meta.get("min_items", 0), meta.get("max_items", 200)
         if not low <= len(value) <= high:
             self.fail(path, f"has {len(value)} items", f"{low} to {high} items")
-            return _BAD
+            return BAD
         out = [self.value(tp, item, (*path, i), meta) for i, item in enumerate(value)]
-        return _BAD if any(item is _BAD for item in out) else tuple(out)
+        return BAD if any(item is BAD for item in out) else tuple(out)
 
     def mapping(self, tp: Any, value: Any, path: PathT, meta: typing.Mapping[str, Any]) -> Any:
         if not isinstance(value, dict):
             self.fail(path, f"expected a mapping, got {_got_name(value)}", meta.get("doc", "a mapping"))
-            return _BAD
+            return BAD
         out: dict[Key, Any] = {key: self.value(tp, item, (*path, key), meta) for key, item in value.items()}
-        return _BAD if any(item is _BAD for item in out.values()) else out
+        return BAD if any(item is BAD for item in out.values()) else out
 
 
-_BAD = object()
+BAD = object()
 
 
 def convert(model: type[T], loaded: Loaded, problems: Problems, base: PathT = ()) -> T | None:

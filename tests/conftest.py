@@ -80,6 +80,9 @@ def copy_library(root: Path, source: Path = FIXTURE) -> Path:
     if source != REPO:
         shutil.copytree(REPO / "handouts" / "labels", root / "handouts" / "labels")
         shutil.copytree(REPO / "handouts" / "wording", root / "handouts" / "wording")
+        for name in ("kinds.yaml", "fields.yaml"):  # a library may declare its own kinds and fields
+            if not (root / "handouts" / name).exists():
+                shutil.copy(REPO / "handouts" / name, root / "handouts" / name)
     shutil.copytree(REPO / "templates", root / "templates")
     (root / "assets").mkdir()
     shutil.copytree(source / "assets" / "clinics", root / "assets" / "clinics")

@@ -174,8 +174,8 @@ def test_other_programs_column_names_from_clinic_yaml(lib: Path) -> None:
     check = cli(lib, "check")
     assert check.errors == [
         f"error: {ALDER}:{line}: appointments.columns.Client Name: 'patient' is not allowed (expected one "
-        "of: appointment_id, clinic, patient_name, treatment, documents, date, time, practitioner, language, "
-        "email, area, date_of_birth, large_print)"]
+        "of: appointment_id, clinic, treatment, documents, language, email, large_print, patient_name, "
+        "date_of_birth, practitioner, area, date, time)"]
 
 
 def test_an_unclosed_quote_is_reported_where_it_opened_and_no_row_is_lost(lib: Path) -> None:
@@ -264,8 +264,8 @@ def test_a_workbook_header_problem_names_the_sheet_and_files_that_are_not_workbo
     path = workbook(lib / "day.xlsx", [], header=HEADER[:-1], sheet="Monday")
     run = batch(lib, path)
     assert run.errors == ["error: day.xlsx[Monday]:1: practitioner: missing column (required: "
-                          "appointment_id, clinic, patient_name, treatment, documents, date, time, "
-                          "practitioner)"]
+                          "appointment_id, clinic, treatment, documents, patient_name, practitioner, "
+                          "date, time)"]
     (lib / "old.xls").write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(500))
     assert batch(lib, lib / "old.xls").errors == [
         "error: old.xls:1: (file): is an old Excel .xls workbook (save it as an Excel workbook (.xlsx) or as "

@@ -121,8 +121,8 @@ def test_bad_header_stops_before_any_work(lib: Path, tmp_path: Path) -> None:
     appointments = write_csv(tmp_path / "bad.csv", [], header=header)
     out = tmp_path / "out"
     run = cli(lib, "batch", "--appointments", str(appointments), "--out", str(out))
-    required = ("required: appointment_id, clinic, patient_name, treatment, documents, date, time, "
-                "practitioner")
+    required = ("required: appointment_id, clinic, treatment, documents, patient_name, practitioner, "
+                "date, time")
     assert run.code == 1
     assert run.errors == [f"error: {appointments}:1: {c}: missing column ({required})"
                           for c in ("date", "practitioner", "treatment")]

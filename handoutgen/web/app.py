@@ -26,40 +26,25 @@ from waitress.server import create_server
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.wrappers import Response as BaseResponse
 
-from ..content import KINDS
+from .. import naming
 from ..errors import HandoutError
 from ..library import Library
-from ..patient import FIELDS, KIND_FIELDS
 from . import security
 from .batch import Jobs
 from .config import Settings
-from .handout import PAPERS, Choice, Engine, Findings, file_name, page_names, printable, readable
+from .handout import PAPERS, Choice, Engine, Findings, page_names, printable, readable
 from .sending import send
 from .theme import Theme, theme_for
 
 log = logging.getLogger(__name__)
 ACTIONS = ("preview", "print", "download", "email")
-# What each form field is called on the page, and the hint shown under it.
-LABELS = {
-    "patient_name": ("Patient's full name", "As it should print on the documents."),
-    "date_of_birth": ("Date of birth", "Printed with the name on every page of the consent. "
-                      "Clinics whose email passcode is the date of birth need it to send."),
-    "practitioner": ("Practitioner", "Leave as 'not chosen' to leave a line to write on."),
-    "treatment_area": ("Area treated", "For example: face, neck. Empty leaves a line to write on."),
-    "appointment_date": ("Treatment date", ""),
-    "appointment_time": ("Treatment time", "24-hour clock, for example 14:30."),
-    "next_appointment_date": ("Next appointment date", ""),
-    "next_appointment_time": ("Next appointment time", ""),
-}
 TITLES = {"documents": "Documents", "treatment": "Treatment", "language": "Language", "paper": "Paper size",
-          "email": "Email address", "appointment_id": "Appointment number",
-          **{name: label for name, (label, _hint) in LABELS.items()}}
+          "email": "Email address", "appointment_id": "Appointment number"}
 LANGUAGE_NAMES = {"en": "English", "es": "Español", "fr": "Français", "de": "Deutsch", "it": "Italiano",
                   "pt": "Português", "pl": "Polski", "vi": "Tiếng Việt", "nl": "Nederlands"}
 CONNECTIONS = 200  # open connections the server takes at once
 IDLE_SECONDS = 30  # a connection with nothing to do is closed after this long
 HEADER_SECONDS = 10  # a request's headers must arrive within this long
-INPUT_TYPES = {"text": "text", "date": "date", "time": "time", "practitioner": "select", "birth": "date"}
 
 
 def create_app(settings: Settings, library: Library) -> Flask:
@@ -80,7 +65,7 @@ def create_app(settings: Settings, library: Library) -> Flask:
 
     def treatments_of(clinic_id: str) -> list[str]:
         """The treatments a clinic hands out in at least one of its languages."""
-        found = [t for t in sorted(library.treatments) if engine.offered(clinic_id, t)]
+        found = [t for t in sorted(library.treatments) if library.offered(clinic_id, t)]
         if not found:
             abort(404, "This clinic hands out no treatment in its languages yet.")
         return found
@@ -130,32 +115,33 @@ def create_app(settings: Settings, library: Library) -> Flask:
         offered = treatments_of(clinic_id)
         treatment_id = choice.treatment if choice.treatment in offered else offered[0]
         treatment = library.treatments[treatment_id]
-        language = choice.language if choice.language in engine.offered(clinic_id, treatment_id) else \
-            engine.offered(clinic_id, treatment_id)[0]
+        language = choice.language if choice.language in library.offered(clinic_id, treatment_id) else \
+            library.offered(clinic_id, treatment_id)[0]
         content = treatment.languages[language]
         treatments = [(tid, library.treatments[tid].languages[
-            engine.offered(clinic_id, tid)[0]].facts.name) for tid in offered]
-        languages = sorted({lang for tid, _ in treatments for lang in engine.offered(clinic_id, tid)},
+            library.offered(clinic_id, tid)[0]].facts.name) for tid in offered]
+        languages = sorted({lang for tid, _ in treatments for lang in library.offered(clinic_id, tid)},
                            key=entry.clinic.languages.index)
-        fields = [{"name": name, "label": LABELS[name][0], "hint": LABELS[name][1],
-                   "type": INPUT_TYPES[spec.kind],
-                   "kinds": [k for k in KINDS if name in KIND_FIELDS[k]]}
-                  for name, spec in FIELDS.items()]
+        registry = library.registry
+        fields = [{"name": name, "label": spec.web.label, "hint": spec.web.hint or "",
+                   "type": spec.web_input, "kinds": registry.kinds_using(name),
+                   "used_on": [registry.kinds[k].web.label for k in registry.kinds_using(name)]}
+                  for name, spec in registry.fields.items()]
         return render_template(
             "handout.html", theme=page_theme(clinic_id), clinic=entry.clinic, choice=choice,
             findings=findings or Findings(), pages=pages or [], sent=sent, fields=fields,
-            kinds=[(k, content.kinds[k].title) for k in KINDS], treatments=treatments,
-            languages=languages, papers=PAPERS, mail=entry.clinic.mail, titles=TITLES,
-            language_names=LANGUAGE_NAMES,
-            uses={k: list(KIND_FIELDS[k]) for k in KINDS}), status
+            kinds=[(k, content.kinds[k].title) for k in registry.kinds], treatments=treatments,
+            languages=languages, papers=PAPERS, mail=entry.clinic.mail,
+            titles={**TITLES, **{name: spec.web.label for name, spec in registry.fields.items()}},
+            language_names=LANGUAGE_NAMES), status
 
     @app.get("/c/<clinic_id>/")
     def handout(clinic_id: str) -> tuple[str, int]:
         clinic_or_404(clinic_id)
         entry = library.clinics[clinic_id]
         first = treatments_of(clinic_id)[0]
-        choice = Choice(clinic_id, first, engine.offered(clinic_id, first)[0], ("aftercare",),
-                        entry.clinic.paper)
+        chosen = tuple(k for k, decl in library.registry.kinds.items() if decl.web.chosen)
+        choice = Choice(clinic_id, first, library.offered(clinic_id, first)[0], chosen, entry.clinic.paper)
         return form_page(clinic_id, choice)
 
     @app.post("/c/<clinic_id>/")
@@ -175,9 +161,9 @@ def create_app(settings: Settings, library: Library) -> Flask:
         try:
             pdf = engine.pdf(requests, choice.paper, choice.duplex)
         except HandoutError as err:
-            findings.take(err.problems, list(FIELDS))
+            findings.take(err.problems, list(library.registry.fields))
             return form_page(clinic_id, choice, findings, status=422)
-        name = file_name(library, requests, choice.paper)
+        name = naming.download(library, requests, choice.paper)
         if action == "preview":
             pages = [("data:image/png;base64," + base64.b64encode(png).decode(), alt) for png, alt in
                      zip(engine.pages(pdf), page_names(library, requests, pdf, choice.duplex), strict=True)]
@@ -240,7 +226,7 @@ def create_app(settings: Settings, library: Library) -> Flask:
         finally:
             job.remove()  # the open file stays readable; nothing is left on disk once it is sent
         return send_file(handle, mimetype="application/zip", as_attachment=True,
-                         download_name=f"handouts-{job.id[:8]}.zip")
+                         download_name=naming.archive(job.id))
 
     @app.errorhandler(RequestEntityTooLarge)
     def too_large(err: RequestEntityTooLarge) -> tuple[str, int]:

@@ -18,13 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from ..appointments import APPOINTMENT_ID, packet_order
-from ..build import check_patient, edition_suffix, render_documents
+from ..appointments import APPOINTMENT_ID
+from ..build import check_patient, render_documents
 from ..compose import Request, compose
-from ..content import KINDS
 from ..errors import HandoutError, Problem, UsageError
 from ..library import Library
-from ..patient import ADDRESS_DOC, FIELDS, allowed_fields, for_kind, is_address, is_date
+from ..patient import ADDRESS_DOC, is_address, is_date
 
 FORM = "the form"  # where a problem with a form value comes from
 PAPERS: dict[str, str] = {"a4": "A4 (210 by 297 mm)", "letter": "US Letter (8.5 by 11 in)"}
@@ -103,11 +102,6 @@ class Engine:
         self.lock = threading.Lock()
         self._papers: dict[str, Library] = {}
 
-    def offered(self, clinic: str, treatment: str) -> list[str]:
-        """The languages a clinic hands a treatment out in, its default first."""
-        languages = self.library.treatments[treatment].languages
-        return [lang for lang in self.library.clinics[clinic].clinic.languages if lang in languages]
-
     def library_for(self, paper: str) -> Library:
         """The library whose clinics print on `paper`: the loaded one, or a copy set to that size."""
         if paper not in self._papers:
@@ -122,27 +116,28 @@ class Engine:
              action: str) -> tuple[Choice, Findings, tuple[Request, ...]]:
         """Check a submitted form; the requests to build when it is fine."""
         entry = self.library.clinics[clinic]
+        registry = self.library.registry
         findings = Findings()
         choice = Choice(clinic, form.get("treatment", ""), form.get("language", ""),
-                        tuple(k for k in KINDS if k in kinds), form.get("paper", entry.clinic.paper),
+                        tuple(k for k in registry.kinds if k in kinds), form.get("paper", entry.clinic.paper),
                         form.get("duplex") == "yes",
-                        {name: form.get(name, "") for name in FIELDS},
+                        {name: form.get(name, "") for name in registry.fields},
                         form.get("email", "").strip()[:MAX_EXTRA],
                         form.get("appointment_id", "").strip()[:MAX_EXTRA],
                         form.get("date_of_birth", "").strip()[:MAX_EXTRA],
                         form.get("large_print") == "yes")
         if choice.treatment not in self.library.treatments:
             findings.add("treatment", "Choose a treatment.")
-        elif choice.language not in self.offered(clinic, choice.treatment):
+        elif choice.language not in self.library.offered(clinic, choice.treatment):
             findings.add("language", "Choose a language this clinic hands the treatment out in: "
-                         + ", ".join(self.offered(clinic, choice.treatment)) + ".")
+                         + ", ".join(self.library.offered(clinic, choice.treatment)) + ".")
         if not kinds:
             findings.add("documents", "Choose at least one document.")
         elif len(choice.kinds) != len(kinds):
             findings.add("documents", "Choose each document once, from the list.")
         if choice.paper not in PAPERS:
             findings.add("paper", "Choose A4 or US Letter.")
-        used = allowed_fields(choice.kinds or tuple(KINDS))
+        used = registry.allowed_fields(choice.kinds or registry.kinds)
         if not choice.values["patient_name"].strip():
             findings.add("patient_name", "Enter the patient's name.")
         if action == "email":
@@ -150,14 +145,15 @@ class Engine:
         values = [(name, choice.values[name], FORM, 1) for name in used
                   if choice.values[name].strip()]
         try:
-            checked = check_patient(self.library, clinic, choice.kinds or tuple(KINDS), values)
+            checked = check_patient(self.library, clinic, choice.kinds or registry.kinds, values)
         except UsageError as err:
-            findings.take(err.problems, list(FIELDS))
+            findings.take(err.problems, list(registry.fields))
             checked = {}
         if findings:
             return choice, findings, ()
-        requests = tuple(Request(clinic, choice.treatment, kind, choice.language, for_kind(checked, kind),
-                                 choice.large_print) for kind in packet_order(choice.kinds))
+        requests = tuple(Request(clinic, choice.treatment, kind, choice.language,
+                                 registry.for_kind(checked, kind), choice.large_print)
+                         for kind in registry.in_packet_order(choice.kinds))
         return choice, findings, requests
 
     def _check_email(self, choice: Choice, findings: Findings) -> None:
@@ -196,8 +192,8 @@ class Engine:
         """Lay out every blank document once, so that the first preview is as quick as the next."""
         for clinic_id, entry in self.library.clinics.items():
             for treatment in self.library.treatments:
-                for language in self.offered(clinic_id, treatment)[:1]:
-                    for kind in KINDS:
+                for language in self.library.offered(clinic_id, treatment)[:1]:
+                    for kind in self.library.registry.kinds:
                         # a broken layout is reported when someone asks for it
                         with contextlib.suppress(HandoutError):
                             self.pdf((Request(clinic_id, treatment, kind, language),), entry.clinic.paper)
@@ -226,18 +222,6 @@ def page_names(library: Library, requests: tuple[Request, ...], pdf: bytes, dupl
         count = end - start - padded
         names += [f"{title}, page {n} of {count}" for n in range(1, count + 1)] + ["Blank back page"] * padded
     return names
-
-
-def file_name(library: Library, requests: tuple[Request, ...], paper: str) -> str:
-    """<clinic>-<treatment>-<kinds>[-<paper>][.<language>][.large].pdf: no patient name in it."""
-    first = requests[0]
-    entry = library.clinics[first.clinic]
-    name = f"{first.clinic}-{first.treatment}-" + "-".join(r.kind for r in requests)
-    if paper != entry.clinic.paper:
-        name += f"-{paper}"
-    if first.language != entry.clinic.languages[0]:
-        name += f".{first.language}"
-    return name + edition_suffix(first) + ".pdf"
 
 
 def printable(pdf: bytes) -> bytes:

@@ -1,0 +1,26 @@
+"""What the program is: the one digest of handoutgen's own code and of what writes its PDFs.
+
+The batch runner keys every output file with it (a new version rebuilds everything) and the
+build cache keys its entries with it (a new version reads nothing an older one kept).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from functools import lru_cache
+from pathlib import Path
+
+from . import __version__
+
+
+@lru_cache(maxsize=1)
+def program_digest() -> str:
+    """A hash of handoutgen's sources and the versions of Python, reportlab and pypdf."""
+    import pypdf  # here, not at the top: `list` and `check` start without the PDF libraries
+    import reportlab
+
+    digest = hashlib.sha256(repr((__version__, sys.version, reportlab.Version, pypdf.__version__)).encode())
+    for path in sorted(Path(__file__).resolve().parent.glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
