@@ -75,8 +75,9 @@ def render_documents(library: Library, requests: tuple[Request, ...],
 
 
 def build_document(library: Library, request: Request, store: LayoutCache | None = None) -> bytes:
-    """Compose and render one document; with a `store`, its blank layout is kept between runs."""
-    document = compose(library, request)
+    """Compose and render one document; with a `store`, its blank layout (and the document
+    composed with markers for patient values) is kept between runs."""
+    document = compose(library, request, store)
     if store is not None and request.patient:
         # Keep a layout only when the patient's values are all in its empty fields: the same
         # document composed without a patient must give the same blank layout.

@@ -34,7 +34,7 @@ from .output import write_atomic
 from .program import program_digest
 
 if TYPE_CHECKING:
-    from .blocks import Document
+    from .blocks import Block, Document
     from .library import Library
     from .replay import Layout
 
@@ -101,6 +101,17 @@ class LayoutCache:
         key = self._key(blanks, labels, duplex)
         found: Layout | None = _read(self.base / f"{key}.pickle", key)
         return found
+
+    def marked(self, name: str) -> tuple[Block, ...] | None:
+        """A document composed with markers for patient values (opaque.py), or None."""
+        key = _digest(repr(("marked", self.library_key, name)))
+        found: tuple[Block, ...] | None = _read(self.base.parent / "composed" / f"{key}.pickle", key)
+        return found
+
+    def keep_marked(self, name: str, blocks: tuple[Block, ...]) -> None:
+        """Keep a document composed with markers: it holds no patient value, only markers."""
+        key = _digest(repr(("marked", self.library_key, name)))
+        _write(self.base.parent / "composed" / f"{key}.pickle", key, blocks)
 
     def save(self, blanks: tuple[Document, ...], labels: dict[str, str], duplex: bool,
              layout: Layout) -> None:

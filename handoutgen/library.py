@@ -22,6 +22,7 @@ CONTENT_DIR = "handouts"
 MASTER = "en"  # the language every other language's labels are checked against
 LABELS_DIR = "labels"
 WORDING_DIR = "wording"
+MAX_TEMPLATE_BYTES = 256 * 1024  # a template file larger than this is refused unread
 TEMPLATES_DIR = "templates"
 KINDS_FILE = "kinds.yaml"
 FIELDS_FILE = "fields.yaml"

@@ -28,7 +28,7 @@ from typing import Any
 from . import naming
 from .branding import Clinic, Mail
 from .build import render_documents
-from .compose import Request, compose, fingerprint, render_template, template_dirs
+from .compose import Request, compose, fingerprint, template_dirs
 from .errors import BrandingError, DeliveryError, HandoutError, Problem, Problems, TemplateError
 from .ledger import IN_DOUBT, SETTLED, Ledger, PasscodeList
 from .library import ClinicEntry, Library, inside
@@ -38,6 +38,7 @@ from .patient import display_values
 from .runner import plural
 from .secret import keyed_hash
 from .smtp import Outcome, Sender
+from .templating import render_template
 
 OUTBOX = "outbox"
 # Digits only: one case, nothing that looks or sounds like something else, in any language, and

@@ -16,7 +16,7 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from markupsafe import Markup
 
@@ -70,6 +70,16 @@ def plain(value: str) -> bool:
     return not _NOT_PLAIN.search(value)
 
 
+class Kept(Protocol):
+    """Somewhere to keep documents composed with markers between processes (see cache.py)."""
+
+    def marked(self, name: str) -> Blocks | None:
+        ...
+
+    def keep_marked(self, name: str, blocks: Blocks) -> None:
+        ...
+
+
 class Memo:
     """Documents composed with markers, by everything their rendering depended on."""
 
@@ -77,34 +87,55 @@ class Memo:
         self._found: OrderedDict[Any, tuple[Blocks, frozenset[int]] | None] = OrderedDict()
         self._lock = threading.Lock()  # the web page composes from several threads
 
-    def blocks(self, key: Any, values: Mapping[str, str],
-               render: Callable[[Mapping[str, Any]], Blocks]) -> Blocks:
-        """The blocks for these values: filled in from the marked rendering, or rendered."""
+    def blocks(self, key: tuple[Any, str], values: Mapping[str, str],
+               render: Callable[[Mapping[str, Any]], Blocks], kept: Kept | None = None) -> Blocks:
+        """The blocks for these values: filled in from the marked rendering, or rendered.
+
+        `key` is what the rendering depends on besides the values: a key for this process and
+        a name for `kept`, which holds marked documents between processes.
+        """
         if not all(plain(v) for v in values.values()):
             return render(values)
         names = tuple(values)
-        key = (key, names, tuple(bool(v) for v in values.values()))
+        pattern = (names, tuple(bool(v) for v in values.values()))
         with self._lock:
-            known = key in self._found
-            found = self._found.get(key)
+            known = (key, pattern) in self._found
+            found = self._found.get((key, pattern))
             if known:
-                self._found.move_to_end(key)
+                self._found.move_to_end((key, pattern))
         if not known:
+            name = repr((key[1], pattern))
+            stored = kept.marked(name) if kept is not None else None
+            if stored is not None:  # made both ways and compared when it was kept
+                found = _with_marks(stored)
+                self._remember((key, pattern), found)
+                return _fill(found[0], found[1], tuple(values.values()))  # type: ignore[no-any-return]
             marked = _marked(render, names, values)
             real = render(values)
             # The first patient's copy is made both ways: a template the markers do not
             # describe (one the parser changes a value in) is rendered every time.
             if marked is not None and _fill(marked[0], marked[1], tuple(values.values())) != real:
                 marked = None
-            with self._lock:
-                self._found[key] = marked
-                if len(self._found) > MEMO_ENTRIES:
-                    self._found.popitem(last=False)
+            self._remember((key, pattern), marked)
+            if marked is not None and kept is not None:
+                kept.keep_marked(name, marked[0])
             return real
         if found is None:
             return render(values)
         filled: Blocks = _fill(found[0], found[1], tuple(values.values()))
         return filled
+
+    def _remember(self, key: Any, found: tuple[Blocks, frozenset[int]] | None) -> None:
+        with self._lock:
+            self._found[key] = found
+            if len(self._found) > MEMO_ENTRIES:
+                self._found.popitem(last=False)
+
+
+def _with_marks(blocks: Blocks) -> tuple[Blocks, frozenset[int]]:
+    marked: set[int] = set()
+    _find(blocks, marked)
+    return blocks, frozenset(marked)
 
 
 def _marked(render: Callable[[Mapping[str, Any]], Blocks], names: tuple[str, ...],
@@ -114,9 +145,7 @@ def _marked(render: Callable[[Mapping[str, Any]], Blocks], names: tuple[str, ...
         blocks = render({n: Opaque(i, bool(values[n])) for i, n in enumerate(names)})
     except Exception:  # any failure: the real rendering reports it
         return None
-    marked: set[int] = set()
-    _find(blocks, marked)
-    return blocks, frozenset(marked)
+    return _with_marks(blocks)
 
 
 def _find(node: Any, marked: set[int]) -> bool:

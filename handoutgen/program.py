@@ -7,6 +7,7 @@ build cache keys its entries with it (a new version reads nothing an older one k
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import sys
 from functools import lru_cache
 from pathlib import Path
@@ -17,10 +18,12 @@ from . import __version__
 @lru_cache(maxsize=1)
 def program_digest() -> str:
     """A hash of handoutgen's sources and the versions of Python, reportlab and pypdf."""
-    import pypdf  # here, not at the top: `list` and `check` start without the PDF libraries
-    import reportlab
+    import reportlab  # here, not at the top: `list` and `check` start without the PDF libraries
 
-    digest = hashlib.sha256(repr((__version__, sys.version, reportlab.Version, pypdf.__version__)).encode())
+    # pypdf's version without importing it (a cold `build` of a cached document never needs it)
+    spec = importlib.util.find_spec("pypdf")
+    pypdf_version = Path(spec.origin).with_name("_version.py").read_bytes() if spec and spec.origin else b""
+    digest = hashlib.sha256(repr((__version__, sys.version, reportlab.Version, pypdf_version)).encode())
     for path in sorted(Path(__file__).resolve().parent.glob("*.py")):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()

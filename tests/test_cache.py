@@ -42,13 +42,16 @@ def test_cached_builds_give_the_same_bytes(lib: Path, tmp_path: Path, clinic: st
     plain = build(lib, None, "plain.pdf", *extra, kind=kind, clinic=clinic)
     first = build(lib, cache, "first.pdf", *extra, kind=kind, clinic=clinic)
     kept = entries(cache)
-    assert {p.parent.name for p in kept} == {"library", "layout"}
+    # the library, the blank layout, the document composed with markers for patient values
+    # (opaque.py) and the parsed fonts
+    assert {p.parent.name for p in kept} == {"library", "layout", "composed", "files"}
     second = build(lib, cache, "second.pdf", *extra, kind=kind, clinic=clinic)
-    other = build(lib, cache, "other.pdf", "--patient-name", "Ana Lee", kind=kind, clinic=clinic)
+    other = build(lib, cache, "other.pdf", "--patient-name", "Ana Lee", "--field",
+                  "appointment_date=2026-11-30", kind=kind, clinic=clinic)
     assert entries(cache) == kept  # the second and third runs only read
     assert plain == first == second
-    assert other == build(lib, None, "other-plain.pdf", "--patient-name", "Ana Lee", kind=kind,
-                          clinic=clinic)
+    assert other == build(lib, None, "other-plain.pdf", "--patient-name", "Ana Lee", "--field",
+                          "appointment_date=2026-11-30", kind=kind, clinic=clinic)
     assert build(lib, cache, "blank.pdf", kind=kind, clinic=clinic) == \
         build(lib, None, "blank-plain.pdf", kind=kind, clinic=clinic)
 
@@ -128,5 +131,6 @@ def test_a_layout_that_shows_a_patient_value_outside_its_fields_is_not_kept(lib:
     out = build(lib, cache, "one.pdf", "--patient-name", NAME)
     assert f"Dear {NAME}." in flat(pdf_text(lib / "one.pdf"))
     assert not list((cache / "handoutgen" / "layout").glob("*.pickle"))
+    assert list((cache / "handoutgen" / "composed").glob("*.pickle"))  # with a marker for the name
     assert NAME.encode() not in _cached_bytes(cache)
     assert build(lib, cache, "two.pdf", "--patient-name", NAME) == out

@@ -26,7 +26,7 @@ from packaging.requirements import Requirement
 from packaging.version import Version
 from PIL import Image
 
-from handoutgen import compose, library, logo, sandbox
+from handoutgen import library, logo, sandbox
 
 pytestmark = pytest.mark.slow  # the fast layer (pytest -m "not slow") leaves it out
 
@@ -201,11 +201,11 @@ def test_a_template_that_runs_too_long(lib: Path, tmp_path: Path, monkeypatch: p
 
 
 def test_a_template_too_large(lib: Path, tmp_path: Path) -> None:
-    size = compose.MAX_TEMPLATE_BYTES + 1
+    size = library.MAX_TEMPLATE_BYTES + 1
     path = lib / CONSENT
     path.write_bytes(path.read_bytes().ljust(size, b"\n"))
     assert build(lib, tmp_path) == [
-        f"error: {CONSENT}:1: (template): file is {size} bytes (at most {compose.MAX_TEMPLATE_BYTES} "
+        f"error: {CONSENT}:1: (template): file is {size} bytes (at most {library.MAX_TEMPLATE_BYTES} "
         "bytes)"]
 
 
