@@ -92,6 +92,8 @@ def register_italic(entry: FontEntry) -> Registered:
 
 def uncovered(text: str, font: Registered) -> list[str]:
     """The distinct characters of `text` that the family cannot draw, in order of appearance."""
+    if font.covered.issuperset(map(ord, text)):  # nearly always: decided without a Python loop
+        return []
     missing: list[str] = []
     for ch in text:
         if ord(ch) not in font.covered and ch not in _ALWAYS and ch not in missing:
