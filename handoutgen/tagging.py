@@ -16,6 +16,8 @@ from typing import Any
 from reportlab.pdfbase import pdfdoc, ttfonts
 from reportlab.pdfgen.canvas import Canvas
 
+from .speed import RawObject
+
 MCR = tuple[int, int]  # a piece of content: (page index, marked-content id on that page)
 
 
@@ -78,17 +80,6 @@ class Marked:
         end(canvas)
 
 
-class _Raw(pdfdoc.PDFObject):  # type: ignore[misc]
-    """An object written as bytes made here: far faster than reportlab's formatting of many
-    small dictionaries, which a structure tree of a hundred elements would otherwise cost."""
-
-    def __init__(self) -> None:
-        self.data = b""
-
-    def format(self, document: Any) -> bytes:
-        return self.data
-
-
 def _has_content(node: Node, extra: dict[int, MCR]) -> bool:
     if node.slot is not None and node.slot in extra:
         return True
@@ -109,7 +100,7 @@ class _Writer:
         self.extra = extra
         self.pages = [self.number(f"Page{n + 1}") for n in range(pages)]
         self.parents: list[dict[int, bytes]] = [{} for _ in range(pages)]
-        self.made: list[_Raw] = []
+        self.made: list[RawObject] = []
 
     def number(self, name: str) -> bytes:
         return b"%d 0 R" % self.doc.idToObjectNumberAndVersion[name][0]
@@ -119,9 +110,9 @@ class _Writer:
         """The bytes of the objects made, in the order they were numbered."""
         return [raw.data for raw in self.made]
 
-    def new(self) -> tuple[_Raw, bytes]:
+    def new(self) -> tuple[RawObject, bytes]:
         """A new indirect object, and the reference to it."""
-        raw = _Raw()
+        raw = RawObject()
         self.made.append(raw)
         return raw, self.number(self.doc.Reference(raw).name)
 
@@ -190,7 +181,7 @@ def write_tree(canv: Canvas, root: Node, pages: int, extra: dict[int, MCR], titl
             del _written[next(iter(_written))]
     else:
         for data in found[1]:
-            raw = _Raw()
+            raw = RawObject()
             raw.data = data
             doc.Reference(raw)
         tree_root = doc.idToObject[doc.numberToId[key[2] + 1]]
