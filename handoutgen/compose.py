@@ -84,7 +84,16 @@ def _unbroken_numbers(clinic: Clinic) -> Clinic:
 
 
 def content_view(library: Library, request: Request) -> dict[str, Any]:
-    """Everything a template sees except the patient: content merged with the clinic's additions."""
+    """Everything a template sees except the patient: content merged with the clinic's additions.
+
+    The same for every patient, so made once (templates run in an immutable sandbox: no template
+    can change it for the next document).
+    """
+    return _content_view(library, dataclasses.replace(request, patient=()))
+
+
+@lru_cache(maxsize=64)
+def _content_view(library: Library, request: Request) -> dict[str, Any]:
     entry = library.clinics[request.clinic]
     treatment = library.treatments[request.treatment]
     content = treatment.languages[request.language]
