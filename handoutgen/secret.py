@@ -28,10 +28,14 @@ _HEX = re.compile(r"[0-9a-f]{64}")
 
 def secret_path() -> Path:
     """Where this installation keeps its secret."""
-    if os.environ.get(ENV):
-        return Path(os.environ[ENV])
-    config = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(config) / "handoutgen" / "secret"
+    return _secret_path(os.environ.get(ENV), os.environ.get("XDG_CONFIG_HOME"), os.environ.get("HOME"))
+
+
+@lru_cache(maxsize=4)  # a batch hashes every row's values: the place is worked out once
+def _secret_path(given: str | None, config: str | None, home: str | None) -> Path:
+    if given:
+        return Path(given)
+    return Path(config or str(Path.home() / ".config")) / "handoutgen" / "secret"
 
 
 def keyed_hash(data: bytes) -> str:
