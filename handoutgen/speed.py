@@ -30,6 +30,10 @@ from reportlab.lib.utils import ImageReader
 from reportlab.pdfbase import pdfdoc
 from reportlab.pdfgen.canvas import Canvas
 
+# reportlab's internals this module and the recording canvas rely on, as tested with these
+# versions (pyproject.toml pins the same); tests/test_speed.py fails on any other.
+TESTED_REPORTLAB = ("5.1",)
+
 rl_config.useA85 = 0  # plain binary streams: smaller and faster than ASCII85
 MEMO_MIN_BYTES = 2048  # smaller streams compress faster than they can be looked up
 MEMO_ENTRIES = 24  # a few documents: font and image streams recur in every one
