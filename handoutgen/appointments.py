@@ -27,13 +27,23 @@ from .patient import ADDRESS_DOC, check_value, is_address
 from .registry import APPOINTMENT_COLUMNS, Registry
 from .runner import Summary, Task, inputs_key, plural, run
 from .schema import convert
+from .selection import (
+    Issue,
+    appointment_id,
+    documents,
+    edition,
+    id_key,
+    language,
+    loose,
+    treatment,
+    unknown_clinic,
+)
 from .tables import Line, Table, open_table
 
 REQUIRED = ("appointment_id", "clinic", "treatment", "documents")  # and the fields' required columns
 MAX_ROWS = 200_000
 MAX_CELL = 500
 BadCell = Callable[[str, str, str], None]  # records a problem in a column of the current row
-APPOINTMENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 DATE_ORDER = {"day-month-year": ("DD/MM/YYYY", "dmy"), "month-day-year": ("MM/DD/YYYY", "mdy")}
 _SLASHED = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$")
 _ISO = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:[ T]00:00(?::00)?)?$")  # a spreadsheet's midnight too
@@ -96,17 +106,6 @@ class Appointment:
     def requests(self) -> tuple[Request, ...]:
         """The documents of the appointment, in order."""
         return tuple(r for task in self.tasks for r in task.requests)
-
-
-def id_key(text: str) -> str:
-    """An id as it is matched: case and spaces do not count ("Harbour Skin" is harbour-skin)."""
-    return re.sub(r"[\s_-]+", "-", text.strip().casefold()).strip("-")
-
-
-def _match(text: str, choices: Collection[str]) -> str | None:
-    """The choice `text` names, whatever its case and spacing."""
-    key = id_key(text)
-    return next((c for c in choices if id_key(c) == key), None)
 
 
 @dataclass(frozen=True)
@@ -335,18 +334,22 @@ def _appointment(library: Library, sheet: AppointmentsFile, row: dict[str, str],
     clinic = clinics.clinic(row["clinic"])
     entry = library.clinics.get(clinic or "")
     if row["clinic"] and entry is None:
-        bad("clinic", f"unknown clinic {row['clinic'][:40]!r}",
-            "expected one of: " + ", ".join(library.clinic_ids))
-    treatment = _match(row["treatment"], library.treatments) if row["treatment"] else None
-    if row["treatment"] and treatment is None:
-        bad("treatment", f"unknown treatment {row['treatment'][:40]!r}",
-            "expected one of: " + ", ".join(sorted(library.treatments)))
+        bad(*_cell(unknown_clinic(library, row["clinic"])))
+    found, issue = treatment(library, row["treatment"], loose) if row["treatment"] else (None, None)
+    if issue is not None:
+        bad(*_cell(issue))
     kinds = _kinds(registry, row["documents"], bad)
     style = entry.clinic if entry else None
     _other_values(row, bad)
     inputs = _patient_inputs(registry, row, style, line, bad)
-    language = _language(library, row, clinic, treatment, bad)
-    large = _large_print(row.get("large_print", ""), sheet.large_print, bad)
+    chosen = None
+    if entry is not None and found is not None:
+        chosen, issue = language(library, entry.clinic.id, found, row.get("language", ""), loose)
+        if issue is not None:
+            bad(*_cell(issue))
+    large, issue = edition(row.get("large_print", ""), sheet.large_print)
+    if issue is not None:
+        bad(*_cell(issue))
     if entry is None or clinic is None:
         _check_without_clinic(registry, inputs, bad)
         return None
@@ -356,11 +359,11 @@ def _appointment(library: Library, sheet: AppointmentsFile, row: dict[str, str],
         for problem in err.problems:
             bad(_column_of(registry, problem.path), problem.message, problem.allowed)
         return None
-    if treatment is None or language is None or not kinds or appointment is None or large is None:
+    if found is None or chosen is None or not kinds or appointment is None or large is None:
         return None
-    cells = {**row, "clinic": clinic, "treatment": treatment, "language": language,
+    cells = {**row, "clinic": clinic, "treatment": found, "language": chosen,
              "date_of_birth": as_date(row.get("date_of_birth", ""), entry.clinic) or ""}
-    tasks = _tasks(library, Request(clinic, treatment, "", language, large_print=large), kinds, values,
+    tasks = _tasks(library, Request(clinic, found, "", chosen, large_print=large), kinds, values,
                    appointment, packet, duplex)
     return Appointment(line, cells, tasks, tuple(sorted(values.items())))
 
@@ -369,9 +372,9 @@ def _appointment_id(text: str, line: int, bad: BadCell, first_seen: dict[str, in
     """The appointment id, when it can name files and is not used twice (in any case)."""
     if not text:
         return None
-    if not APPOINTMENT_ID.match(text):
-        bad("appointment_id", f"{text[:40]!r} is not allowed",
-            "letters, digits, '.', '_' and '-', at most 64, for use in file names")
+    issue = appointment_id(text)
+    if issue is not None:
+        bad(*_cell(issue))
         return None
     key = text.casefold()  # A1 and a1 would be one file on many computers
     if key in first_seen:
@@ -382,33 +385,18 @@ def _appointment_id(text: str, line: int, bad: BadCell, first_seen: dict[str, in
     return text
 
 
-YES, NO = ("yes", "y", "true", "1", "x"), ("no", "n", "false", "0")
-
-
-def _large_print(text: str, default: bool, bad: BadCell) -> bool | None:
-    """The row's edition: large print when its cell says yes (or, when empty, as the run says)."""
-    word = text.strip().casefold()
-    if not word:
-        return default
-    if word in YES or word in NO:
-        return word in YES
-    bad("large_print", f"{text[:20]!r} is not yes or no",
-        "yes or no (also y/n, true/false, 1/0, x), or empty")
-    return None
+def _cell(issue: Issue) -> tuple[str, str, str]:
+    """A problem with a choice, in the column that made it (each choice has a column of its name)."""
+    return issue.choice, issue.message, issue.allowed
 
 
 def _kinds(registry: Registry, text: str, bad: BadCell) -> list[str]:
     """The kinds a documents cell names, by id or by another name kinds.yaml gives them."""
-    kinds: list[str] = []
-    for name in kinds_of(text):
-        kind = registry.kind_named(name, id_key)
-        if kind is None:
-            bad("documents", f"unknown document {name[:40]!r}",
-                "kinds separated by ';' from: " + ", ".join(registry.kinds))
-        elif kind in kinds:
-            bad("documents", "a document is listed twice", "each kind once")
-        else:
-            kinds.append(kind)
+    if not text:
+        return []  # reported as empty
+    kinds, issues = documents(registry, kinds_of(text), lambda name: registry.kind_named(name, id_key))
+    for issue in issues:
+        bad(*_cell(issue))
     return kinds
 
 
@@ -475,22 +463,6 @@ def _practitioner(text: str, clinic: Clinic) -> str | None:
         if id_key(person.id) == key or " ".join(person.name.split()).casefold() == name:
             return person.id
     return None
-
-
-def _language(library: Library, row: dict[str, str], clinic: str | None, treatment: str | None,
-              bad: BadCell) -> str | None:
-    """The row's language (the clinic's first when the row has none), in any case."""
-    entry = library.clinics.get(clinic or "")
-    if entry is None or treatment is None:
-        return None
-    offered = library.offered(entry.clinic.id, treatment)
-    given = row.get("language", "")
-    language = _match(given, offered) if given else entry.clinic.languages[0]
-    if language not in offered:
-        bad("language", f"unknown language {(given or entry.clinic.languages[0])[:20]!r}",
-            "expected one of: " + ", ".join(offered))
-        return None
-    return language
 
 
 def _tasks(library: Library, base: Request, kinds: list[str], values: dict[str, str],

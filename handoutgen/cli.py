@@ -25,6 +25,7 @@ from .library import CONTENT_DIR, LABELS_DIR, Library, load_library
 from .output import write_atomic
 from .patient import ADDRESS_DOC, SOURCE, check_value, is_address, is_date
 from .runner import plural
+from .selection import Issue, appointment_id, select
 
 if TYPE_CHECKING:
     from .appointments import Appointment, Plan, Shard
@@ -163,38 +164,24 @@ def _position(argv: Sequence[str], *flags: str) -> int:
     return 1
 
 
+# The option each choice of selection.py comes from.
+OPTION_OF = {"clinic": "--clinic", "treatment": "--treatment", "documents": "--kind",
+             "language": "--language", "appointment_id": "--appointment-id"}
+
+
+def _issue(argv: Sequence[str], issue: Issue) -> Problem:
+    """A problem with a choice, at the option that made it."""
+    flag = OPTION_OF[issue.choice]
+    return Problem(SOURCE, _position(argv, flag), flag, issue.message, issue.allowed)
+
+
 def _pick(library: Library, argv: Sequence[str], args: argparse.Namespace) -> list[Request]:
     """Check the chosen clinic, treatment, kinds and language; all problems at once."""
-    problems: list[Problem] = []
-
-    def bad(flag: str, value: str, choices: Sequence[str]) -> None:
-        problems.append(Problem(SOURCE, _position(argv, flag), flag, f"unknown value {value!r}",
-                                "expected one of: " + (", ".join(sorted(choices)) or "none")))
-
-    clinic_id = _clinic_id(library, args.clinic)
-    if clinic_id is None:
-        bad("--clinic", args.clinic, library.clinic_ids)
-    if args.treatment not in library.treatments:
-        bad("--treatment", args.treatment, library.treatment_ids)
     kinds = [args.kind] if isinstance(args.kind, str) else args.kind
-    known = library.registry.kinds
-    for kind in kinds:
-        if kind not in known:
-            bad("--kind", kind, list(known))
-    if not kinds:
-        problems.append(Problem(SOURCE, 1, "--kind", "no document chosen",
-                                "--kind with one of: " + ", ".join(known) + " (repeatable)"))
-    if len(set(kinds)) != len(kinds):
-        problems.append(Problem(SOURCE, _position(argv, "--kind"), "--kind", "a kind is given twice",
-                                "each kind once"))
-    language = args.language
-    if clinic_id is not None and args.treatment in library.treatments:
-        clinic = library.clinics[clinic_id].clinic
-        offered = library.offered(clinic_id, args.treatment)
-        language = language or (offered[0] if offered else clinic.languages[0])
-        if language not in offered:
-            bad("--language", language, offered)
-    if problems:
+    chosen, issues = select(library, _clinic_id(library, args.clinic), args.clinic, args.treatment, kinds,
+                            args.language, args.large_print)
+    problems = [_issue(argv, issue) for issue in issues]
+    if chosen is None:
         fields = library.registry.fields
         for name, raw, source, line in _patient_values(argv, args):  # what can be checked already
             found = ("unknown field", "expected one of: " + ", ".join(fields)) if name not in fields \
@@ -202,9 +189,8 @@ def _pick(library: Library, argv: Sequence[str], args: argparse.Namespace) -> li
             if found is not None:
                 problems.append(Problem(source, line, name, *found))
         raise UsageError(problems)
-    assert clinic_id is not None and language is not None
-    return [Request(clinic_id, args.treatment, kind, language, large_print=args.large_print)
-            for kind in kinds]
+    return [Request(chosen.clinic, chosen.treatment, kind, chosen.language, large_print=chosen.large_print)
+            for kind in chosen.kinds]
 
 
 def _one_patient(root: Path, argv: Sequence[str], args: argparse.Namespace,
@@ -395,7 +381,6 @@ def cmd_email(root: Path, argv: Sequence[str], args: argparse.Namespace) -> int:
 
 
 def _one_message(root: Path, argv: Sequence[str], args: argparse.Namespace) -> tuple[Library, Outgoing]:
-    from .appointments import APPOINTMENT_ID
     from .mail import Outgoing, walk_in_id
 
     problems: list[Problem] = []
@@ -403,9 +388,8 @@ def _one_message(root: Path, argv: Sequence[str], args: argparse.Namespace) -> t
         problems.append(Problem(SOURCE, _position(argv, "--to"), "--to",
                                 "missing" if args.to is None else "is not an email address",
                                 ADDRESS_DOC + ", or --appointments FILE.csv"))
-    if args.appointment_id is not None and not APPOINTMENT_ID.match(args.appointment_id):
-        problems.append(Problem(SOURCE, _position(argv, "--appointment-id"), "--appointment-id",
-                                "is not allowed", "letters, digits, '.', '_' and '-', at most 64"))
+    if args.appointment_id is not None and (issue := appointment_id(args.appointment_id)) is not None:
+        problems.append(_issue(argv, issue))
     if args.date_of_birth is not None and not is_date(args.date_of_birth):
         problems.append(Problem(SOURCE, _position(argv, "--date-of-birth"), "--date-of-birth",
                                 "is not a date", "a date as YYYY-MM-DD"))

@@ -87,7 +87,7 @@ def test_good_rows_are_built_and_bad_rows_reported_exactly(lib: Path, tmp_path: 
     assert run.errors == [
         f"error: {name}:4: clinic: unknown clinic 'nowhere' (expected one of: alder, birch)",
         f"error: {name}:5: patient_name: is empty (a value in every row)",
-        f"error: {name}:5: documents: unknown document 'leaflet' (kinds separated by ';' from: "
+        f"error: {name}:5: documents: unknown document 'leaflet' (expected one of: "
         "consent, pre-treatment, aftercare)",
         f"error: {name}:5: email: is not an email address (an email address such as "
         "name@example.org, or empty)",

@@ -32,11 +32,11 @@ def test_unknown_clinic_treatment_kind_and_field_listed_at_once(lib: Path) -> No
               "--field", "shoe_size=9")
     assert run.code == 1
     assert run.errors == [
-        "error: <command line>:2: --clinic: unknown value 'nowhere' "
+        "error: <command line>:2: --clinic: unknown clinic 'nowhere' "
         "(expected one of: alder, birch)",
-        "error: <command line>:4: --treatment: unknown value 'botox' (expected one of: needling, peel)",
-        "error: <command line>:6: --kind: unknown value 'leaflet' "
-        "(expected one of: aftercare, consent, pre-treatment)",
+        "error: <command line>:4: --treatment: unknown treatment 'botox' (expected one of: needling, peel)",
+        "error: <command line>:6: --kind: unknown document 'leaflet' "
+        "(expected one of: consent, pre-treatment, aftercare)",
         f"error: <command line>:8: shoe_size: unknown field (expected one of: {ALL_FIELDS})",
     ]
 
@@ -46,7 +46,7 @@ def test_an_unknown_clinic_does_not_hide_a_bad_date(lib: Path) -> None:
               "--field", "appointment_date=1/12/2026", "--field", "practitioner=nobody")
     assert run.code == 1
     assert run.errors == [  # the practitioner can only be checked once the clinic is known
-        "error: <command line>:2: --clinic: unknown value 'maple' (expected one of: alder, "
+        "error: <command line>:2: --clinic: unknown clinic 'maple' (expected one of: alder, "
         "birch)",
         "error: <command line>:8: appointment_date: '1/12/2026' is not a date (a date as YYYY-MM-DD)"]
 
@@ -99,7 +99,7 @@ def test_argparse_misuse_uses_the_error_format(lib: Path) -> None:
 
 def test_unknown_language(lib: Path) -> None:
     run = cli(lib, *BUILD, "--language", "fr")
-    assert run.errors == ["error: <command line>:8: --language: unknown value 'fr' (expected one of: en)"]
+    assert run.errors == ["error: <command line>:8: --language: unknown language 'fr' (expected one of: en)"]
 
 
 @pytest.mark.parametrize("clinic", ["assets/clinics/birch", "birch"])

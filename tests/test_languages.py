@@ -210,7 +210,7 @@ def test_english_only_clinic_refuses_spanish(lib: Path, tmp_path: Path) -> None:
     run = cli(lib, "build", "--clinic", "alder", "--treatment", "needling", "--kind",
               "aftercare", "--language", "es", "-o", str(tmp_path / "x.pdf"))
     assert run.code == 1
-    assert run.errors == ["error: <command line>:8: --language: unknown value 'es' (expected one of: en)"]
+    assert run.errors == ["error: <command line>:8: --language: unknown language 'es' (expected one of: en)"]
     assert not (tmp_path / "x.pdf").exists()
     # No Spanish file is asked of a clinic that does not offer Spanish.
     assert not (lib / "assets/clinics/alder/content/needling.es.yaml").exists()

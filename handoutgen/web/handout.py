@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from ..appointments import APPOINTMENT_ID
 from ..build import check_patient, render_documents
 from ..compose import Request, compose
 from ..errors import HandoutError, Problem, UsageError
 from ..library import Library
 from ..patient import ADDRESS_DOC, is_address, is_date
+from ..selection import appointment_id, select
 
 FORM = "the form"  # where a problem with a form value comes from
 PAPERS: dict[str, str] = {"a4": "A4 (210 by 297 mm)", "letter": "US Letter (8.5 by 11 in)"}
@@ -126,15 +126,10 @@ class Engine:
                         form.get("appointment_id", "").strip()[:MAX_EXTRA],
                         form.get("date_of_birth", "").strip()[:MAX_EXTRA],
                         form.get("large_print") == "yes")
-        if choice.treatment not in self.library.treatments:
-            findings.add("treatment", "Choose a treatment.")
-        elif choice.language not in self.library.offered(clinic, choice.treatment):
-            findings.add("language", "Choose a language this clinic hands the treatment out in: "
-                         + ", ".join(self.library.offered(clinic, choice.treatment)) + ".")
-        if not kinds:
-            findings.add("documents", "Choose at least one document.")
-        elif len(choice.kinds) != len(kinds):
-            findings.add("documents", "Choose each document once, from the list.")
+        chosen, issues = select(self.library, clinic, clinic, choice.treatment, kinds, choice.language,
+                                choice.large_print)
+        for issue in issues:
+            findings.add(issue.choice, readable(Problem(FORM, 1, issue.choice, issue.message, issue.allowed)))
         if choice.paper not in PAPERS:
             findings.add("paper", "Choose A4 or US Letter.")
         used = registry.allowed_fields(choice.kinds or registry.kinds)
@@ -149,11 +144,11 @@ class Engine:
         except UsageError as err:
             findings.take(err.problems, list(registry.fields))
             checked = {}
-        if findings:
+        if findings or chosen is None:
             return choice, findings, ()
-        requests = tuple(Request(clinic, choice.treatment, kind, choice.language,
-                                 registry.for_kind(checked, kind), choice.large_print)
-                         for kind in registry.in_packet_order(choice.kinds))
+        requests = tuple(Request(clinic, chosen.treatment, kind, chosen.language,
+                                 registry.for_kind(checked, kind), chosen.large_print)
+                         for kind in registry.in_packet_order(chosen.kinds))
         return choice, findings, requests
 
     def _check_email(self, choice: Choice, findings: Findings) -> None:
@@ -165,8 +160,9 @@ class Engine:
             findings.add("email", "Enter the patient's email address to send the documents.")
         elif not is_address(choice.email):
             findings.add("email", f"This is not an email address. Use {ADDRESS_DOC}.")
-        if choice.appointment_id and not APPOINTMENT_ID.match(choice.appointment_id):
-            findings.add("appointment_id", "Use letters, digits, '.', '_' and '-' only, at most 64.")
+        issue = appointment_id(choice.appointment_id) if choice.appointment_id else None
+        if issue is not None:
+            findings.add(issue.choice, readable(Problem(FORM, 1, issue.choice, issue.message, issue.allowed)))
         if mail is not None and mail.attachments == "date-of-birth" and not is_date(choice.date_of_birth):
             findings.add("date_of_birth", "Enter the date of birth: the clinic uses it as the "
                              "passcode.")
