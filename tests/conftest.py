@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 from pypdf.generic import Destination
+from servers import BIRCH, PASSWORD, SmtpServer, use_server
 
 from handoutgen.cli import main
 
@@ -70,6 +71,24 @@ def lib(tmp_path: Path) -> Path:
 def shipped(tmp_path: Path) -> Path:
     """A private, editable copy of the shipped library: for tests of the shipped content itself."""
     return copy_library(tmp_path / "shipped", REPO)
+
+
+@pytest.fixture
+def mail_settings() -> dict[str, str]:
+    """The clinics' mail settings for the `smtp` fixture (see servers.mail_section); a test module
+    overrides this fixture to test with other settings."""
+    return {}
+
+
+@pytest.fixture
+def smtp(tmp_path: Path, lib: Path, monkeypatch: pytest.MonkeyPatch,
+         mail_settings: dict[str, str]) -> Iterator[SmtpServer]:
+    """A real SMTP server on 127.0.0.1 that both clinics of `lib` send through."""
+    monkeypatch.setenv("TEST_SMTP_PASSWORD", PASSWORD)
+    with SmtpServer(tmp_path) as server:
+        use_server(lib, server, **mail_settings)
+        use_server(lib, server, BIRCH, **mail_settings)
+        yield server
 
 
 def copy_library(root: Path, source: Path = FIXTURE) -> Path:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
-from conftest import cli, script
+from conftest import REPO, cli, script
 
 BUILD = ("build", "--clinic", "alder", "--treatment", "needling", "--kind", "aftercare")
 ALL_FIELDS = ("patient_name, date_of_birth, practitioner, treatment_area, appointment_date, "
@@ -115,3 +119,15 @@ def test_errors_have_no_traceback_as_a_real_process(lib: Path) -> None:
     assert result.returncode == 1
     assert b"Traceback" not in result.stderr
     assert result.stderr.decode().count("error: ") == 3
+
+
+def test_a_reader_that_goes_away_ends_the_output_quietly(lib: Path) -> None:
+    read, write = os.pipe()
+    os.close(read)  # as `generate.py list | head -0` would: every write finds the reader gone
+    try:
+        done = subprocess.run([sys.executable, str(REPO / "generate.py"), "list"], cwd=lib, stdout=write,
+                              stderr=subprocess.PIPE, timeout=60, check=False)
+    finally:
+        os.close(write)
+    assert done.stderr.decode() == ""
+    assert done.returncode == 128 + signal.SIGPIPE

