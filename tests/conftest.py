@@ -21,6 +21,9 @@ from servers import BIRCH, PASSWORD, SmtpServer, use_server
 from handoutgen.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
+# The test patient: tests that print a patient's name use this one, so that the scan after the whole
+# run (see pytest_sessionfinish) can tell where a patient's name ended up.
+PATIENT = "Wilhelmina Canarybird"
 FIXTURE = REPO / "tests" / "library"
 
 
