@@ -34,7 +34,8 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import FIXTURE, PATIENT, Run, cli, copy_library, line_of, script
+from canary import PATIENT, patient_input
+from conftest import FIXTURE, Run, cli, copy_library, line_of, script
 from openpyxl import Workbook
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
@@ -122,7 +123,7 @@ def appointments(folder: Path, spec: dict[str, Any]) -> Path | None:
     if "csv" in given:
         path = folder / "appointments.csv"
         path.write_text(fill(given["csv"], PATIENT_VALUES), encoding="utf-8")
-        return path
+        return patient_input(path)
     path = folder / "appointments.xlsx"
     book = Workbook()
     sheet = book.active
@@ -130,7 +131,7 @@ def appointments(folder: Path, spec: dict[str, Any]) -> Path | None:
     for row in given["xlsx"]:
         sheet.append([fill(cell, PATIENT_VALUES) for cell in row])
     book.save(path)
-    return path
+    return patient_input(path)
 
 
 def outputs(tmp_path: Path) -> list[Path]:

@@ -20,7 +20,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import PATIENT, REPO, cli
+from canary import PATIENT
+from conftest import REPO, cli
 from servers import SmtpServer
 from test_batch import HEADER, files, write_csv
 
