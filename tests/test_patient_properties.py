@@ -27,10 +27,9 @@ from reportlab.pdfbase.ttfonts import TTFontFile
 
 from handoutgen.build import build_document, check_patient
 from handoutgen.compose import Request
-from handoutgen.content import KINDS
 from handoutgen.errors import UsageError
 from handoutgen.library import Library, load_library
-from handoutgen.patient import FIELDS, KIND_FIELDS, OLDEST, SOURCE, for_kind
+from handoutgen.patient import OLDEST, SOURCE
 
 settings.register_profile("patient-fields", max_examples=2000, deadline=None, database=None,
                           suppress_health_check=[HealthCheck.too_slow])
@@ -73,7 +72,7 @@ def text(clinic: str) -> st.SearchStrategy[str]:
 
 @cache
 def field_values(clinic: str) -> dict[str, st.SearchStrategy[str]]:
-    """A strategy for every kind of patient field."""
+    """A strategy for every patient field the library declares (handouts/fields.yaml), by its type."""
     today = date.today()
     people = library().clinics[clinic].clinic.practitioners
     by_kind: dict[str, st.SearchStrategy[str]] = {
@@ -83,15 +82,15 @@ def field_values(clinic: str) -> dict[str, st.SearchStrategy[str]]:
         "time": st.times().map(lambda moment: moment.strftime("%H:%M")),
         "practitioner": st.sampled_from([p.id for p in people] + [p.name for p in people]),
     }
-    return {name: by_kind[spec.kind] for name, spec in FIELDS.items()}
+    return {name: by_kind[spec.type] for name, spec in library().registry.fields.items()}
 
 
 @st.composite
 def examples(draw: Callable[..., Any]) -> Example:
     clinic = draw(st.sampled_from(sorted(library().clinics)))
-    kind = draw(st.sampled_from(sorted(KINDS)))
+    kind = draw(st.sampled_from(sorted(library().registry.kinds)))
     strategies = field_values(clinic)
-    names = draw(st.lists(st.sampled_from(KIND_FIELDS[kind]), unique=True, min_size=1))
+    names = draw(st.lists(st.sampled_from(library().registry.kinds[kind].fields), unique=True, min_size=1))
     return Example(clinic, kind, tuple((name, draw(strategies[name])) for name in names))
 
 
@@ -116,7 +115,8 @@ def check(example: Example) -> None:
         assert [str(problem) for problem in err.problems] == expected
         return
     assert expected == []
-    request = Request(example.clinic, "needling", example.kind, "en", for_kind(values, example.kind))
+    request = Request(example.clinic, "needling", example.kind, "en",
+                      library().registry.for_kind(values, example.kind))
     pdf = build_document(library(), request)
     with pikepdf.open(io.BytesIO(pdf)) as opened:
         assert opened.check_pdf_syntax() == []  # what `qpdf --check` reports
@@ -145,4 +145,4 @@ def test_the_examples_reach_both_outcomes_and_every_field() -> None:
         seen[outcome].update(name for name, _ in example.values)
 
     tally()
-    assert seen["pdf"] == seen["refused"] == set(FIELDS)
+    assert seen["pdf"] == seen["refused"] == set(library().registry.fields)
