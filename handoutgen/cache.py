@@ -27,6 +27,7 @@ import os
 import pickle
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -151,8 +152,30 @@ def inputs_digest(root: Path, extra: list[Path]) -> str:
         for path in _walk(base, set()):
             digest.update(f"{path}\0{_stat(path)}\0".encode("utf-8", "surrogatepass"))
             if path.is_file() and path.suffix.lower() not in _NOT_HASHED:
-                digest.update(hashlib.sha256(path.read_bytes()).digest())
+                digest.update(_content(path))
     return digest.hexdigest()
+
+
+@lru_cache(maxsize=1)
+def largest_input() -> int:
+    """The largest file the library reads whole (fonts aside). A larger one is refused when it is
+    loaded, so its size and times are key enough: hashing it could read gigabytes."""
+    from .library import MAX_TEMPLATE_BYTES
+    from .load import MAX_BYTES
+    from .logo import MAX_LOGO_BYTES
+
+    return max(MAX_BYTES, MAX_TEMPLATE_BYTES, MAX_LOGO_BYTES)
+
+
+def _content(path: Path) -> bytes:
+    """The hash of a file's content; nothing for a file too large to be an input."""
+    limit = largest_input()
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(limit + 1)
+    except OSError:
+        return b""  # unreadable: loading the library says so
+    return b"" if len(data) > limit else hashlib.sha256(data).digest()
 
 
 def _walk(base: Path, seen: set[Path]) -> Iterator[Path]:

@@ -7,6 +7,7 @@ and exit 1; anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import os
 import signal
@@ -35,6 +36,7 @@ EXIT_OK = 0
 EXIT_ERROR = 1  # bad input: nothing was built
 EXIT_ROWS = 2  # some documents or rows failed; every other one was built
 EXIT_OUTPUT = 3  # an output could not be written (e.g. disk full): the run stopped
+EXIT_PIPE = 128 + signal.SIGPIPE  # the output's reader went away: what a shell reports for other tools
 
 
 class _Parser(argparse.ArgumentParser):
@@ -566,6 +568,18 @@ def cmd_list(root: Path) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
+    try:
+        code = _main(argv)
+        sys.stdout.flush()  # a reader that went away shows here, not as a traceback at exit
+        return code
+    except BrokenPipeError:
+        # `generate.py list | head -1`: the reader has what it wanted; stop quietly, as other tools do
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_PIPE
+
+
+def _main(argv: Sequence[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         args = make_parser().parse_args(argv)

@@ -19,6 +19,7 @@ import csv
 import fcntl
 import io
 import os
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -174,6 +175,9 @@ class PasscodeList:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
             try:
+                # a list copied or restored with wider permissions: passcodes are for its owner only
+                if stat.S_IMODE(os.fstat(fd).st_mode) != 0o600:
+                    os.fchmod(fd, 0o600)
                 values = {**row, "created": now()}
                 rows = [[values.get(column, "") for column in PASSCODE_COLUMNS]]
                 if os.fstat(fd).st_size == 0:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import manifest
+from . import lifeline, manifest
 from .compose import Request, compose, fingerprint
 from .errors import DeliveryError, HandoutError, Problem
 from .library import Library
@@ -143,15 +143,18 @@ class _Worker:
         return out
 
 
-def _init(library: Library, out: Path, pooled: bool = False) -> None:
-    if pooled:
+def _init(library: Library, out: Path, parent: int | None = None) -> None:
+    if parent is not None:  # a pooled worker
         # Ctrl-C reaches every process of the terminal's group: only the parent handles it (it
         # stops the pool and says "interrupted"); a worker would print its own traceback.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        # A killed parent must not leave workers writing patient PDFs nobody collects.
+        lifeline.bind_to_parent(parent)
     _Worker.current = _Worker(library, out)
 
 
 def _work(task: Task) -> Result:
+    lifeline.check()  # where the kernel cannot end an orphaned worker, it ends itself here
     worker = _Worker.current
     assert worker is not None
     return worker.build(task)
@@ -214,6 +217,7 @@ def run(library: Library, tasks: Iterable[Task], out: Path, jobs: int, force: bo
                         yield task
 
             for result in results(todo()):
+                lifeline.check()  # a batch the web page started ends with the page's server
                 if result.fatal:
                     raise DeliveryError(result.problems)
                 writer.write(result.records)
@@ -246,7 +250,7 @@ def _pool(library: Library, out: Path,
 
     # fork: workers inherit the loaded library, fonts and caches instead of loading them again
     context = multiprocessing.get_context("fork")
-    with context.Pool(jobs, initializer=_init, initargs=(library, out, True)) as pool:
+    with context.Pool(jobs, initializer=_init, initargs=(library, out, os.getpid())) as pool:
         yield lambda tasks: pool.imap_unordered(_work, tasks, chunksize=4)
 
 

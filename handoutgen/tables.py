@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Protocol
 
 from .errors import UsageError
-from .load import display
+from .load import display, failing, open_limited
 
 MAX_BYTES = 256 * 1024 * 1024
 MAX_RECORD_LINES = 20  # a quoted cell longer than this is taken for a quote left open
@@ -85,16 +85,10 @@ def open_table(path: Path, encoding: str | None, score: Score, name: str | None 
     Messages name the file as `name` (default: its path from the working folder).
     """
     name = name or display(path)
-    try:
-        size = path.stat().st_size
-        with path.open("rb") as handle:
-            start = handle.read(8)
-    except OSError as err:
-        raise UsageError.one(name, 1, "(file)", f"cannot read file: {err.strerror}",
-                             "a readable CSV file or Excel workbook") from err
-    if size > MAX_BYTES:
-        raise UsageError.one(name, 1, "(file)", f"file is {size} bytes",
-                             f"at most {MAX_BYTES} bytes; split it or use --shard")
+    # a device (/dev/zero never ends), a pipe or a folder is refused before a byte is read
+    with open_limited(path, MAX_BYTES, failing(UsageError, name, 1, "(file)"), "CSV file or Excel workbook",
+                      hint="; split it or use --shard") as handle:
+        start = handle.read(8)
     if start.startswith(b"PK\x03\x04"):
         from .workbook import Workbook  # only workbooks need openpyxl
 

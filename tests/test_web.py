@@ -20,9 +20,8 @@ from conftest import bookmarks, copy_library, flat, pdf_text, spans
 from playwright.sync_api import Browser, Page, Response, sync_playwright
 from pypdf import PdfReader
 from pypdf.generic import DictionaryObject
-from servers import PASSWORD, SmtpServer
+from servers import PASSWORD, SmtpServer, use_server
 from test_batch import write_csv
-from test_email import use_server
 from web_helpers import CHROMIUM, CHROMIUM_ARGS, DESKTOP, TABLET, ServeProcess, serving, shot
 
 from handoutgen.web.batch import PREFIX, Jobs
@@ -55,7 +54,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     with pytest.MonkeyPatch.context() as patch, SmtpServer(folder) as smtp:
         patch.setenv("TEST_SMTP_PASSWORD", PASSWORD)
         for clinic in CLINICS:
-            use_server(root, smtp, f"assets/clinics/{clinic}/clinic.yaml")
+            use_server(root, smtp, f"assets/clinics/{clinic}/clinic.yaml", body="detailed")
         with serving(root, mail_folder=folder / "mail") as served:
             yield Site(served.url, smtp, folder / "mail", served.jobs, served.start)
 

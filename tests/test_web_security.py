@@ -18,8 +18,7 @@ import pytest
 from conftest import cli, copy_library
 from flask import Flask
 from flask.testing import FlaskClient
-from servers import PASSWORD, SmtpServer
-from test_email import use_server
+from servers import PASSWORD, SmtpServer, use_server
 from test_web_sessions import (
     WRONG,
     Desk,
@@ -51,7 +50,7 @@ def mailing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[F
     root = copy_library(tmp_path / "lib")
     monkeypatch.setenv("TEST_SMTP_PASSWORD", PASSWORD)
     with SmtpServer(tmp_path) as smtp:
-        use_server(root, smtp, "assets/clinics/alder/clinic.yaml")
+        use_server(root, smtp, "assets/clinics/alder/clinic.yaml", body="detailed")
         app = create_app(Settings(root, mail_folder=tmp_path / "mail", jobs=1, warm=False, clock=HandClock()),
                          load_library(root))
         try:

@@ -20,7 +20,7 @@ from werkzeug.test import TestResponse
 from handoutgen.library import Library, load_library
 from handoutgen.web import Settings, create_app
 from handoutgen.web.batch import Jobs
-from handoutgen.web.security import FREE_FAILURES, MAX_DELAY_SECONDS, MAX_SIGNED_IN_HOURS
+from handoutgen.web.security import FREE_FAILURES, MAX_DELAY_SECONDS, MAX_SIGNED_IN_HOURS, Throttle
 
 PASSWORD = "front-desk-secret-42"
 WRONG = "That password is not right. Check Caps Lock and try again."
@@ -234,3 +234,20 @@ def test_an_abandoned_batch_is_deleted_a_session_time_after_it_ended(desk: Desk)
     assert not folder.exists() and desk.jobs.items == {}
     with desk.client.session_transaction() as session:
         assert session["sid"] == owner  # still the batch's session: it is gone, not hidden
+
+
+def test_the_sign_in_delays_remember_a_bounded_number_of_clients() -> None:
+    throttle = Throttle(HandClock(), limit=3)
+    guesser = "198.51.100.7"
+    for _ in range(FREE_FAILURES + 1):
+        throttle.record(guesser, False)
+    assert throttle.wait(guesser) == 1
+    for number in range(1, 3):  # two others: the guesser is still among the last three
+        throttle.record(f"203.0.113.{number}", False)
+    throttle.record(guesser, False)  # it keeps guessing: remembered as the latest
+    throttle.record("203.0.113.3", False)  # the first other one is forgotten, not the guesser
+    assert throttle.wait(guesser) == 2
+    for number in range(4, 1004):  # a thousand addresses cannot make the table grow
+        throttle.record(f"203.0.113.{number % 250}-{number}", False)
+        assert len(throttle.failures) <= 3 and len(throttle.until) <= 3
+    assert throttle.wait(guesser) == 0  # the longest quiet is forgotten first

@@ -22,6 +22,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from .. import lifeline
 from ..errors import HandoutError, Problem, UsageError
 from ..output import alive, csv_text
 from .config import Clock
@@ -176,6 +177,7 @@ class Jobs:
         self.items: dict[str, Job] = {}
         sweep_leftovers()
         self.base = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-"))
+        self.held = lifeline.hold(self.base)  # until the server ends: no sweep deletes the folder
 
     def start(self, owner: str, data: bytes, packet: bool, duplex: bool, max_rows: int,
               large_print: bool = False) -> Job:
@@ -200,7 +202,8 @@ class Jobs:
             receive, send = context.Pipe(duplex=False)
             job.process = context.Process(
                 target=work,
-                args=(self.root, self.clinic, path, packet, duplex, self.jobs, send, large_print),
+                args=(self.root, self.clinic, path, packet, duplex, self.jobs, send, large_print,
+                      os.getpid()),
                 name="handoutgen-batch")  # not daemonic: it starts workers
             job.process.start()
             send.close()
@@ -245,21 +248,38 @@ class Jobs:
         for job in jobs:
             job.remove()
         shutil.rmtree(self.base, ignore_errors=True)
+        self.held.close()
 
 
 def sweep_leftovers() -> None:
-    """Delete the folders of servers that were killed (their process is gone)."""
+    """Delete the folders of servers that were killed, once none of their processes still writes there.
+
+    The lock decides: a killed server's batch workers may outlive it for a moment. A folder without a
+    lock (a server killed while it made the folder) goes when its server's process is gone."""
     for folder in Path(tempfile.gettempdir()).glob(f"{PREFIX}*"):
         pid = folder.name.removeprefix(PREFIX).split("-", 1)[0]
-        if pid.isdigit() and int(pid) != os.getpid() and not alive(int(pid)):
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        if (folder / lifeline.LOCK).exists():
+            lifeline.sweep(folder)
+        elif not alive(int(pid)):
             shutil.rmtree(folder, ignore_errors=True)
 
 
 def work(root: Path, clinic: str | None, path: Path, packet: bool, duplex: bool, jobs: int,
-         conn: Connection, large_print: bool = False) -> None:
-    """The batch process: plan and build the rows, then send back counts and problems."""
+         conn: Connection, large_print: bool = False, server: int | None = None) -> None:
+    """The batch process: plan and build the rows, then send back counts and problems.
+
+    It ends with the server (`server` is its process id), and holds the server's folder while it runs."""
     from ..appointments import Shard, run_batch
 
+    if server is not None:
+        lifeline.bind_to_parent(server)
+    try:
+        held = lifeline.hold(path.parent.parent)
+    except OSError:  # the server has ended and its folder is being deleted
+        conn.close()
+        return
     os.chdir(path.parent)  # messages name the upload as appointments.csv (or .xlsx)
     try:
         summary, counts = run_batch(root, path, path.parent / OUT, packet, duplex and packet, Shard(),
@@ -275,3 +295,4 @@ def work(root: Path, clinic: str | None, path: Path, packet: bool, duplex: bool,
         conn.send(STOPPED)
     finally:
         conn.close()
+        held.close()

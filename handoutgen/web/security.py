@@ -30,6 +30,7 @@ LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]", "::1")
 OPEN_ENDPOINTS = ("login", "static", "health", "logo", "theme_css")  # no patient data
 FREE_FAILURES = 3  # wrong passwords in a row before each next try waits
 MAX_DELAY_SECONDS = 30  # the longest wait: a guesser slows others down, never locks them out
+MAX_CLIENTS = 4096  # clients whose wrong passwords are remembered; the longest quiet are forgotten first
 MAX_SIGNED_IN_HOURS = 10  # a sign-in ends after this long even when in use (a working day)
 # Headers a reverse proxy adds: a page without a password must not be reached through one.
 PROXY_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Real-IP")
@@ -45,10 +46,10 @@ class Throttle:
     keeps it waiting MAX_DELAY_SECONDS at most. Tries during a wait are not checked and not counted.
     """
 
-    def __init__(self, clock: Clock) -> None:
-        self.clock = clock
+    def __init__(self, clock: Clock, limit: int = MAX_CLIENTS) -> None:
+        self.clock, self.limit = clock, limit
         self.lock = threading.Lock()
-        self.failures: dict[str, int] = {}
+        self.failures: dict[str, int] = {}  # in the order of their last wrong password
         self.until: dict[str, float] = {}
 
     def wait(self, client: str) -> float:
@@ -62,9 +63,14 @@ class Throttle:
                 self.failures.pop(client, None)
                 self.until.pop(client, None)
                 return
-            count = self.failures[client] = self.failures.get(client, 0) + 1
+            count = self.failures.pop(client, 0) + 1
+            self.failures[client] = count  # now the latest
             if count > FREE_FAILURES:
                 self.until[client] = self.clock() + delay(count)
+            while len(self.failures) > self.limit:  # many addresses cannot fill the memory
+                oldest = next(iter(self.failures))
+                del self.failures[oldest]
+                self.until.pop(oldest, None)
 
 
 def delay(failures: int) -> int:
