@@ -55,8 +55,8 @@ def make_parser() -> argparse.ArgumentParser:
     _run_options(every)
     batch = sub.add_parser("batch", help="build the documents of every appointment in a CSV export")
     batch.add_argument("--appointments", type=Path, required=True, metavar="FILE",
-                       help="CSV or Excel (.xlsx) export with a header row naming the columns (see the "
-                       "README)")
+                       help="CSV or Excel (.xlsx) export with a header row naming the columns (see "
+                       "docs/admin.md)")
     _encoding_option(batch)
     batch.add_argument("--packet", action="store_true",
                        help="one PDF per appointment with its documents in order, bookmarked")

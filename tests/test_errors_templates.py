@@ -13,7 +13,7 @@ OVERRIDE = "assets/clinics/birch/templates/aftercare.xml.j2"
 INTRO = '<p style="lead">{{ part.intro }}</p>\n'  # a line of the stock aftercare layout
 BLOCKS = ("section, h, p, ul, checklist, table, fields, lines, initials, signature, qr, spacer, "
           "pagebreak, callout, keep")
-UNDEFINED = "(names listed in the README's template reference)"
+UNDEFINED = "(names listed under Layouts in docs/designers.md)"
 
 
 def override(lib: Path, text: str) -> None:
