@@ -35,8 +35,11 @@ def main() -> None:
     server, _stop = make_server(Settings(ROOT), library, 0)  # ends with this process
     threading.Thread(target=server.run, daemon=True).start()
     print(f"server ready in {time.perf_counter() - start:.2f} s (library loaded and checked)")
-    url = f"http://127.0.0.1:{server.effective_port}/c/harbour-skin/"
+    base = f"http://127.0.0.1:{server.effective_port}"
+    url = f"{base}/c/harbour-skin/"
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+    # Open the address `serve` prints first, as a browser does: its token gives this session access.
+    opener.open(f"{base}/?token={server.application.extensions['handoutgen']['token']}").close()
     with opener.open(url) as reply:
         found = re.search(r'name="csrf_token" value="([^"]+)"', reply.read().decode())
     assert found is not None, "no form on the page"

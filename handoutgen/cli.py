@@ -22,10 +22,11 @@ from .build import build_all, build_document, build_many, check_patient
 from .cache import Cache
 from .compose import Request
 from .errors import ContentError, DeliveryError, HandoutError, Problem, UsageError
-from .library import CONTENT_DIR, LABELS_DIR, Library, load_library
+from .library import LABELS_DIR, Library, load_library
 from .output import write_atomic
 from .patient import ADDRESS_DOC, SOURCE, check_value, is_address, is_date
 from .runner import plural
+from .scaffold import find_root, init_library
 from .selection import Issue, appointment_id, select
 
 if TYPE_CHECKING:
@@ -46,12 +47,6 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError.one(SOURCE, 1, "arguments", message, f"see '{self.prog} --help'")
 
 
-def default_root() -> Path:
-    """The library folder: the working folder if it holds handouts/, else this checkout."""
-    cwd = Path.cwd()
-    return cwd if (cwd / CONTENT_DIR).is_dir() else Path(__file__).resolve().parent.parent
-
-
 def make_parser() -> argparse.ArgumentParser:
     """Declare every command and option."""
     parser = _Parser(prog="handoutgen", description="Build printable patient handouts.")
@@ -63,8 +58,8 @@ def make_parser() -> argparse.ArgumentParser:
     _run_options(every)
     batch = sub.add_parser("batch", help="build the documents of every appointment in a CSV export")
     batch.add_argument("--appointments", type=Path, required=True, metavar="FILE",
-                       help="CSV or Excel (.xlsx) export with a header row naming the columns (see the "
-                       "README)")
+                       help="CSV or Excel (.xlsx) export with a header row naming the columns (see "
+                       "docs/admin.md)")
     _encoding_option(batch)
     batch.add_argument("--packet", action="store_true",
                        help="one PDF per appointment with its documents in order, bookmarked")
@@ -110,6 +105,9 @@ def make_parser() -> argparse.ArgumentParser:
                        "believed and the session cookie is Secure (needs a front-desk password)")
     sub.add_parser("check", help="validate content, templates and clinics; list every problem")
     sub.add_parser("list", help="show the clinics, treatments, kinds and fields")
+    init = sub.add_parser("init", help="write a starter library (example clinics, content, layouts, fonts) "
+                          "into a new folder, to edit")
+    init.add_argument("dir", type=Path, metavar="DIR", help="the folder to make (new or empty)")
     return parser
 
 
@@ -583,7 +581,10 @@ def _main(argv: Sequence[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         args = make_parser().parse_args(argv)
-        root = (args.root or default_root()).resolve()
+        if args.command == "init":
+            print(init_library(args.dir))
+            return EXIT_OK
+        root = find_root(args.root, _position(argv, "--root"))
         command = args.command or "all"
         if args.command is None:  # plain `generate.py`: build all with the defaults
             args = make_parser().parse_args([*argv, "all"])

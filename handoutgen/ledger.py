@@ -105,7 +105,7 @@ class Ledger:
             raise DeliveryError.one(
                 display(self.path), self.lines, "secret",
                 "was written with another installation secret, so its messages would all be sent again",
-                f"restore that secret to {display(secret_path())} from its backup (see the README); "
+                f"restore that secret to {display(secret_path())} from its backup (see docs/admin.md); "
                 "or move the ledger away, knowing that its messages will then be sent again")
         self.latest[key] = Entry(key, status, mid, str(item.get("owner", "")))
         if status == "sent" and isinstance(item.get("appointment_id"), str):

@@ -189,7 +189,7 @@ def settings(entry: ClinicEntry) -> Mail:
     if entry.clinic.mail is None:
         raise BrandingError.one(*entry.place(("mail",)), "mail",
                                 f"clinic {entry.clinic.id} does not send email",
-                                "add a mail: section to its clinic.yaml (see the README)")
+                                "add a mail: section to its clinic.yaml (see docs/admin.md)")
     return entry.clinic.mail
 
 
@@ -276,7 +276,7 @@ def check_item(library: Library, item: Outgoing) -> list[Problem]:
     clinic = library.clinics[item.requests[0].clinic].clinic
     if clinic.mail is None:
         return [Problem(item.source, item.line, "clinic", f"clinic {clinic.id} does not send email",
-                        "add a mail: section to its clinic.yaml (see the README)")]
+                        "add a mail: section to its clinic.yaml (see docs/admin.md)")]
     if clinic.mail.attachments == "date-of-birth" and not item.date_of_birth:
         return [Problem(item.source, item.line, "date_of_birth",
                         "is needed: the clinic uses it as the passcode", "a date as YYYY-MM-DD")]

@@ -5,7 +5,7 @@ documents are HMAC-SHA256 with this secret, so someone who has the library and a
 manifest cannot confirm a guessed name by hashing it. The secret is made on first use, 32
 random bytes as hex in a file readable by its owner only, outside the library:
 $HANDOUTGEN_SECRET if set, else $XDG_CONFIG_HOME/handoutgen/secret, else
-~/.config/handoutgen/secret. The README says how to back it up.
+~/.config/handoutgen/secret. docs/admin.md says how to back it up.
 """
 
 from __future__ import annotations

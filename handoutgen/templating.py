@@ -148,7 +148,7 @@ def render_template(dirs: tuple[Path, ...], names: tuple[str, ...],
             else _error_place(err, dirs, names[0])
         raise TemplateError.one(*place, "(template)",
                                 f"undefined value: {err.message}",
-                                "names listed in the README's template reference") from err
+                                "names listed under Layouts in docs/designers.md") from err
     except jinja2.TemplateError as err:
         raise TemplateError.one(*_error_place(err, dirs, names[0]), "(template)",
                                 f"template failed: {err}",

@@ -11,6 +11,7 @@ STOCK = "templates/aftercare.xml.j2"
 OVERRIDE = "assets/clinics/birch/templates/aftercare.xml.j2"
 BLOCKS = ("section, h, p, ul, checklist, table, fields, lines, initials, signature, qr, spacer, "
           "pagebreak, callout, keep")
+UNDEFINED = "(names listed under Layouts in docs/designers.md)"
 
 
 def override(lib: Path, text: str) -> None:

@@ -208,7 +208,7 @@ def test_a_ledger_written_with_another_secret_stops_before_anything_is_sent(
     assert run.errors == [
         f"error: {out}/ledger.jsonl:1: secret: was written with another installation secret, so its "
         f"messages would all be sent again (restore that secret to {tmp_path}/new/secret from its "
-        "backup (see the README); or move the ledger away, knowing that its messages will then be "
+        "backup (see docs/admin.md); or move the ledger away, knowing that its messages will then be "
         "sent again)"]
     assert len(smtp.messages) == 1
 
@@ -402,6 +402,6 @@ def test_a_clinic_template_cannot_show_details_the_clinic_did_not_choose_to_send
     run = cli(lib, "check")
     assert (run.code, run.errors) == (1, [
         "error: assets/clinics/alder/templates/email/en/body.txt.j2:1: (template): undefined value: "
-        "'patient' is undefined (names listed in the README's template reference)"])
+        "'patient' is undefined (names listed under Layouts in docs/designers.md)"])
     edit(lib, ALDER, "  attachments: passcode\n", "  attachments: passcode\n  body: detailed\n")
     assert cli(lib, "check").code == 0
