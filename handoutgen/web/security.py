@@ -20,14 +20,15 @@ import threading
 from datetime import timedelta
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, abort, redirect, render_template, request, session, url_for
+from flask import Blueprint, Flask, Response, abort, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
 from ..branding import is_loopback
 from .config import PASSWORD_ENV, Clock, Settings
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]", "::1")
-OPEN_ENDPOINTS = ("login", "static", "health", "logo", "theme_css")  # no patient data
+# Endpoints that show no patient data.
+OPEN_ENDPOINTS = ("signin.login", "static", "health", "handouts.logo", "handouts.theme_css")
 FREE_FAILURES = 3  # wrong passwords in a row before each next try waits
 MAX_DELAY_SECONDS = 30  # the longest wait: a guesser slows others down, never locks them out
 MAX_CLIENTS = 4096  # clients whose wrong passwords are remembered; the longest quiet are forgotten first
@@ -201,7 +202,7 @@ def install(app: Flask, settings: Settings) -> str | None:
         if settings.password is not None and not sign_ins.valid(session.get("signed_in")) \
                 and request.endpoint not in OPEN_ENDPOINTS:
             if request.method == "GET":
-                return redirect(url_for("login", next=request.path))
+                return redirect(url_for("signin.login", next=request.path))
             abort(401, "Please sign in again: your session has ended.")
         if request.method == "POST" and request.endpoint != "static":
             sent = request.form.get("csrf_token", "")
@@ -224,7 +225,16 @@ def install(app: Flask, settings: Settings) -> str | None:
             response.headers["Pragma"] = "no-cache"
         return response
 
-    @app.route("/login", methods=["GET", "POST"])
+    app.register_blueprint(sign_in(settings, throttle, sign_ins))
+    app.jinja_env.globals["csrf_token"] = csrf_token
+    return token
+
+
+def sign_in(settings: Settings, throttle: Throttle, sign_ins: SignIns) -> Blueprint:
+    """The sign-in area: the password form and signing out."""
+    blueprint = Blueprint("signin", __name__)
+
+    @blueprint.route("/login", methods=["GET", "POST"])
     def login() -> BaseResponse | str | tuple[str, int]:
         target = _safe_next(request.values.get("next"))
         if settings.password is None:
@@ -251,11 +261,10 @@ def install(app: Flask, settings: Settings) -> str | None:
         return render_template("login.html", error=error, next=target), \
             401 if error else 200
 
-    @app.route("/logout", methods=["POST"])
+    @blueprint.route("/logout", methods=["POST"])
     def logout() -> BaseResponse:
         sign_ins.end(session.get("signed_in"))
         session.clear()
-        return redirect(url_for("login") if settings.password else "/", code=303)
+        return redirect(url_for("signin.login") if settings.password else "/", code=303)
 
-    app.jinja_env.globals["csrf_token"] = csrf_token
-    return token
+    return blueprint

@@ -1,15 +1,21 @@
-"""Email one patient's documents from the page, and learn the passcode to read out."""
+"""The email area of the web page: send one patient's documents, and learn the passcode to read out."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from flask import Blueprint, request
+
 from ..compose import Request
 from ..errors import HandoutError
 from ..ledger import PasscodeList
 from ..mail import Outgoing, check_item, deliver, message_id, message_key, sender_address, walk_in_id
+from . import state
+from .form import form_page
 from .handout import FORM, Choice, Engine, located
+
+blueprint = Blueprint("email", __name__)
 
 
 @dataclass
@@ -48,3 +54,17 @@ def send(engine: Engine, choice: Choice, requests: tuple[Request, ...], folder: 
         passcode = PasscodeList(folder).known.get(mid, "")
     return Sent(status, protection, passcode, appointment,
                 [located(p) for p in summary.problems] + summary.notes)
+
+
+@blueprint.post("/c/<clinic_id>/email", endpoint="send")
+def send_form(clinic_id: str) -> tuple[str, int]:
+    """Check the form as for sending, send, and show the outcome (and the passcode, once)."""
+    state.clinic_or_404(clinic_id)
+    engine = state.engine()
+    choice, findings, requests = engine.read(clinic_id, request.form, request.form.getlist("documents"),
+                                             "email")
+    if findings:
+        return form_page(clinic_id, choice, findings, status=422)
+    sent = send(engine, choice, requests, state.settings().mail_folder)
+    return form_page(clinic_id, choice, findings, sent=sent,
+                     status=200 if sent.status in ("sent", "skipped") else 502)
