@@ -21,12 +21,12 @@ LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Z]{2})?$")  # as the library's languages
 # the markup escaped, so compose marks them with private-use characters (which patient values
 # may not contain) that escaping leaves alone, and the parser makes them runs in that language.
 CONTENT_SPAN = re.compile(r'<span lang="([a-z]{2,3}(?:-[A-Z]{2})?)">([^<>]*)</span>')
-_MARKED = re.compile("\ue000([^\ue001]*)\ue001([^\ue002]*)\ue002")
+_MARKED = re.compile("\ue200([a-zA-Z-]+)\ue201([^\ue202]*)\ue202")  # apart from opaque.py's markers
 
 
 def mark_spans(text: str) -> str:
     """Content text with its <span lang="..."> words marked to survive escaping."""
-    return CONTENT_SPAN.sub("\ue000\\1\ue001\\2\ue002", text) if "<span" in text else text
+    return CONTENT_SPAN.sub("\ue200\\1\ue201\\2\ue202", text) if "<span" in text else text
 
 
 def span_problem(text: str) -> str | None:
