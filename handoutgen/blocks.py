@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-# Inline text: runs of (text, bold, italic); a run of "\n" is a line break.
-Run = tuple[str, bool, bool]
+# Inline text: runs of (text, bold, italic, language); a run of "\n" is a line break. The
+# language is "" for the document's own, or the code of the language a run's words are in.
+Run = tuple[str, bool, bool, str]
 Inline = tuple[Run, ...]
 
 
@@ -27,9 +28,10 @@ class Paragraph:
 
 @dataclass(frozen=True)
 class Bullets:
-    """A bulleted list."""
+    """A bulleted list, or a numbered one."""
 
     items: tuple[Inline, ...]
+    numbered: bool = False
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,14 @@ class Checklist:
 
     items: tuple[Inline, ...]
     mark: Literal["box", "do", "dont"] = "box"
+
+
+@dataclass(frozen=True)
+class YesNo:
+    """Questions answered by ticking one of two boxes, e.g. Yes or No, beside each question."""
+
+    questions: tuple[Inline, ...]
+    answers: tuple[str, str]  # the words beside the two boxes
 
 
 @dataclass(frozen=True)
@@ -140,8 +150,8 @@ class Section:
     blocks: tuple[Block, ...]
 
 
-Block = (Heading | Paragraph | Bullets | Checklist | Table | Fields | Lines | Initials | Signature
-         | Qr | Spacer | PageBreak | Callout | Keep | Section)
+Block = (Heading | Paragraph | Bullets | Checklist | YesNo | Table | Fields | Lines | Initials
+         | Signature | Qr | Spacer | PageBreak | Callout | Keep | Section)
 
 
 @dataclass(frozen=True)
@@ -163,6 +173,8 @@ class DocumentInfo:
     form: str = ""  # the form code patients can read, e.g. MESO-C
     # (patient name, date of birth) printed on every page; ("", "") gives write-in lines; None: none
     identifier: tuple[str, str] | None = None
+    # (language, sentence in that language): the document is also available in it
+    offers: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import dataclasses
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -104,6 +104,8 @@ def _content_view(library: Library, request: Request) -> dict[str, Any]:
             dataclasses.replace(r, lasts=extra.risk_lasts.get(r.id, r.lasts)) for r in facts.risks))
     labels = library.labels[request.language]
     part = content.kinds[request.kind]
+    facts, part = spans_marked(facts), spans_marked(part)  # words in another language
+    extra = None if extra is None else _texts_mapped(extra, markup.mark_spans)
     text = labels.text
     wording = library.wording.get(f"{request.language}-{entry.clinic.country}")
     if wording is not None:  # the clinic's country: its spelling and idiom over the shared text
@@ -115,7 +117,8 @@ def _content_view(library: Library, request: Request) -> dict[str, Any]:
                                                  labels.months, labels.text),
                       "review_due": format_date(treatment.meta.review_due, "day-month-year",
                                                 labels.months, labels.text),
-                      "sources": [_cited(s, labels) for s in treatment.meta.sources], "facts": facts,
+                      "sources": [_cited(s, n, labels, treatment.meta.languages[0])
+                                  for n, s in enumerate(treatment.meta.sources, 1)], "facts": facts,
                       "part": part, "extra": extra},
         "clinic": _unbroken_numbers(entry.clinic.in_language(request.language)),
         "labels": text,
@@ -142,21 +145,36 @@ def _swap(text: str, wording: Wording) -> str:
 @lru_cache(maxsize=256)
 def reword(value: Any, wording: Wording) -> Any:
     """A content model with every text in the country's words (models are frozen, so cached)."""
+    return _texts_mapped(value, lambda text: _swap(text, wording))
+
+
+@lru_cache(maxsize=256)
+def spans_marked(value: Any) -> Any:
+    """A content model whose <span lang="..."> words survive escaping (markup.mark_spans)."""
+    return _texts_mapped(value, markup.mark_spans)
+
+
+def _texts_mapped(value: Any, change: Callable[[str], str]) -> Any:
+    """A content model with `change` applied to each of its texts."""
     if isinstance(value, str):
-        return _swap(value, wording)
+        return change(value)
     if isinstance(value, tuple):
-        return tuple(reword(item, wording) for item in value)
+        return tuple(_texts_mapped(item, change) for item in value)
+    if isinstance(value, dict):
+        return {key: _texts_mapped(item, change) for key, item in value.items()}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return dataclasses.replace(value, **{f.name: reword(getattr(value, f.name), wording)
+        return dataclasses.replace(value, **{f.name: _texts_mapped(getattr(value, f.name), change)
                                              for f in dataclasses.fields(value)
                                              if f.metadata.get("reword", True)})
     return value
 
 
-def _cited(source: Source, labels: Labels) -> dict[str, str]:
-    """A source as the handout lists it: title, website (a full address would not wrap) and date read."""
+def _cited(source: Source, number: int, labels: Labels, master: str) -> dict[str, Any]:
+    """A source as the handout lists it: its number (risks cite it by that), title (and its
+    language), website (a full address would not wrap) and date read."""
     site = urlsplit(source.url).netloc.removeprefix("www.")
-    return {"title": source.title, "site": site, "url": source.url,
+    return {"id": source.id, "number": number, "title": source.title,
+            "language": source.language or master, "site": site, "url": source.url,
             "accessed": format_date(source.accessed, "day-month-year", labels.months, labels.text)}
 
 
@@ -207,6 +225,9 @@ def compose(library: Library, request: Request, kept: Kept | None = None) -> Doc
         qr_caption=labels["qr_website"] if clinic.qr == "website" else labels["qr_document"],
         large_print=request.large_print,
         form=f"{treatment.meta.form_code}-{kind.letter}",
+        offers=tuple((language, library.labels[language].text["in_this_language"])
+                     for language in library.offered(request.clinic, request.treatment)
+                     if language != request.language),
     )
     registry = library.registry
     patient = unbroken(display_values(dict(request.patient), clinic, view["months"], labels, registry),

@@ -22,6 +22,10 @@ class Source:
     url: str = spec("web address", pattern=r"^https?://[^\s<>\"]+$", pattern_doc="an http(s) address",
                     max_len=300)
     accessed: str = spec("date the page was read, for the Sources list", **DATE)
+    language: str | None = spec("the language of the title, when it is not the treatment's first "
+                                "language (a handout in another language tags it as such)",
+                                default=None, pattern=r"^[a-z]{2}(-[A-Z]{2})?$",
+                                pattern_doc="a language code such as es or pt-BR")
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,17 @@ Frequency = Literal["very-common", "common", "uncommon", "rare", "very-rare"]
 
 
 @dataclass(frozen=True)
+class Rate:
+    """How often a risk happened where a source counted it: printed as "about 1 in N people"."""
+
+    one_in: int = spec("N in \"about 1 in N people\", as the source's numbers give it",
+                       min_value=2, max_value=1_000_000)
+    basis: str = spec("where the number comes from, in plain words, e.g. in one small study of 18 "
+                      "people", max_len=120)
+    source: str = spec("id of the source (treatment.yaml) that gives the number", **ID)
+
+
+@dataclass(frozen=True)
 class Risk:
     """One possible side effect: printed with an initials box, and in aftercare advice."""
 
@@ -59,20 +74,23 @@ class Risk:
     description: str = spec("one or two sentences on what may happen")
     expected: bool = spec("true if it is a common reaction that usually settles by itself")
     call_if: str = spec("when the patient should call the clinic about it")
-    frequency: Frequency = spec("how often it happens: very-common (more than 1 in 10), common (up to "
-                                "1 in 10), uncommon (up to 1 in 100), rare (up to 1 in 1,000), very-rare")
-    sources: Texts = spec("ids of the sources (treatment.yaml) for this risk and its frequency",
-                          min_items=1, **ID)
+    frequency: Frequency = spec("how often it happens, as the cited sources describe it: very-common, "
+                                "common, uncommon, rare or very-rare. Handouts print the band as an "
+                                "estimate with its sources; only `rate` prints a number")
+    sources: Texts = spec("ids of the sources (treatment.yaml) for this risk and its frequency; "
+                          "handouts print their numbers in the Sources list", min_items=1, **ID)
     serious: bool = spec("true for a rare but serious risk (listed apart from the mild ones)",
                          default=False)
-    rate: str | None = spec("a number from a source, e.g. about 1 in 20 people", default=None,
-                            max_len=60)
+    rate: Rate | None = spec("a number from a source, where one counted it", default=None)
     term: str | None = spec("the medical word, e.g. edema", default=None, max_len=60)
     lasts: str | None = spec("how long it usually lasts (when expected)", default=None, max_len=80)
 
     def check(self) -> Check:
         if self.expected and not self.lasts:
             yield (), "an expected reaction needs 'lasts'", "how long it usually lasts, e.g. a few days"
+        if self.rate is not None and self.rate.source not in self.sources:
+            yield ("rate", "source"), f"{self.rate.source!r} is not among the risk's sources", \
+                "one of: " + ", ".join(self.sources)
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,7 @@ def uses_italic(items: tuple[Any, ...]) -> bool:
     """True when any inline run of these blocks is italic."""
     for item in items:
         if isinstance(item, tuple):
-            if len(item) == 3 and isinstance(item[0], str) and item[2] is True:
+            if len(item) == 4 and isinstance(item[0], str) and item[2] is True:
                 return True
             if uses_italic(item):
                 return True

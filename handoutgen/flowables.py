@@ -8,11 +8,12 @@ from functools import lru_cache
 from typing import Any
 
 from reportlab.lib.colors import Color, black
+from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Flowable, Paragraph
 from reportlab.platypus.paragraph import ParagraphStyle
 
-from .tagging import Marked, Node, begin, end
+from .tagging import Marked, Node, begin, end, split_languages
 
 BOX = 15.0  # tick boxes: big enough for a pen (5.3 mm)
 MIN_VALUE_PT = 9.0  # a value too long for its line shrinks, never below this size
@@ -28,10 +29,19 @@ class TaggedParagraph(Marked, Paragraph):  # type: ignore[misc]
         super().__init__(text, style, **kw)
         self.node = node
 
+    def drawOn(self, canvas: Canvas, x: float, y: float, _sW: float = 0) -> None:
+        start = len(canvas._code)
+        super().drawOn(canvas, x, y, _sW)
+        split_languages(canvas, start, self.node)
+
     def split(self, avail_width: float, avail_height: float) -> list[Any]:
         parts: list[Any] = super().split(avail_width, avail_height)
         for part in parts:  # one element, with content on each page
             part.node = self.node
+            for frag in part.frags:  # a simple paragraph's part is laid out again from its words:
+                words = getattr(frag, "words", None)  # without the spaces breakLines gave them
+                if words:
+                    frag.words = [w[:-1] if type(w) is str and w.endswith(" ") else w for w in words]
         return parts
 
     def breakLines(self, width: Any) -> Any:
@@ -45,11 +55,13 @@ class TaggedParagraph(Marked, Paragraph):  # type: ignore[misc]
         for index in range(len(lines) - 1):
             if para.kind == 0:
                 extra, words = lines[index]
-                if words:
+                # (a part split off a paragraph keeps the spaces it was given: add none twice)
+                if words and not words[-1].endswith(" "):
                     lines[index] = (extra, [*words[:-1], words[-1] + " "])
                 continue
             words = lines[index].words
-            if words and hasattr(words[-1], "text") and not hasattr(words[-1], "cbDefn"):
+            if words and hasattr(words[-1], "text") and not hasattr(words[-1], "cbDefn") \
+                    and not words[-1].text.endswith(" "):
                 words[-1] = copy.copy(words[-1])
                 words[-1].text += " "
         return para
@@ -71,7 +83,9 @@ class ListItem(TaggedParagraph):
     CARRIED: tuple[str, ...] = ()  # attributes a split part keeps
 
     def drawOn(self, canvas: Canvas, x: float, y: float, _sW: float = 0) -> None:
+        start = len(canvas._code)
         Paragraph.drawOn(self, canvas, x, y, _sW)
+        split_languages(canvas, start, self.node)
 
     def draw(self) -> None:
         canv: Canvas = self.canv
@@ -179,6 +193,46 @@ class BoxedItem(ListItem):
                 d = r * 0.7071
                 canv.line(cx - d, cy + d, cx + d, cy - d)
         canv.restoreState()
+
+
+class AnswerBox(Flowable):  # type: ignore[misc]
+    """A tick box with its answer beside it ("[ ] Yes"), level with the first line of the question.
+
+    The box is a Figure whose alternative text says it is a tick box; the word is its own P.
+    """
+
+    GAP = 5.0  # between the box and its word
+
+    def __init__(self, word: TaggedParagraph, colour: Color, node: Node | None = None) -> None:
+        super().__init__()
+        self.word = word
+        self.colour = colour
+        self.node = node
+
+    @staticmethod
+    def width_for(word: str, style: ParagraphStyle) -> float:
+        """The width a box with `word` beside it takes."""
+        return BOX + AnswerBox.GAP + float(stringWidth(word, style.fontName, style.fontSize))
+
+    def wrap(self, avail_width: float, avail_height: float) -> tuple[float, float]:
+        self.word.wrap(max(1.0, avail_width - BOX - self.GAP), avail_height)
+        self.width = avail_width
+        self.height = max(BOX, self.word.height)
+        return self.width, self.height
+
+    def draw(self) -> None:
+        canv: Canvas = self.canv
+        lead = self.word.style.leading
+        size = min(BOX, lead)
+        y = self.height - lead + (lead - size) / 2 - 1  # as a checklist's box beside its first line
+        begin(canv, self.node)
+        canv.saveState()
+        canv.setStrokeColor(self.colour)
+        canv.setLineWidth(1.2)
+        canv.rect(1.0, y, size, size, stroke=1, fill=0)
+        canv.restoreState()
+        end(canv)
+        self.word.drawOn(canv, BOX + self.GAP + 1.0, self.height - self.word.height)
 
 
 class WriteLines(Marked, Flowable):  # type: ignore[misc]

@@ -15,6 +15,7 @@ from .branding import Clinic, FontFamily, column_key
 from .content import MODELS, ClinicAdditions, Facts, TreatmentMeta
 from .errors import BrandingError, ContentError, HandoutError, Problems
 from .load import Loaded, PathT, display, failing, load_yaml, open_limited, path_text
+from .markup import span_problem
 from .registry import APPOINTMENT_COLUMNS, FieldDecl, KindDecl, Registry, convert_part
 from .schema import convert, spec
 
@@ -176,7 +177,7 @@ def load_treatment(folder: Path, registry: Registry, g: Gather) -> Treatment | N
         content = _load_language(folder / lang, registry, g)
         if content is not None and _cites_known_sources(content, meta, folder / lang, g):
             languages[lang] = content
-    if len(languages) != len(meta.languages):
+    if len(languages) != len(meta.languages) or not _risks_match_master(languages, meta, folder, g):
         return None
     return Treatment(meta, folder, languages)
 
@@ -191,7 +192,7 @@ def _load_language(folder: Path, registry: Registry, g: Gather) -> LanguageConte
             continue
         part = convert(MODELS[decl.model], kind_loaded, g.problems) if decl.model is not None \
             else convert_part(decl.parts, kind_loaded, g.problems)
-        if part is not None:
+        if part is not None and _spans_well_formed(kind_loaded, g):
             kinds[kind] = part
     known = {"facts.yaml", *(f"{kind}.yaml" for kind in registry.kinds)}
     for path in sorted(folder.glob("*.yaml")):
@@ -199,7 +200,7 @@ def _load_language(folder: Path, registry: Registry, g: Gather) -> LanguageConte
             g.problems.add(display(path), 1, "(document)", f"no kind {path.stem!r} in {KINDS_FILE}",
                            f"declare it in {CONTENT_DIR}/{KINDS_FILE}, or name the file after a kind: "
                            + ", ".join(registry.kinds))
-    if facts is None or len(kinds) != len(registry.kinds):
+    if facts is None or not _spans_well_formed(loaded, g) or len(kinds) != len(registry.kinds):
         return None
     return LanguageContent(facts, kinds)
 
@@ -217,6 +218,47 @@ def _cites_known_sources(content: LanguageContent, meta: TreatmentMeta, folder: 
                 g.problems.add(loaded.file, loaded.line(where), path_text(where),
                                f"unknown source {cited!r}",
                                "a source id from treatment.yaml: " + ", ".join(sorted(known)))
+    return ok
+
+
+def _risks_match_master(languages: dict[str, LanguageContent], meta: TreatmentMeta, folder: Path,
+                        g: Gather) -> bool:
+    """A translation states the master's medical facts: the same risks, in the same order, with the
+    same frequency, seriousness, sources and numbers. Only the words differ."""
+    master = meta.languages[0]
+
+    def facts(risk: Any) -> tuple[Any, ...]:
+        rate = (risk.rate.one_in, risk.rate.source) if risk.rate else None
+        return risk.id, risk.frequency, risk.serious, risk.sources, rate
+
+    expected = [facts(r) for r in languages[master].facts.risks]
+    ok = True
+    for lang in meta.languages[1:]:
+        found = [facts(r) for r in languages[lang].facts.risks]
+        if found == expected:
+            continue
+        ok = False
+        loaded = g.files[folder / lang / "facts.yaml"]
+        index = next((i for i, (a, b) in enumerate(zip(found, expected, strict=False)) if a != b),
+                     min(len(found), len(expected)))
+        where: PathT = ("risks", index) if index < len(found) else ("risks",)
+        g.problems.add(loaded.file, loaded.line(where), path_text(where),
+                       f"differs from the {master} master's risk {index + 1}" if index < len(expected)
+                       else f"has more risks than the {master} master",
+                       f"the master's risks in its order, with the same id, frequency, serious, "
+                       f"sources and rate ({master}/facts.yaml)")
+    return ok
+
+
+def _spans_well_formed(loaded: Loaded | None, g: Gather) -> bool:
+    """Words in another language are marked <span lang="code">words</span>, and only so."""
+    ok = True
+    for where, text in _strings(loaded.data if loaded else None, ()):
+        problem = span_problem(text)
+        if problem is not None and loaded is not None:
+            ok = False
+            g.problems.add(loaded.file, loaded.line(where), path_text(where), problem,
+                           "<span lang=\"es\">palabras</span> around words in another language")
     return ok
 
 
@@ -345,7 +387,7 @@ def _load_additions(path: Path, treatment_id: str, treatments: dict[str, Treatme
                     g: Gather) -> ClinicAdditions | None:
     loaded = _load(path, BrandingError, g)
     extra = convert(ClinicAdditions, loaded, g.problems) if loaded else None
-    if extra is None or loaded is None:
+    if extra is None or loaded is None or not _spans_well_formed(loaded, g):
         return None
     treatment = treatments.get(treatment_id)
     if treatment is None:

@@ -1,7 +1,8 @@
 """Parse the block markup that templates produce into typed blocks, checking the vocabulary.
 
-The markup is a small XML dialect: block elements (section, p, ul, checklist, ...) and three
-inline tags (b, i, br). Values arrive escaped from the templates, so text is always literal.
+The markup is a small XML dialect: block elements (section, p, ul, checklist, ...) and four
+inline tags (b, i, br, and span lang="..." for words in another language). Values arrive escaped
+from the templates, so text is always literal.
 """
 
 from __future__ import annotations
@@ -15,6 +16,29 @@ from . import blocks as b
 from .errors import Problems, TemplateError
 
 _SPACE = re.compile(r"[ \t\n\r\f]+")  # as HTML: a no-break space stays
+LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Z]{2})?$")  # as the library's languages: es, pt-BR
+# Words in another language inside content text: <span lang="es">palabras</span>. Content reaches
+# the markup escaped, so compose marks them with private-use characters (which patient values
+# may not contain) that escaping leaves alone, and the parser makes them runs in that language.
+CONTENT_SPAN = re.compile(r'<span lang="([a-z]{2,3}(?:-[A-Z]{2})?)">([^<>]*)</span>')
+_MARKED = re.compile("\ue200([a-zA-Z-]+)\ue201([^\ue202]*)\ue202")  # apart from opaque.py's markers
+
+
+def mark_spans(text: str) -> str:
+    """Content text with its <span lang="..."> words marked to survive escaping."""
+    return CONTENT_SPAN.sub("\ue200\\1\ue201\\2\ue202", text) if "<span" in text else text
+
+
+def span_problem(text: str) -> str | None:
+    """What is wrong with the <span lang="..."> markup in a content text, if anything."""
+    rest = CONTENT_SPAN.sub("", text)
+    return "a <span> that is not <span lang=\"code\">words</span>" \
+        if "<span" in rest or "</span>" in rest else None
+
+
+def without_spans(text: str) -> str:
+    """Content text without its words in other languages (which its own language's checks skip)."""
+    return CONTENT_SPAN.sub("", text) if "<span" in text else text
 MAX_MARKUP = 2_000_000
 
 
@@ -77,6 +101,8 @@ class _Parser:
     def attr(self, node: Node, path: str, name: str, choices: tuple[str, ...] = (),
              default: str | None = None) -> str:
         value = node.attrs.get(name, default)
+        if value is not None:  # an attribute is plain text: words in another language stay words
+            value = _MARKED.sub("\\2", value)
         if value is None:
             self.fail(node, path, f"<{node.tag}> needs the attribute {name!r}", f"{name}=\"...\"")
             return ""
@@ -120,20 +146,32 @@ class _Parser:
 
     def inline(self, node: Node, path: str) -> b.Inline:
         runs: list[b.Run] = []
-        self._runs(node, path, False, False, runs)
+        self._runs(node, path, (False, False, ""), runs)
         return _tidy(runs)
 
-    def _runs(self, node: Node, path: str, bold: bool, italic: bool, runs: list[b.Run]) -> None:
+    def _runs(self, node: Node, path: str, style: tuple[bool, bool, str], runs: list[b.Run]) -> None:
+        bold, italic, language = style
         for child in node.children:
             if isinstance(child, str):
-                runs.append((child, bold, italic))
+                pieces = _MARKED.split(child)  # text, then (language, words, text) for each span
+                runs.append((pieces[0], bold, italic, language))
+                for at in range(1, len(pieces), 3):
+                    runs += [(pieces[at + 1], bold, italic, pieces[at]),
+                             (pieces[at + 2], bold, italic, language)]
             elif child.tag == "br":
-                runs.append(("\n", False, False))
+                runs.append(("\n", False, False, ""))
             elif child.tag in ("b", "i"):
-                self._runs(child, path, bold or child.tag == "b", italic or child.tag == "i", runs)
+                self._runs(child, path, (bold or child.tag == "b", italic or child.tag == "i", language),
+                           runs)
+            elif child.tag == "span":
+                code = self.attr(child, path, "lang")
+                if code and not LANGUAGE.match(code):
+                    self.fail(child, f"{path}@lang", f"{code!r} is not a language code",
+                              "a code such as es or pt-BR")
+                self._runs(child, path, (bold, italic, code), runs)
             else:
                 self.fail(child, path, f"<{child.tag}> is not allowed in text",
-                          "inline tags: b, i, br")
+                          "inline tags: b, i, br, span lang=\"...\"")
 
     def items(self, node: Node, path: str, tag: str) -> list[Node]:
         found: list[Node] = []
@@ -149,13 +187,13 @@ class _Parser:
 def _tidy(runs: list[b.Run]) -> b.Inline:
     """Collapse whitespace as HTML does and merge neighbouring runs of the same style."""
     out: list[b.Run] = []
-    for text, bold, italic in runs:
+    for text, bold, italic, language in runs:
         if text != "\n":
             text = _SPACE.sub(" ", text)
-        if out and out[-1][1:] == (bold, italic) and "\n" not in (text, out[-1][0]):
-            out[-1] = (out[-1][0] + text, bold, italic)
+        if out and out[-1][1:] == (bold, italic, language) and "\n" not in (text, out[-1][0]):
+            out[-1] = (out[-1][0] + text, bold, italic, language)
         else:
-            out.append((text, bold, italic))
+            out.append((text, bold, italic, language))
     if out:
         out[0] = (out[0][0].lstrip(" "), *out[0][1:])
         out[-1] = (out[-1][0].rstrip(" "), *out[-1][1:])
@@ -163,7 +201,7 @@ def _tidy(runs: list[b.Run]) -> b.Inline:
 
 
 def _plain(inline: b.Inline) -> str:
-    return "".join(text for text, _, _ in inline)
+    return "".join(run[0] for run in inline)
 
 
 def _section(p: _Parser, n: Node, path: str) -> b.Block:
@@ -180,12 +218,17 @@ def _paragraph(p: _Parser, n: Node, path: str) -> b.Block:
 
 
 def _bullets(p: _Parser, n: Node, path: str) -> b.Block:
-    return b.Bullets(tuple(p.inline(li, path) for li in p.items(n, path, "li")))
+    return b.Bullets(tuple(p.inline(li, path) for li in p.items(n, path, "li")), n.tag == "ol")
 
 
 def _checklist(p: _Parser, n: Node, path: str) -> b.Block:
     mark = p.attr(n, path, "mark", ("box", "do", "dont"), "box")
     return b.Checklist(tuple(p.inline(i, path) for i in p.items(n, path, "item")), mark)  # type: ignore[arg-type]
+
+
+def _yesno(p: _Parser, n: Node, path: str) -> b.Block:
+    answers = (p.attr(n, path, "yes"), p.attr(n, path, "no"))
+    return b.YesNo(tuple(p.inline(i, path) for i in p.items(n, path, "item")), answers)
 
 
 def _table(p: _Parser, n: Node, path: str) -> b.Block:
@@ -242,8 +285,8 @@ def _keep(p: _Parser, n: Node, path: str) -> b.Block:
 
 
 _BLOCKS: dict[str, Callable[[_Parser, Node, str], b.Block | None]] = {
-    "section": _section, "h": _heading, "p": _paragraph, "ul": _bullets,
-    "checklist": _checklist, "table": _table, "fields": _fields, "lines": _lines,
+    "section": _section, "h": _heading, "p": _paragraph, "ul": _bullets, "ol": _bullets,
+    "checklist": _checklist, "yesno": _yesno, "table": _table, "fields": _fields, "lines": _lines,
     "initials": _initials, "signature": _signature, "qr": _qr, "spacer": _spacer,
     "pagebreak": _pagebreak, "callout": _callout, "keep": _keep,
 }

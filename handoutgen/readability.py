@@ -16,6 +16,7 @@ from typing import Any
 from .errors import ContentError, Problem
 from .library import Library, Treatment
 from .load import Loaded, PathT, load_yaml, path_text
+from .markup import without_spans
 
 MIN_WORDS = 25  # fewer words give no meaningful score
 LONGEST_SENTENCE = 20  # words
@@ -90,7 +91,7 @@ def _language(treatment: Treatment, language: str, names: tuple[str, ...], terms
 def _prose(value: Any, path: PathT) -> Iterator[tuple[PathT, str]]:
     """Every piece of patient prose under a value, with where it is."""
     if isinstance(value, str):
-        yield path, value
+        yield path, without_spans(value)  # words in another language are not scored in this one
     elif isinstance(value, list):
         for i, item in enumerate(value):
             yield from _prose(item, (*path, i))

@@ -43,6 +43,7 @@ from .coverage import check_coverage, document_text, uses_italic
 from .errors import RenderError
 from .flowables import (
     BOX,
+    AnswerBox,
     BoxedItem,
     DocumentStart,
     FieldCell,
@@ -75,7 +76,7 @@ from .replay import (
     strip,
 )
 from .speed import draw_image, image_size
-from .tagging import Node, artifact, begin, end
+from .tagging import LANGUAGE_MARK, Node, artifact, begin, end, mark_language
 
 # Re-exported: the render stage's whole interface, made or replayed.
 __all__ = ["Layout", "check_coverage", "document_text", "emit", "layout", "render", "strip",
@@ -176,7 +177,7 @@ def measure(th: Theme, available: float) -> float:
 def inline_markup(inline: b.Inline) -> str:
     """Turn inline runs into reportlab paragraph markup; all text is escaped here."""
     parts: list[str] = []
-    for text, bold, italic in inline:
+    for text, bold, italic, language in inline:
         if text == "\n":
             parts.append("<br/>")
             continue
@@ -185,6 +186,9 @@ def inline_markup(inline: b.Inline) -> str:
             piece = f"<i>{piece}</i>"
         if bold:
             piece = f"<b>{piece}</b>"
+        if language:  # tagged as a Span with its own /Lang when drawn (tagging.split_languages)
+            piece = (f'<onDraw name="{LANGUAGE_MARK}" label="{language}"/>{piece}'
+                     f'<onDraw name="{LANGUAGE_MARK}" label="-"/>')
         parts.append(piece)
     return "".join(parts)
 
@@ -359,11 +363,16 @@ class Builder:
 
     def _Bullets(self, block: b.Bullets) -> Iterator[Flowable]:
         style = self.th.styles["bullet"]
-        listing = self.parent.add("L")
-        for item in block.items:
+        listing = self.parent.add("L", ListNumbering="Decimal") if block.numbered else self.parent.add("L")
+        if block.numbered:  # room for the widest number
+            widest = stringWidth(f"{len(block.items)}.", style.bulletFontName, style.bulletFontSize)
+            style = ParagraphStyle("numbered", parent=style,
+                                   leftIndent=max(style.leftIndent, style.bulletIndent + widest + 4))
+        for number, item in enumerate(block.items, 1):
             element = listing.add("LI")
             label = element.add("Lbl")
-            paragraph = ListItem(inline_markup(item), style, element.add("LBody"), bulletText="\u2022")
+            paragraph = ListItem(inline_markup(item), style, element.add("LBody"),
+                                 bulletText=f"{number}." if block.numbered else "\u2022")
             paragraph.label = label
             yield paragraph
 
@@ -381,6 +390,30 @@ class Builder:
         # The last two items travel together: no item is left alone at the top of a page.
         yield from items[:-2]
         yield KeepTogether(items[-2:])
+
+    def _YesNo(self, block: b.YesNo) -> Iterator[Flowable]:
+        # A table without a header row: each question names its row, each answer is a tick box
+        # (a Figure that says so) with its word beside it.
+        table = self.parent.add("Table")
+        style = self.th.styles["cell"]
+        alt = self.labels["tick_box"]
+        answer_w = max(AnswerBox.width_for(word, style) for word in block.answers) + 16
+        rows = []
+        for question in block.questions:
+            row = table.add("TR")
+            cells: list[Flowable] = [self.para(inline_markup(question), "cell",
+                                               node=row.add("TH", Scope="Row"))]
+            for word in block.answers:
+                cell = row.add("TD")
+                box = cell.add("Figure", Alt=alt)
+                answer = self.para(escape(word), "cell", node=cell.add("P"))
+                cells.append(AnswerBox(answer, self.th.primary, box))
+            rows.append(cells)
+        yield self.table(rows, [self.width - 2 * answer_w, answer_w, answer_w], [
+            ("VALIGN", (0, 0), (-1, -1), "TOP"), ("LINEBELOW", (0, 0), (-1, -1), 0.5, RULE),
+            ("LEFTPADDING", (0, 0), (0, -1), 0), ("LEFTPADDING", (1, 0), (-1, -1), 8),
+            ("TOPPADDING", (0, 0), (-1, -1), 5), ("BOTTOMPADDING", (0, 0), (-1, -1), 6)])
+        yield Spacer(1, 6)
 
     def _Table(self, block: b.Table) -> Iterator[Flowable]:
         if not block.rows:
@@ -479,9 +512,12 @@ class Builder:
 
     def title_block(self, info: b.DocumentInfo, clinic_name: str, note: str) -> Flowable:
         """The document title and subtitle, with the QR code beside them when there is one."""
+        # The languages it is also in, each offered in its own words (and tagged with its /Lang).
+        offers = "".join(" " + inline_markup(((sentence, False, False, language),))
+                         for language, sentence in info.offers)
         heading = [self.para(escape(info.title), "title", "H1"),
                    self.para(escape(f"{info.subtitle} \u00b7 {clinic_name}"), "subtitle"),
-                   self.para(escape(note), "on_request")]
+                   self.para(escape(note) + offers, "on_request")]
         if not info.qr:
             return KeepTogether(heading)
         size = 18 * mm
@@ -553,6 +589,7 @@ class _RecordingCanvas(Canvas):  # type: ignore[misc]
         self.fills: list[float] = []
         self.mcids = 0  # marked-content ids used on this page
         self.logo_due: int | None = None  # a document starts on this page: its logo is content
+        self.setNamedCB(LANGUAGE_MARK, mark_language)
 
     def beginForm(self, name: str, *args: Any, **kwargs: Any) -> None:
         super().beginForm(name, *args, **kwargs)

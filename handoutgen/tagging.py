@@ -9,6 +9,7 @@ PDF's StructTreeRoot, ParentTree and catalog entries each time a layout is emitt
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,7 +32,7 @@ class Node:
     """
 
     tag: str
-    attrs: dict[str, str] = field(default_factory=dict)  # Alt, ActualText, Lang, Scope
+    attrs: dict[str, str] = field(default_factory=dict)  # Alt, ActualText, Lang, Scope, ListNumbering
     kids: list[Node | MCR] = field(default_factory=list)
     slot: int | None = None
 
@@ -78,6 +79,64 @@ class Marked:
         begin(canvas, node)
         super().drawOn(canvas, x, y, _sW)  # type: ignore[misc]
         end(canvas)
+
+
+LANGUAGE_MARK = "language"  # the paragraph callback marking where words in another language start and end
+_SWITCH = re.compile("\x00([a-zA-Z-]*)\x00")  # left in a text object by mark_language
+_SHOWS = re.compile(r"\bT[jJ]\b|(?:^|\s)['\"](?:\s|$)")  # text-showing operators
+
+
+def mark_language(canv: Canvas, _kind: str, label: str) -> None:
+    """Note in the text object being drawn where words in language `label` start ("-": end)."""
+    canv._curr_tx_info["tx"]._code.append(f"\x00{'' if label == '-' else label}\x00")
+
+
+def split_languages(canv: Canvas, start: int, node: Node | None) -> None:
+    """Give the words in another language that a paragraph drew (since `canv._code[start]`) a Span
+    element with its own /Lang, below the paragraph's element `node`.
+
+    The paragraph's one marked-content sequence becomes one for each run of words, inside its text
+    object: a marked-content sequence never crosses BT or ET, nor holds another with an MCID.
+    """
+    code = canv._code
+    marked = [i for i in range(start, len(code)) if "\x00" in code[i]]
+    if not marked:
+        return
+    last = node.kids[-1] if node is not None and node.kids else None
+    page, mcids = len(canv.pages), getattr(canv, "mcids", None)
+    opening = f"/{node.tag} <</MCID {last[1]}>> BDC" if isinstance(last, tuple) and node else ""
+    if node is None or not isinstance(last, tuple) or last[0] != page or mcids != last[1] + 1 \
+            or opening not in code[start:]:
+        for i in marked:  # drawn as decoration (a repeated table header): nothing to split
+            code[i] = _SWITCH.sub("", code[i])
+        return
+    first = code.index(opening, start)
+    closing = max(i for i in range(first, len(code)) if code[i] == "EMC")
+    node.kids.pop()
+    canv.mcids = last[1]
+    del code[closing], code[first]
+    open_runs: dict[int, str] = canv.__dict__.setdefault("open_languages", {})
+    language = open_runs.pop(id(node), "")  # a paragraph split over pages, in a run of words
+    for i in range(first, closing - 1):
+        if "\x00" not in code[i]:
+            continue
+        head, tail = code[i].index("BT") + 2, code[i].rindex("ET")
+        pieces = _SWITCH.split(code[i][head:tail])
+        owner = node.add("Span", Lang=language) if language else node
+        out: list[str] = []
+        for n, piece in enumerate(pieces):
+            if n % 2:
+                language = piece
+                owner = node.add("Span", Lang=language) if language else node
+            elif _SHOWS.search(piece):
+                owner.kids.append((page, canv.mcids))
+                out.append(f"/{owner.tag} <</MCID {canv.mcids}>> BDC {piece} EMC")
+                canv.mcids += 1
+            else:
+                out.append(piece)
+        code[i] = code[i][:head] + " " + " ".join(out) + " " + code[i][tail:]
+    if language:
+        open_runs[id(node)] = language
 
 
 def _has_content(node: Node, extra: dict[int, MCR]) -> bool:
@@ -138,6 +197,8 @@ class _Writer:
                 parts.append(b" /" + key.encode() + b" " + pdfdoc.PDFString(node.attrs[key]).format(self.doc))
         if "Scope" in node.attrs:
             parts.append(b" /A << /O /Table /Scope /" + node.attrs["Scope"].encode() + b" >>")
+        if "ListNumbering" in node.attrs:
+            parts.append(b" /A << /O /List /ListNumbering /" + node.attrs["ListNumbering"].encode() + b" >>")
         parts.append(b" /K " + (kids[0] if len(kids) == 1 else b"[" + b" ".join(kids) + b"]") + b" >>")
         raw.data = b"".join(parts)
         return ref

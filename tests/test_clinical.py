@@ -91,8 +91,33 @@ def test_risks_are_grouped_by_how_often_they_happen(lib: Path) -> None:
     mild = text.index("Common and usually mild")
     serious = text.index("Rare but serious")
     assert mild < text.index("Spots of blood") < serious < text.index("Infection")
-    assert "The area may swell. How often: Very common (more than 1 in 10 people)." in text
-    assert "Lumps may show weeks later. How often: Rare (up to 1 in 1,000 people)." in text
+    # A band is an estimate, with the numbers of its sources in the Sources list; a number only
+    # where a source counted one.
+    assert "How often each one happens is an estimate from published reports, unless a number is " \
+        "given." in text
+    assert "The area may swell. How often: very common (source 1)." in text
+    assert "Small spots of blood may show. How often: common, about 1 in 20 people in one test study " \
+        "(source 1)." in text
+    assert "Lumps may show weeks later. How often: rare (source 2)." in text
+    sources = text.index("Sources 1. Test guide to needling")
+    assert sources < text.index("2. Test review of skin infections") < text.index("3. Guía de prueba")
+
+
+def test_a_translation_must_state_the_masters_risks(lib: Path, tmp_path: Path) -> None:
+    spanish = "handouts/needling/es/facts.yaml"
+    text = edit(lib, spanish, "    frequency: rare\n", "    frequency: uncommon\n")
+    run = run_all(lib, tmp_path / "out")
+    assert run.errors == [
+        f"error: {spanish}:{line_of(text, '- id: infection')}: risks[3]: differs from the en master's risk 4 "
+        "(the master's risks in its order, with the same id, frequency, serious, sources and rate "
+        "(en/facts.yaml))"]
+
+
+def test_a_rate_must_come_from_one_of_the_risks_sources(lib: Path, tmp_path: Path) -> None:
+    text = edit(lib, FACTS, "      source: guide\n", "      source: review\n")
+    run = run_all(lib, tmp_path / "out")
+    assert run.errors == [f"error: {FACTS}:{line_of(text, 'source: review')}: risks[2].rate.source: "
+                          "'review' is not among the risk's sources (one of: guide)"]
 
 
 @pytest.mark.parametrize(("days", "sentence"), [
@@ -129,7 +154,7 @@ def test_a_risk_citing_an_unknown_source_is_reported(lib: Path, tmp_path: Path) 
     run = run_all(lib, tmp_path / "out")
     assert run.errors == [
         f"error: {FACTS}:{line_of(text, '[review, nowhere]')}: risks[3].sources[1]: unknown source "
-        "'nowhere' (a source id from treatment.yaml: guide, review)"]
+        "'nowhere' (a source id from treatment.yaml: guide, review, spanish-guide)"]
 
 
 def test_a_treatment_without_a_serious_risk_is_reported(lib: Path, tmp_path: Path) -> None:
@@ -320,3 +345,12 @@ def test_a_batch_prints_the_date_of_birth_on_the_consent_and_nowhere_else(lib: P
         assert shown not in run.out + run.err, shown
         assert not any(shown in str(p.relative_to(out)) for p in out.rglob("*")), shown
         assert shown not in (out / "manifest.jsonl").read_text(encoding="utf-8"), shown
+
+
+def test_words_in_another_language_must_be_marked_with_a_language_code(lib: Path, tmp_path: Path) -> None:
+    text = edit(lib, FACTS, '<span lang="es">micropunción</span>', '<span lang="ES">micropunción</span>')
+    run = run_all(lib, tmp_path / "out")
+    line = line_of(text, 'lang="ES"')
+    assert run.errors == [
+        f"error: {FACTS}:{line}: evidence[1]: a <span> that is not "
+        '<span lang="code">words</span> (<span lang="es">palabras</span> around words in another language)']

@@ -9,8 +9,9 @@ from conftest import Run, cli, flat, pdf_text, run_all
 
 STOCK = "templates/aftercare.xml.j2"
 OVERRIDE = "assets/clinics/birch/templates/aftercare.xml.j2"
-BLOCKS = ("section, h, p, ul, checklist, table, fields, lines, initials, signature, qr, spacer, "
-          "pagebreak, callout, keep")
+BLOCKS = ("section, h, p, ul, ol, checklist, yesno, table, fields, lines, initials, signature, qr, "
+          "spacer, pagebreak, callout, keep")
+INLINE = 'inline tags: b, i, br, span lang="..."'
 UNDEFINED = "(names listed under Layouts in docs/designers.md)"
 
 
@@ -50,10 +51,13 @@ def test_clinic_override_wins_for_that_clinic_only(lib: Path, tmp_path: Path) ->
     pytest.param("<blink>{{ treatment.part.intro }}</blink>",
                  f"document.blink[1]: unknown block <blink> (expected one of: {BLOCKS})", id="blink"),
     pytest.param("<p>Please <u>{{ treatment.part.intro }}</u></p>",
-                 "document.p[2]: <u> is not allowed in text (inline tags: b, i, br)", id="u-in-p"),
+                 f"document.p[2]: <u> is not allowed in text ({INLINE})", id="u-in-p"),
     pytest.param('<checklist mark="maybe"><item>{{ treatment.part.intro }}</item></checklist>',
                  "document.checklist[1]@mark: 'maybe' is not allowed (expected one of: box, do, dont)",
                  id="checklist-mark"),
+    pytest.param('<p>In <span lang="Spanish">{{ treatment.part.intro }}</span></p>',
+                 "document.p[2]@lang: 'Spanish' is not a language code (a code such as es or pt-BR)",
+                 id="span-lang"),
 ])
 def test_markup_outside_the_vocabulary(lib: Path, tmp_path: Path, body: str, expected: str) -> None:
     override(lib, f"<document>\n<p>{{{{ clinic.name }}}}</p>\n{body}\n<p>End.</p>\n</document>\n")
@@ -67,7 +71,7 @@ def test_problems_in_markup_reported_together(lib: Path, tmp_path: Path) -> None
     run = run_all(lib, tmp_path / "out")
     assert run.errors == [
         f"error: {OVERRIDE}:2: document.blink[1]: unknown block <blink> (expected one of: {BLOCKS})",
-        f"error: {OVERRIDE}:3: document.p[1]: <u> is not allowed in text (inline tags: b, i, br)",
+        f"error: {OVERRIDE}:3: document.p[1]: <u> is not allowed in text ({INLINE})",
         f"error: {OVERRIDE}:4: document.checklist[1]@mark: 'maybe' is not allowed "
         "(expected one of: box, do, dont)",
     ]

@@ -13,9 +13,11 @@ from conftest import REPO, bookmarks, cli, copy_library, spans
 from pages import REFERENCES, TOLERANCE, build_shipped, difference, reference_name, render_pages
 from PIL import Image, ImageChops
 from pypdf import PdfReader
+from reportlab.lib.styles import ParagraphStyle
 from test_batch import GOOD, manifest, write_csv
 from test_batch import HEADER as COLUMNS
 
+from handoutgen.flowables import TaggedParagraph
 from handoutgen.render import SMALLEST
 from handoutgen.replay import FOOTER, HEADER, SAFE
 
@@ -260,3 +262,21 @@ def test_a_large_print_packet_is_large_print_throughout(lib: Path, tmp_path: Pat
         if FOOTER < span.y < height - HEADER:
             weight[span.size] += len(span.text)
     assert weight.most_common(1)[0][0] == 16
+
+
+def test_a_paragraph_split_at_a_page_end_fits_the_room_it_was_split_for() -> None:
+    """The space each line keeps at its end (for text read through the tags) is not measured again
+    when a part split off a paragraph is laid out: it would take a line more than it was given."""
+    style = ParagraphStyle("split", fontName="Helvetica", fontSize=12, leading=16.2)
+    text = ("Complicaciones de la mesoterapia: revisión sistemática. Sociedad Española de Medicina "
+            "Estética, seme.org (consultado el 1 de diciembre de 2026) y otras fuentes citadas aquí.")
+    tried = 0
+    for width in range(240, 420, 2):  # many different line ends
+        paragraph = TaggedParagraph(text, style)
+        lines = round(paragraph.wrap(width, 1e6)[1] / style.leading)
+        for kept in range(2, lines - 1):
+            room = kept * style.leading + 0.5
+            first, _rest = paragraph.split(width, room)
+            assert first.wrap(width, room)[1] <= room, (width, kept)
+            tried += 1
+    assert tried > 40

@@ -6,6 +6,7 @@ import itertools
 import re
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pikepdf
 import pytest
@@ -296,3 +297,98 @@ def test_alternative_text_labels_must_keep_their_placeholders(lib: Path) -> None
     assert run.code == 1
     assert (f"error: handouts/labels/en.yaml:{line}: text.write_in: uses none "
             "(exactly these placeholders: {field})") in run.errors
+
+
+Operations = dict[tuple[int, int], list[tuple[list[Any], str]]]
+
+
+def _marked_operations(pdf: pikepdf.Pdf) -> Operations:
+    """The operations inside each (page number, MCID) marked-content sequence of the document."""
+    found: Operations = {}
+    for number, page in enumerate(pdf.pages):
+        stack: list[int | None] = []
+        for operands, operator in pikepdf.parse_content_stream(page):  # type: ignore[misc]
+            name = str(operator)
+            if name == "BDC":
+                properties = operands[1]
+                mcid = int(properties.MCID) if isinstance(properties, pikepdf.Dictionary) \
+                    and "/MCID" in properties else None
+                stack.append(mcid)
+            elif name == "EMC":
+                stack.pop()
+            elif stack and stack[-1] is not None:
+                found.setdefault((number, stack[-1]), []).append((list(operands), name))
+    return found
+
+
+def _contrast(rgb: list[float]) -> float:
+    """WCAG contrast of a colour against white paper."""
+    def linear(c: float) -> float:
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+    luminance = 0.2126 * linear(rgb[0]) + 0.7152 * linear(rgb[1]) + 0.0722 * linear(rgb[2])
+    return 1.05 / (luminance + 0.05)
+
+
+@pytest.mark.parametrize("name", ["alder-consent-blank", "alder-pre-treatment-fast", "birch-consent-full"])
+def test_screening_questions_have_a_yes_and_a_no_tick_box_a_screen_reader_finds(
+        shipped_kinds: dict[str, Path], name: str) -> None:
+    # Read aloud: each question names its row, and each answer is a tick box with its word.
+    answer = r'\n\s+TD\n\s+Figure\n\s+""\n\s+P \(block\)\n\s+"([^"]*)"'
+    question = r'TH:\n\s+/Scope /Row\n\s+"([^"]*)"'
+    rows = re.findall(question + answer + answer, _struct_text(shipped_kinds[name]))
+    own = "Have you had a cold sore in the last month?" if name.startswith("alder") \
+        else "Do you have diabetes?"
+    assert rows == [(question, "Yes", "No") for question in (
+        "Are you pregnant or breastfeeding?", "Do you take blood thinners?",
+        "Do you have a skin infection there now?", own)]  # the treatment's questions, then the clinic's
+    # Each box is a Figure that says it is a tick box, 5 mm or more, at 3:1 or more against white.
+    pdf = pikepdf.open(shipped_kinds[name])
+    page_numbers: dict[Any, int] = {page.objgen: n for n, page in enumerate(pdf.pages)}
+    operations = _marked_operations(pdf)
+    boxes = [e for e in _elements(pdf) if e.S == "/Figure" and e.P.S == "/TD"]
+    assert len(boxes) == 2 * len(rows)
+    for box in boxes:
+        assert str(box.Alt) == "Tick box"
+        drawn = operations[page_numbers[box.Pg.objgen], int(box.K)]
+        rect = next(operands for operands, operator in drawn if operator == "re")
+        assert min(float(rect[2]), float(rect[3])) >= 5 / 25.4 * 72
+        colour = next(operands for operands, operator in drawn if operator == "RG")
+        assert _contrast([float(c) for c in colour]) >= 3
+
+
+def _spans(path: Path) -> list[tuple[str, str, str]]:
+    """(language, parent element, text) of each Span, in reading order."""
+    pdf = pikepdf.open(path)
+    found = [(str(e.Lang), str(e.P.S)) for e in _elements(pdf) if e.S == "/Span"]
+    texts = re.findall(r'Span \(inline\)\n\s+"([^"]*)"', _struct_text(path))
+    assert len(texts) == len(found)
+    return [(language, parent, text) for (language, parent), text in zip(found, texts, strict=True)]
+
+
+def test_words_in_another_language_are_a_span_with_their_own_language(
+        library: Library, shipped_kinds: dict[str, Path], tmp_path: Path) -> None:
+    source = ("es", "/LBody", "Guía de prueba de la punción")  # a Spanish title among the sources
+    term = ("es", "/P", "micropunción")  # marked in the content: <span lang="es">micropunción</span>
+    assert _spans(shipped_kinds["alder-consent-blank"]) == [term, source]
+    assert '"Spanish clinics call it "' in _struct_text(shipped_kinds["alder-consent-blank"])
+    # Birch also hands out Spanish: its English handouts offer it, in Spanish.
+    offer = ("es", "/P", "También está disponible en español.")
+    for name in ("birch-consent-blank", "birch-aftercare-fast", "birch-pre-treatment-full"):
+        assert _spans(shipped_kinds[name]) == [offer, term, source] if "consent" in name else [offer, source]
+        assert '"You can ask for this in large print or in another language. "' in \
+            _struct_text(shipped_kinds[name])  # the English words stay in the paragraph, apart
+    # and its Spanish consent offers English, in English, and tags the English titles as English
+    request = Request("birch", "needling", "consent", "es")
+    path = tmp_path / "es.pdf"
+    path.write_bytes(render_documents(library, (request,), (compose(library, request),)))
+    assert pikepdf.open(path).Root.Lang == "es"
+    assert _spans(path) == [("en", "/P", "This is also available in English."),
+                            ("en", "/P", "microneedling"),
+                            ("en", "/LBody", "Test guide to needling"),
+                            ("en", "/LBody", "Test review of skin infections")]
+    assert unmarked_painting(path) == []
+    # A patient's value is never markup: written like a span, it prints as typed, in no Span.
+    request = Request("alder", "needling", "consent", "en", (("patient_name", '<span lang="fr">Jo</span>'),))
+    path.write_bytes(render_documents(library, (request,), (compose(library, request),)))
+    assert '"<span lang="fr">Jo</span>"' in _struct_text(path)
+    assert "fr" not in [language for language, _, _ in _spans(path)]
