@@ -138,7 +138,7 @@ def test_every_patient_field_gives_a_pdf_or_names_the_code_points(example: Examp
 def test_the_examples_reach_both_outcomes_and_every_field() -> None:
     seen: dict[str, set[str]] = {"pdf": set(), "refused": set()}
 
-    @settings(FULL, max_examples=200)
+    @settings(FULL, max_examples=400, derandomize=True)  # a fixed sample: the tally does not vary
     @given(example=examples())
     def tally(example: Example) -> None:
         outcome = "refused" if expected_errors(example) else "pdf"
