@@ -577,7 +577,8 @@ def _check_kinds(root: Path, kinds: dict[str, KindDecl], loaded: Loaded, fields:
     problems: list[tuple[PathT, str, str]] = []
     seen: dict[tuple[str, str], str] = {}
     for kind, decl in kinds.items():
-        if not (root / TEMPLATES_DIR / decl.template).is_file():
+        layout = root / TEMPLATES_DIR / decl.template
+        if not (layout.exists() or layout.is_symlink()):  # anything else there is refused when read
             problems.append(((kind, "template"), f"layout {decl.template!r} is missing",
                              f"create {decl.template} in {TEMPLATES_DIR}/"))
         problems += [((kind, "fields", i), f"unknown field {name!r}",
