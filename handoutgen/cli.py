@@ -559,7 +559,8 @@ def cmd_list(root: Path) -> int:
               f"languages {', '.join(t.languages)}")
     print("Kinds and the patient fields they use:")
     for kind, decl in library.registry.kinds.items():
-        print(f"  {kind:<20} {', '.join(decl.fields)}")
+        names = ", ".join(f"{lang}: {name}" for lang, name in decl.labels.items())
+        print(f"  {kind:<20} {', '.join(decl.fields)} (called {names})")
     print(f"Labels: {', '.join(sorted(library.labels))} (handouts/{LABELS_DIR}/)")
     return EXIT_OK
 

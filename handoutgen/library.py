@@ -619,8 +619,8 @@ def _check_kinds(root: Path, kinds: dict[str, KindDecl], loaded: Loaded, fields:
     problems: list[tuple[PathT, str, str]] = []
     seen: dict[tuple[str, str], str] = {}
     for kind, decl in kinds.items():
-        # exists, not is_file: a pipe or a folder there is read by the loader, which says what it is
-        if not (root / TEMPLATES_DIR / decl.template).exists():
+        layout = root / TEMPLATES_DIR / decl.template
+        if not (layout.exists() or layout.is_symlink()):  # anything else there is refused when read
             problems.append(((kind, "template"), f"layout {decl.template!r} is missing",
                              f"create {decl.template} in {TEMPLATES_DIR}/"))
         problems += [((kind, "fields", i), f"unknown field {name!r}",

@@ -162,11 +162,6 @@ class Registry:
         kinds = tuple(kinds)
         return [name for name in self.fields if any(name in self.kinds[k].fields for k in kinds)]
 
-    def kind_label(self, kind: str, language: str) -> str:
-        """A kind's name in a language (the master language's name when it has none in that one)."""
-        labels = self.kinds[kind].labels
-        return labels.get(language) or labels.get(language.split("-")[0]) or next(iter(labels.values()))
-
     def kinds_using(self, name: str) -> list[str]:
         """The kinds that print a field."""
         return [kind for kind, decl in self.kinds.items() if name in decl.fields]
