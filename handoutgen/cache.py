@@ -1,4 +1,5 @@
-"""Keep what one `build` needs between processes: the checked library and blank layouts.
+"""Keep what one `build` needs between processes: the checked library, blank layouts, documents
+composed with markers for patient values (opaque.py) and parsed fonts (fonts.py).
 
 A `build` for one patient spends most of its time reading and checking the library and laying
 the document out with empty fields, and both come out the same until an input changes. They
