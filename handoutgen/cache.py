@@ -104,16 +104,18 @@ class LayoutCache:
         found: Layout | None = _read(self.base / f"{key}.pickle", key)
         return found
 
+    def _composed(self, name: str) -> tuple[Path, str]:
+        key = _digest(repr(("marked", self.library_key, name)))
+        return self.base.parent / "composed" / f"{key}.pickle", key
+
     def marked(self, name: str) -> tuple[Block, ...] | None:
         """A document composed with markers for patient values (opaque.py), or None."""
-        key = _digest(repr(("marked", self.library_key, name)))
-        found: tuple[Block, ...] | None = _read(self.base.parent / "composed" / f"{key}.pickle", key)
+        found: tuple[Block, ...] | None = _read(*self._composed(name))
         return found
 
     def keep_marked(self, name: str, blocks: tuple[Block, ...]) -> None:
         """Keep a document composed with markers: it holds no patient value, only markers."""
-        key = _digest(repr(("marked", self.library_key, name)))
-        _write(self.base.parent / "composed" / f"{key}.pickle", key, blocks)
+        _write(*self._composed(name), blocks)
 
     def save(self, blanks: tuple[Document, ...], labels: dict[str, str], duplex: bool,
              layout: Layout) -> None:

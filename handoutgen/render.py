@@ -69,14 +69,13 @@ from .replay import (
     Layout,
     Page,
     emit,
-    escape,
     fill,
     render,
     snapshot,
     strip,
 )
 from .speed import draw_image, image_size
-from .tagging import LANGUAGE_MARK, Node, artifact, begin, end, mark_language
+from .tagging import LANGUAGE_MARK, Node, artifact, begin, end, escape, mark_language
 
 # Re-exported: the render stage's whole interface, made or replayed.
 __all__ = ["Layout", "check_coverage", "document_text", "emit", "layout", "render", "strip",

@@ -26,7 +26,7 @@ from . import blocks as b
 from .coverage import check_coverage, uses_italic
 from .fonts import register, register_italic
 from .speed import import_platypus, register_image
-from .tagging import MCR, Node, artifact, end, write_tree
+from .tagging import MCR, Node, artifact, end, escape, write_tree
 
 if TYPE_CHECKING:
     from reportlab.lib.styles import ParagraphStyle
@@ -167,11 +167,6 @@ def fill(label: str, **values: str) -> str:
     for key, value in values.items():
         label = label.replace("{" + key + "}", value)
     return label
-
-
-def escape(value: str) -> str:
-    """Escape text for reportlab's paragraph markup: data never becomes markup."""
-    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 @lru_cache(maxsize=64)  # dates, areas and practitioners recur from patient to patient

@@ -284,14 +284,17 @@ class _Uncompressed(pdfdoc.PDFStream):  # type: ignore[misc]
         return head + b"\nstream\n" + content + b"\nendstream\n"
 
 
-def xml_escape(text: str) -> str:
-    """Escape text for XML (xml.sax.saxutils would import urllib and http at start-up)."""
+def escape(text: str) -> str:
+    """Escape text for XML and for reportlab's paragraph markup: data never becomes markup.
+
+    (xml.sax.saxutils.escape does the same, but importing it pulls in urllib and http.)
+    """
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _xmp(title: str, language: str) -> Any:
     """The XMP metadata stream: title, language and the PDF/UA-1 claim."""
-    content = XMP.format(title=xml_escape(title), language=xml_escape(language)).encode("utf-8")
+    content = XMP.format(title=escape(title), language=escape(language)).encode("utf-8")
     return _Uncompressed(pdfdoc.PDFDictionary({"Type": pdfdoc.PDFName("Metadata"),
                                                "Subtype": pdfdoc.PDFName("XML")}), content)
 
