@@ -20,9 +20,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def warm(docs: int, clinic: str) -> float:
     """Documents per second in one process, after ten warm-up documents."""
-    from handoutgen.build import build_document, check_patient
-    from handoutgen.compose import Request
-    from handoutgen.library import load_library
+    from handoutgen.compose.compose import Request
+    from handoutgen.library.gather import load_library
+    from handoutgen.pipeline import build_document, check_patient
 
     library = load_library(ROOT, clinics=[clinic], treatment="mesotherapy")
 

@@ -20,7 +20,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from handoutgen.library import load_library
+from handoutgen.library.gather import load_library
 from handoutgen.web import Settings, make_server
 
 ROOT = Path(__file__).resolve().parent.parent

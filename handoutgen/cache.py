@@ -22,40 +22,23 @@ and made again; one that cannot be written is skipped. Entries are written as ev
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import os
-import pickle
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from .output import write_atomic
 from .program import program_digest
+from .store import FORMAT, digest, folder, read_entry, stat_key, write_entry
 
 if TYPE_CHECKING:
-    from .blocks import Block, Document
-    from .library import Library
-    from .replay import Layout
+    from .compose.blocks import Block, Document
+    from .layout.page import Layout
+    from .library.gather import Library
 
-FORMAT = 3  # raise when what is pickled changes shape
-MAX_ENTRIES = 200  # per kind of entry; the oldest half goes when there are more
 _NOT_HASHED = (".ttf", ".otf")  # big and never edited in place: size and times are enough
 _INPUT_DIRS = ("handouts", "templates", "assets")
-
-
-def folder() -> Path | None:
-    """The cache folder, or None when caching is off or there is no usable folder."""
-    if os.environ.get("HANDOUTGEN_CACHE", "").lower() in ("off", "0", "no"):
-        return None
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "handoutgen"
-    try:
-        base.mkdir(mode=0o700, parents=True, exist_ok=True)
-    except OSError:
-        return None
-    return base if os.access(base, os.W_OK | os.X_OK) else None
 
 
 @dataclass
@@ -71,16 +54,16 @@ class Cache:
 
     def library(self, root: Path, clinics: Collection[str], treatment: str) -> tuple[Library, str]:
         """The checked library (see library.load_library) and its key: loaded, or read back."""
-        from .library import load_library
+        from .library.gather import load_library
 
         extra = [Path(c) for c in clinics if Path(c).is_dir()]  # clinic folders given by path
-        key = _digest(repr(("library", FORMAT, program_digest(), inputs_digest(root, extra), str(root),
+        key = digest(repr(("library", FORMAT, program_digest(), inputs_digest(root, extra), str(root),
                             str(Path.cwd()), sorted(clinics), treatment)))
         path = self.base / "library" / f"{key}.pickle"
-        library = _read(path, key)
+        library = read_entry(path, key)
         if library is None:
             library = load_library(root, clinics=clinics, treatment=treatment)
-            _write(path, key, library)
+            write_entry(path, key, library)
         return library, key
 
     def layouts(self, key: str) -> LayoutCache:
@@ -97,54 +80,31 @@ class LayoutCache:
     may_keep: Callable[[], bool] = field(default=lambda: True)  # False: it holds patient data
 
     def _key(self, blanks: tuple[Document, ...], labels: dict[str, str], duplex: bool) -> str:
-        return _digest(repr(("layout", self.library_key, blanks, tuple(labels.items()), duplex)))
+        return digest(repr(("layout", self.library_key, blanks, tuple(labels.items()), duplex)))
 
     def load(self, blanks: tuple[Document, ...], labels: dict[str, str], duplex: bool) -> Layout | None:
         key = self._key(blanks, labels, duplex)
-        found: Layout | None = _read(self.base / f"{key}.pickle", key)
+        found: Layout | None = read_entry(self.base / f"{key}.pickle", key)
         return found
 
     def _composed(self, name: str) -> tuple[Path, str]:
-        key = _digest(repr(("marked", self.library_key, name)))
+        key = digest(repr(("marked", self.library_key, name)))
         return self.base.parent / "composed" / f"{key}.pickle", key
 
     def marked(self, name: str) -> tuple[Block, ...] | None:
         """A document composed with markers for patient values (opaque.py), or None."""
-        found: tuple[Block, ...] | None = _read(*self._composed(name))
+        found: tuple[Block, ...] | None = read_entry(*self._composed(name))
         return found
 
     def keep_marked(self, name: str, blocks: tuple[Block, ...]) -> None:
         """Keep a document composed with markers: it holds no patient value, only markers."""
-        _write(*self._composed(name), blocks)
+        write_entry(*self._composed(name), blocks)
 
     def save(self, blanks: tuple[Document, ...], labels: dict[str, str], duplex: bool,
              layout: Layout) -> None:
         if self.may_keep():
             key = self._key(blanks, labels, duplex)
-            _write(self.base / f"{key}.pickle", key, layout)
-
-
-def _digest(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-def _stat(path: Path) -> tuple[int, ...]:
-    st = path.stat()
-    return st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev, st.st_mode
-
-
-def remembered(parts: tuple[Any, ...], path: Path, make: Callable[[], Any]) -> Any:
-    """A value made from the file at `path` (and `parts`), kept until the file or program changes."""
-    base = folder()
-    if base is None:
-        return make()
-    key = _digest(repr(("file", FORMAT, program_digest(), parts, str(path), _stat(path))))
-    entry = base / "files" / f"{key}.pickle"
-    found = _read(entry, key)
-    if found is None:
-        found = make()
-        _write(entry, key, found)
-    return found
+            write_entry(self.base / f"{key}.pickle", key, layout)
 
 
 def inputs_digest(root: Path, extra: list[Path]) -> str:
@@ -153,7 +113,7 @@ def inputs_digest(root: Path, extra: list[Path]) -> str:
     for base in [root / name for name in _INPUT_DIRS] + extra:
         digest.update(f"\0base {base}\0".encode("utf-8", "surrogatepass"))
         for path in _walk(base, set()):
-            digest.update(f"{path}\0{_stat(path)}\0".encode("utf-8", "surrogatepass"))
+            digest.update(f"{path}\0{stat_key(path)}\0".encode("utf-8", "surrogatepass"))
             if path.is_file() and path.suffix.lower() not in _NOT_HASHED:
                 digest.update(_content(path))
     return digest.hexdigest()
@@ -163,9 +123,9 @@ def inputs_digest(root: Path, extra: list[Path]) -> str:
 def largest_input() -> int:
     """The largest file the library reads whole (fonts aside). A larger one is refused when it is
     loaded, so its size and times are key enough: hashing it could read gigabytes."""
-    from .library import MAX_TEMPLATE_BYTES
+    from .library.gather import MAX_TEMPLATE_BYTES
+    from .library.logo import MAX_LOGO_BYTES
     from .load import MAX_BYTES
-    from .logo import MAX_LOGO_BYTES
 
     return max(MAX_BYTES, MAX_TEMPLATE_BYTES, MAX_LOGO_BYTES)
 
@@ -199,34 +159,3 @@ def _walk(base: Path, seen: set[Path]) -> Iterator[Path]:
             yield entry
 
 
-def _read(path: Path, key: str) -> Any:
-    """An entry's value, or None when it is missing, unreadable, damaged or for another key."""
-    try:
-        with path.open("rb") as handle:
-            stored = pickle.load(handle)
-    except Exception:  # any damage at all means "not cached"
-        return None
-    if not (isinstance(stored, tuple) and len(stored) == 3 and stored[:2] == (FORMAT, key)):
-        return None
-    return stored[2]
-
-
-def _write(path: Path, key: str, value: Any) -> None:
-    """Store an entry atomically (temporary name, then rename); never fail the build."""
-    try:
-        data = pickle.dumps((FORMAT, key, value), protocol=pickle.HIGHEST_PROTOCOL)
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        write_atomic(path, data, mode=0o600)
-    except Exception:  # an object that cannot be pickled, or no room: just do not keep it
-        return
-    _prune(path.parent)
-
-
-def _prune(where: Path) -> None:
-    with contextlib.suppress(OSError):
-        entries = list(where.glob("*.pickle"))
-        if len(entries) > MAX_ENTRIES:
-            entries.sort(key=lambda p: p.stat().st_mtime_ns)
-            for old in entries[:len(entries) // 2]:
-                with contextlib.suppress(OSError):
-                    old.unlink()

@@ -17,21 +17,22 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
-from . import __version__, naming
-from .build import build_all, build_document, build_many, check_patient
+from . import __version__
 from .cache import Cache
-from .compose import Request
+from .compose.compose import Request
 from .errors import ContentError, DeliveryError, HandoutError, Problem, UsageError
-from .library import LABELS_DIR, Library, load_library
+from .library.gather import LABELS_DIR, Library, load_library
+from .library.patient import ADDRESS_DOC, SOURCE, check_value, is_address, is_date
+from .library.scaffold import find_root, init_library
+from .library.selection import Issue, appointment_id, select
 from .output import write_atomic
-from .patient import ADDRESS_DOC, SOURCE, check_value, is_address, is_date
-from .runner import plural
-from .scaffold import find_root, init_library
-from .selection import Issue, appointment_id, select
+from .pipeline import build_document, check_patient
+from .runs import naming
+from .runs.runner import build_all, build_many, plural
 
 if TYPE_CHECKING:
-    from .appointments import Appointment, Plan, Shard
-    from .mail import Outgoing
+    from .deliver.mail import Outgoing
+    from .runs.appointments import Appointment, Plan, Shard
 
 EXIT_OK = 0
 EXIT_ERROR = 1  # bad input: nothing was built
@@ -272,7 +273,7 @@ def cmd_all(root: Path, argv: Sequence[str], args: argparse.Namespace) -> int:
 
 def cmd_batch(root: Path, argv: Sequence[str], args: argparse.Namespace) -> int:
     """Build the documents of every appointment in a CSV export."""
-    from .appointments import run_batch  # only batches need it
+    from .runs.appointments import run_batch  # only batches need it
 
     _check_jobs(argv, args)
     shard = _shard(argv, args.shard)
@@ -290,7 +291,7 @@ def cmd_batch(root: Path, argv: Sequence[str], args: argparse.Namespace) -> int:
 
 def _encoding(argv: Sequence[str], args: argparse.Namespace) -> str | None:
     """The codec --encoding names (None: find out from the file)."""
-    from .tables import check_encoding
+    from .runs.tables import check_encoding
 
     if args.encoding is None:
         return None
@@ -305,7 +306,7 @@ def _encoding(argv: Sequence[str], args: argparse.Namespace) -> str | None:
 def _appointment_rows(root: Path, argv: Sequence[str], args: argparse.Namespace,
                       packet: bool) -> tuple[Library, list[Appointment], Plan]:
     """Read an appointments export for email or print: the good rows, and the counts and problems."""
-    from .appointments import AppointmentsFile, Plan, good_rows
+    from .runs.appointments import AppointmentsFile, Plan, good_rows
 
     given = [flag for flag in ("--clinic", "--treatment", "--kind", "--patient-name", "--field", "--to",
                                "--appointment-id", "--date-of-birth") if _given(argv, flag)]
@@ -342,7 +343,7 @@ def _given(argv: Sequence[str], flag: str) -> bool:
 
 def cmd_email(root: Path, argv: Sequence[str], args: argparse.Namespace) -> int:
     """Email one patient's documents, or those of every appointment with an address."""
-    from .mail import Outgoing, check_item, deliver
+    from .deliver.mail import Outgoing, check_item, deliver
 
     _duplex_needs_packet(argv, args)
     problems: list[Problem] = []
@@ -381,7 +382,7 @@ def cmd_email(root: Path, argv: Sequence[str], args: argparse.Namespace) -> int:
 
 
 def _one_message(root: Path, argv: Sequence[str], args: argparse.Namespace) -> tuple[Library, Outgoing]:
-    from .mail import Outgoing, walk_in_id
+    from .deliver.mail import Outgoing, walk_in_id
 
     problems: list[Problem] = []
     if args.to is None or not is_address(args.to):
@@ -404,9 +405,9 @@ def _one_message(root: Path, argv: Sequence[str], args: argparse.Namespace) -> t
 
 def cmd_print(root: Path, argv: Sequence[str], args: argparse.Namespace) -> int:
     """Print one patient's documents, or every appointment's packet, through CUPS."""
-    from . import spool
-    from .build import render_documents
-    from .compose import compose
+    from .compose.compose import compose
+    from .deliver import spool
+    from .pipeline import render_documents
 
     if not 1 <= args.copies <= 99:
         raise UsageError.one(SOURCE, _position(argv, "--copies"), "--copies",
@@ -462,7 +463,7 @@ def _check_jobs(argv: Sequence[str], args: argparse.Namespace) -> None:
 
 
 def _shard(argv: Sequence[str], text: str) -> Shard:
-    from .appointments import Shard
+    from .runs.appointments import Shard
 
     index, sep, count = text.partition("/")
     if sep and index.isdigit() and count.isdigit() and 1 <= int(index) <= int(count):
@@ -521,9 +522,9 @@ def cmd_serve(root: Path, argv: Sequence[str], args: argparse.Namespace) -> int:
 
 def cmd_check(root: Path) -> int:
     """Validate everything by composing and rendering every document in memory."""
-    from .build import all_requests
-    from .mail import check_templates
-    from .readability import review
+    from .deliver.mail import check_templates
+    from .library.readability import review
+    from .runs.runner import all_requests
 
     library = load_library(root, deep=True)
     requests = all_requests(library)

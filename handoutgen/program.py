@@ -24,6 +24,7 @@ def program_digest() -> str:
     spec = importlib.util.find_spec("pypdf")
     pypdf_version = Path(spec.origin).with_name("_version.py").read_bytes() if spec and spec.origin else b""
     digest = hashlib.sha256(repr((__version__, sys.version, reportlab.Version, pypdf_version)).encode())
-    for path in sorted(Path(__file__).resolve().parent.glob("*.py")):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    package = Path(__file__).resolve().parent
+    for path in sorted(package.rglob("*.py")):
+        digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()

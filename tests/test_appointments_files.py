@@ -15,7 +15,7 @@ import pytest
 from conftest import REPO, Run, cli, edit, flat, line_of, pdf_text, text_of
 from openpyxl import Workbook
 
-from handoutgen.appointments import AppointmentsFile
+from handoutgen.runs.appointments import AppointmentsFile
 from handoutgen.web.batch import Jobs
 
 HEADER = ["appointment_id", "clinic", "patient_name", "treatment", "documents", "date", "time",

@@ -19,8 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openpyxl import Workbook
 
-from handoutgen.appointments import AppointmentsFile, Directory, Plan, Shard, directory, good_rows
-from handoutgen.library import Library, load_library
+from handoutgen.library.gather import Library, load_library
+from handoutgen.runs.appointments import AppointmentsFile, Directory, Plan, Shard, directory, good_rows
 
 HEADER = ["appointment_id", "clinic", "patient_name", "treatment", "documents", "date", "time",
           "practitioner", "language", "email"]

@@ -268,10 +268,9 @@ def test_a_wording_layer_may_only_reword_known_labels(lib: Path, tmp_path: Path)
 
 
 def test_patients_with_different_identifiers_share_one_blank_layout(lib: Path) -> None:
-    from handoutgen.build import check_patient
-    from handoutgen.compose import Request, compose
-    from handoutgen.library import load_library
-    from handoutgen.replay import _cached_layout, render
+    from handoutgen.compose.compose import Request, compose
+    from handoutgen.library.gather import load_library
+    from handoutgen.pipeline import _cached_layout, check_patient, render
 
     library = load_library(lib)
     entry = library.clinics["alder"]

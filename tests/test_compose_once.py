@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from conftest import edit
 
-from handoutgen import compose
-from handoutgen.blocks import Document, Fields
-from handoutgen.build import check_patient
-from handoutgen.compose import Request
-from handoutgen.library import load_library
-from handoutgen.opaque import Memo, plain
+from handoutgen.compose import compose
+from handoutgen.compose.blocks import Document, Fields
+from handoutgen.compose.compose import Request
+from handoutgen.compose.opaque import Memo, plain
+from handoutgen.library.gather import load_library
+from handoutgen.pipeline import check_patient
 
 # letters, marks the parser and XML treat specially, and spaces in every position
 ALPHABET = "abcÅéßŁłễ &<>\"'-.]]>\t"

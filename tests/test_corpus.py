@@ -177,7 +177,7 @@ def post(lib: Path, spec: dict[str, Any], values: dict[str, object]) -> tuple[in
     """Post the case's form to the app, as the browser that opened the page; its status and messages."""
     from test_web_sessions import HandClock, form_token
 
-    from handoutgen.library import load_library
+    from handoutgen.library.gather import load_library
     from handoutgen.web import Settings, create_app
 
     app = create_app(Settings(lib, jobs=1, warm=False, clock=HandClock(), mail_folder=lib.parent / "mail"),

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from conftest import cli, edit, line_of, run_all, text_of
 
-from handoutgen import logo
+from handoutgen.library import logo
 
 ALDER = "assets/clinics/alder/clinic.yaml"
 ALDER_LOGO = "assets/clinics/alder/logo.png"

@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 from conftest import copy_library
 
-from handoutgen.build import check_patient
-from handoutgen.compose import Request, compose
-from handoutgen.library import Library, load_library
-from handoutgen.render import emit, layout, render, strip
+from handoutgen.compose.compose import Request, compose
+from handoutgen.emit.fill import emit, strip
+from handoutgen.layout.layout import layout
+from handoutgen.library.gather import Library, load_library
+from handoutgen.pipeline import check_patient, render
 
 CASES = [
     ("alder", "consent", {"patient_name": "<b>Jo</b> & \"Co\" Nguyễn Thị",

@@ -25,7 +25,7 @@ from conftest import REPO, cli
 from servers import SmtpServer
 from test_batch import HEADER, files, write_csv
 
-from handoutgen.runner import plural
+from handoutgen.runs.runner import plural
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore:Session.login_data is deprecated")]
 

@@ -22,7 +22,8 @@ from conftest import REPO, cli, edit, flat, line_of, pdf_text, script, text_of
 from packaging.requirements import Requirement
 from packaging.version import Version
 
-from handoutgen import library, sandbox
+from handoutgen.compose import sandbox
+from handoutgen.library import gather as library
 
 pytestmark = pytest.mark.slow  # the fast layer (pytest -m "not slow") leaves it out
 

@@ -17,9 +17,9 @@ from reportlab.lib.styles import ParagraphStyle
 from test_batch import GOOD, manifest, write_csv
 from test_batch import HEADER as COLUMNS
 
-from handoutgen.flowables import TaggedParagraph
-from handoutgen.render import SMALLEST
-from handoutgen.replay import FOOTER, HEADER, SAFE
+from handoutgen.layout.flowables import TaggedParagraph
+from handoutgen.layout.layout import SMALLEST
+from handoutgen.layout.page import FOOTER, HEADER, SAFE
 
 pytestmark = pytest.mark.slow  # the fast layer (pytest -m "not slow") leaves it out
 

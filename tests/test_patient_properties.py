@@ -25,11 +25,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from reportlab.pdfbase.ttfonts import TTFontFile
 
-from handoutgen.build import build_document, check_patient
-from handoutgen.compose import Request
+from handoutgen.compose.compose import Request
 from handoutgen.errors import UsageError
-from handoutgen.library import Library, load_library
-from handoutgen.patient import OLDEST, SOURCE
+from handoutgen.library.gather import Library, load_library
+from handoutgen.library.patient import OLDEST, SOURCE
+from handoutgen.pipeline import build_document, check_patient
 
 settings.register_profile("patient-fields", max_examples=2000, deadline=None, database=None,
                           suppress_health_check=[HealthCheck.too_slow])

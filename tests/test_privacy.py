@@ -22,11 +22,11 @@ from conftest import cli, edit, line_of
 from pypdf import PdfReader
 from servers import ALDER, SmtpServer, use_server
 
-from handoutgen.compose import Request
+from handoutgen.compose.compose import Request
+from handoutgen.deliver.ledger import PasscodeList
+from handoutgen.deliver.mail import Outgoing, legacy_key, new_passcode
 from handoutgen.errors import Problem
-from handoutgen.ledger import PasscodeList
-from handoutgen.library import load_library
-from handoutgen.mail import Outgoing, legacy_key, new_passcode
+from handoutgen.library.gather import load_library
 from handoutgen.web.batch import Job
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS",

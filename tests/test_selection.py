@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 from test_batch import write_csv
 
 from handoutgen.errors import Problem
-from handoutgen.library import load_library
+from handoutgen.library.gather import load_library
 from handoutgen.web import Settings, create_app
 from handoutgen.web.handout import readable
 

@@ -14,8 +14,8 @@ import yaml
 from conftest import REPO, cli, flat, pdf_text, qpdf_ok, script, spans
 from pypdf import PdfReader
 
-from handoutgen.compose import reword
-from handoutgen.library import load_library
+from handoutgen.compose.compose import reword
+from handoutgen.library.gather import load_library
 
 pytestmark = pytest.mark.slow  # the fast layer (pytest -m "not slow") leaves it out
 

@@ -14,13 +14,14 @@ from conftest import cli, copy_library, edit, line_of
 from pypdf import PdfReader
 from pypdf.generic import ContentStream
 
-from handoutgen import tagging
-from handoutgen.blocks import Block, Callout, Keep, Section
-from handoutgen.build import check_patient, render_documents
-from handoutgen.compose import Request, compose
-from handoutgen.library import Library, load_library
-from handoutgen.mail import protect
-from handoutgen.render import emit, layout
+from handoutgen.compose.blocks import Block, Callout, Keep, Section
+from handoutgen.compose.compose import Request, compose
+from handoutgen.deliver.mail import protect
+from handoutgen.emit.fill import emit
+from handoutgen.layout import tagging
+from handoutgen.layout.layout import layout
+from handoutgen.library.gather import Library, load_library
+from handoutgen.pipeline import check_patient, render_documents
 
 pytestmark = pytest.mark.slow  # the fast layer (pytest -m "not slow") leaves it out
 

@@ -31,7 +31,7 @@ from test_web_sessions import (
 )
 from web_helpers import ServeProcess, serving
 
-from handoutgen.library import load_library
+from handoutgen.library.gather import load_library
 from handoutgen.web import Settings, create_app
 from handoutgen.web.app import CONNECTIONS, HEADER_SECONDS
 from handoutgen.web.security import FREE_FAILURES

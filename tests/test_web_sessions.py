@@ -17,7 +17,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from handoutgen.library import Library, load_library
+from handoutgen.library.gather import Library, load_library
 from handoutgen.web import Settings, create_app
 from handoutgen.web.batch import Jobs
 from handoutgen.web.security import FREE_FAILURES, MAX_DELAY_SECONDS, MAX_SIGNED_IN_HOURS, Throttle

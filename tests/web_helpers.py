@@ -23,7 +23,7 @@ from typing import Any
 from conftest import REPO
 from playwright.sync_api import Page, ViewportSize
 
-from handoutgen.library import load_library
+from handoutgen.library.gather import load_library
 from handoutgen.web import Settings, make_server
 from handoutgen.web.batch import Jobs
 

@@ -12,7 +12,7 @@ from flask import Flask, Response, jsonify, render_template, request, session
 from waitress.server import create_server
 from werkzeug.exceptions import HTTPException
 
-from ..library import Library
+from ..library.gather import Library
 from . import batches, handouts, security, sending, state
 from .config import Settings
 

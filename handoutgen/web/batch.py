@@ -145,7 +145,7 @@ class Outcome:
 
 def count_rows(root: Path, path: Path, limit: int) -> tuple[int, int]:
     """Check the header and count rows and documents; raise UsageError on a bad file."""
-    from ..appointments import AppointmentsFile, is_blank, listed
+    from ..runs.appointments import AppointmentsFile, is_blank, listed
 
     sheet = AppointmentsFile(root, path, name=path.name)  # not the private folder's name
     rows = documents = 0
@@ -271,7 +271,7 @@ def work(root: Path, clinic: str | None, path: Path, packet: bool, duplex: bool,
     """The batch process: plan and build the rows, then send back counts and problems.
 
     It ends with the server (`server` is its process id), and holds the server's folder while it runs."""
-    from ..appointments import Shard, run_batch
+    from ..runs.appointments import Shard, run_batch
 
     if server is not None:
         lifeline.bind_to_parent(server)

@@ -9,8 +9,8 @@ from flask import Blueprint, Response, abort, jsonify, redirect, render_template
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response as BaseResponse
 
-from .. import naming
 from ..errors import HandoutError
+from ..runs import naming
 from . import state
 from .handout import readable
 

@@ -9,9 +9,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..branding import is_loopback
 from ..errors import Problem, UsageError
-from ..patient import SOURCE
+from ..library.branding import is_loopback
+from ..library.patient import SOURCE
 
 PASSWORD_ENV = "HANDOUTGEN_PASSWORD"
 MIN_PASSWORD = 10

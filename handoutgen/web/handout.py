@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from ..build import check_patient, render_documents
-from ..compose import Request, compose
+from ..compose.compose import Request, compose
 from ..errors import HandoutError, Problem, UsageError
-from ..library import Library
-from ..patient import ADDRESS_DOC, is_address, is_date
-from ..selection import appointment_id, select
+from ..library.gather import Library
+from ..library.patient import ADDRESS_DOC, is_address, is_date
+from ..library.selection import appointment_id, select
+from ..pipeline import check_patient, render_documents
 
 FORM = "the form"  # where a problem with a form value comes from
 PAPERS: dict[str, str] = {"a4": "A4 (210 by 297 mm)", "letter": "US Letter (8.5 by 11 in)"}

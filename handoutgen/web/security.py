@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Flask, Response, abort, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
-from ..branding import is_loopback
+from ..library.branding import is_loopback
 from .config import PASSWORD_ENV, Clock, Settings
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]", "::1")

@@ -7,10 +7,10 @@ from pathlib import Path
 
 from flask import Blueprint, request
 
-from ..compose import Request
+from ..compose.compose import Request
+from ..deliver.ledger import PasscodeList
+from ..deliver.mail import Outgoing, check_item, deliver, message_id, message_key, sender_address, walk_in_id
 from ..errors import HandoutError
-from ..ledger import PasscodeList
-from ..mail import Outgoing, check_item, deliver, message_id, message_key, sender_address, walk_in_id
 from . import state
 from .form import form_page
 from .handout import FORM, Choice, Engine, located

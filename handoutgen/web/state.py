@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask, abort, current_app
 
-from ..library import Library
+from ..library.gather import Library
 from . import security
 from .batch import Jobs
 from .config import Settings

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..library import ClinicEntry
+from ..library.gather import ClinicEntry
 
 
 def _luminance(colour: str) -> float:

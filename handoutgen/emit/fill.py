@@ -1,0 +1,160 @@
+"""Emit stage: a recorded Layout and a patient's values -> PDF bytes.
+
+A Layout is plain data (each page's drawing operations, the header form's operations, where
+each patient value goes, the font subsets so far), so it can be kept for the process or on
+disk. Nothing here imports reportlab.platypus unless a patient value has to be drawn, which
+keeps the cold start of a `build` that reuses a stored layout small.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+from collections import Counter
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfgen.canvas import Canvas
+
+from ..compose import blocks as b
+from ..layout.page import Layout, snapshot
+from ..layout.tagging import MCR, end, escape, write_tree
+from ..reportlab_private import import_platypus
+
+if TYPE_CHECKING:
+    from reportlab.lib.styles import ParagraphStyle
+
+
+@lru_cache(maxsize=64)  # dates, areas and practitioners recur from patient to patient
+def _fitted(value: str, style: ParagraphStyle, width: float) -> Any:
+    """A value drawn as a full layout draws it, or None when it needs more room than its field."""
+    import_platypus()  # only to draw a value
+    from ..layout.flowables import fitted_value, value_room
+
+    para = fitted_value(escape(value), style, width)
+    return None if para.wrap(width, 1e6)[1] > value_room(style) + 0.01 else para
+
+
+def draw_footer(canv: Canvas, lay: Layout, document: int, number: int, total: int,
+                identifier: tuple[str, str] | None) -> None:
+    """Draw a document's footer on a page; its code is kept for the next copy of the layout.
+
+    The code can be kept when drawing it gave no glyph a new code: every copy starts from the
+    layout's glyph codes, so it then draws the same. A footer with a patient's name is drawn
+    each time.
+    """
+    footer = lay.footers[document]
+    if identifier is not None and any(identifier):
+        footer(canv, number, total, identifier)
+        return
+    key = (document, number, total)
+    found = lay.footer_code.get(key)
+    if found is not None:
+        canv._code.extend(found)
+        return
+    start, glyphs = len(canv._code), _glyphs(canv)
+    footer(canv, number, total, identifier)
+    if _glyphs(canv) == glyphs:
+        lay.footer_code[key] = canv._code[start:]
+
+
+def _glyphs(canv: Canvas) -> int:
+    """How many glyphs have a code in this PDF's font subsets."""
+    return sum(len(font.state[canv._doc].assignments) for font in canv._doc.delayedFonts)
+
+
+def emit(lay: Layout, values: tuple[str, ...] = (),
+         identifiers: tuple[tuple[str, str] | None, ...] = ()) -> bytes | None:
+    """Write a laid-out document as PDF, with `values` drawn into its empty slots.
+
+    A value is drawn as a full layout draws it (shrunk to fit its line, or over two lines at
+    the smallest size). Returns None when a value needs more room than its field keeps: the
+    layout would change, so the caller lays the document out with the values instead.
+    """
+    filled: dict[int, Any] = {}
+    for page in lay.pages:
+        for slot, _index, width in page.slots:
+            if slot < len(values) and values[slot]:
+                para = _fitted(values[slot], lay.value_style, width)
+                if para is None:
+                    return None
+                filled[slot] = para
+    out = io.BytesIO()
+    meta = dict(lay.meta)
+    canv = Canvas(out, pdfVersion=(1, 7), pagesize=meta.pop("pagesize"), invariant=meta.pop("invariant"),
+                  pageCompression=meta.pop("pageCompression"), lang=meta.pop("lang"),
+                  initialFontName=meta.pop("initialFontName"),
+                  initialFontSize=meta.pop("initialFontSize"),
+                  initialLeading=meta.pop("initialLeading"))
+    for key, value in meta.items():
+        getattr(canv, "set" + key.capitalize())(value)
+    pdf = canv._doc
+    for name, internal in lay.fonts:  # same internal names and glyph codes as the layout
+        pdf.fontMapping[name] = internal
+        font = pdfmetrics.getFont(name)
+        pdf.delayedFonts.append(font)
+        font.state[pdf] = snapshot(lay.states[name])
+    for name, form in lay.forms.items():
+        form.define(canv, name)
+    extra: dict[int, MCR] = {}  # slot -> the content of the value drawn into it
+    totals = Counter(page.document for page in lay.pages)
+    numbers: Counter[int] = Counter()
+    for number, page in enumerate(lay.pages):
+        canv.__dict__.update(page.state)
+        code = page.state["_code"]
+        canv._code = []
+        start, mcid = 0, page.mcids
+        for slot, index, _width in page.slots:
+            canv._code.extend(code[start:index])
+            start = index
+            if slot in filled:
+                extra[slot], mcid = (number, mcid), mcid + 1
+                canv._code.append(f"/P <</MCID {extra[slot][1]}>> BDC")
+                filled[slot].drawOn(canv, 0, 3)
+                end(canv)
+        canv._code.extend(code[start:])
+        canv._formsinuse = list(page.state["_formsinuse"])
+        for key, title, top, level in page.marks:
+            canv.bookmarkHorizontalAbsolute(key, top, left=0)
+            canv.addOutlineEntry(title, key, level=level)
+        if page.document >= 0:
+            numbers[page.document] += 1
+            draw_footer(canv, lay, page.document, numbers[page.document], totals[page.document],
+                        identifiers[page.document] if identifiers else None)
+        Canvas.showPage(canv)
+    write_tree(canv, lay.tree, len(lay.pages), extra, lay.meta["title"], lay.meta["lang"])
+    canv.save()
+    return out.getvalue()
+
+
+def strip(document: b.Document) -> tuple[b.Document, tuple[str, ...]]:
+    """Split a document into its layout (slot values emptied) and the slot values, in order.
+
+    The order is the order in which render.Builder numbers its slots: fields, and the printed
+    name of each signature.
+    """
+    values: list[str] = []
+
+    def walk(items: tuple[b.Block, ...]) -> tuple[b.Block, ...]:
+        out: list[b.Block] = []
+        for block in items:
+            if isinstance(block, b.Fields):
+                values.extend(f.value for f in block.fields)
+                block = dataclasses.replace(block, fields=tuple(
+                    dataclasses.replace(f, value="") for f in block.fields))
+            elif isinstance(block, b.Signature):
+                values.append(block.name)
+                block = dataclasses.replace(block, name="")
+            elif isinstance(block, b.Section | b.Callout | b.Keep):
+                block = dataclasses.replace(block, blocks=walk(block.blocks))
+            out.append(block)
+        return tuple(out)
+
+    info = document.info
+    if info.identifier is not None:  # every patient's copy shares the layout with write-in lines
+        info = dataclasses.replace(info, identifier=("", ""))
+    blank = b.Document(info, walk(document.blocks))
+    return blank, tuple(values)
+
+

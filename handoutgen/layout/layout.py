@@ -1,0 +1,842 @@
+"""Render stage: a Document and the clinic's branding -> reportlab flowables -> PDF bytes.
+
+The page template draws the branded header on every page; the footer (clinic, form version,
+content fingerprint, "Page X of Y") is drawn once the page count is known.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from reportlab.lib import colors
+from reportlab.lib.enums import TA_RIGHT
+from reportlab.lib.pagesizes import A4, LETTER
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.pdfbase.pdfmetrics import stringWidth
+from reportlab.pdfgen.canvas import Canvas
+from reportlab.platypus import (
+    ActionFlowable,
+    BaseDocTemplate,
+    CondPageBreak,
+    Flowable,
+    Frame,
+    KeepTogether,
+    NextPageTemplate,
+    PageTemplate,
+    Paragraph,
+    Spacer,
+    Table,
+    TableStyle,
+)
+from reportlab.platypus import PageBreak as RLPageBreak
+
+from ..compose import blocks as b
+from ..errors import RenderError
+from ..library.branding import Clinic, FontEntry
+from ..library.fonts import Registered, register
+from ..library.gather import ClinicEntry
+from ..reportlab_private import draw_image, image_size
+from .flowables import (
+    BOX,
+    AnswerBox,
+    BoxedItem,
+    DocumentStart,
+    FieldCell,
+    InitialsBox,
+    ListItem,
+    QrCode,
+    SectionHeading,
+    TaggedParagraph,
+    WriteLines,
+)
+from .page import (
+    FOOTER,
+    FORM_STATE,
+    GREY,
+    HEADER,
+    MARGIN,
+    PAGE_STATE,
+    RULE,
+    Footer,
+    Form,
+    Layout,
+    Page,
+    fill,
+    snapshot,
+)
+from .tagging import LANGUAGE_MARK, Node, artifact, begin, end, escape, mark_language
+
+PAPER = {"a4": A4, "letter": LETTER}
+LOGO_W = 44 * mm
+LOGO_H = 15 * mm
+WARNING = colors.HexColor("#b3261e")
+
+
+@dataclass(frozen=True)
+class Theme:
+    """Fonts, colours and paragraph styles of one clinic, built once per process."""
+
+    font: Registered
+    primary: colors.Color
+    accent: colors.Color
+    text: colors.Color
+    tint: colors.Color
+    warn_tint: colors.Color
+    styles: dict[str, ParagraphStyle]
+
+
+def _mix(colour: colors.Color, amount: float) -> colors.Color:
+    """Blend a colour with white (amount 0 = white, 1 = the colour)."""
+    return colors.Color(*(1 - amount + amount * c for c in (colour.red, colour.green, colour.blue)))
+
+
+STANDARD_LEADING = 1.35  # line spacing as a multiple of the size
+LARGE_BODY, LARGE_HEADING, LARGE_LEADING = 16, 20, 1.5  # the large-print edition (RNIB Clear Print)
+LARGE_SMALLEST = 14  # labels and captions in large print
+SMALLEST = 9  # no text is smaller
+MEASURE = 70  # average characters a body line is made for: real lines stay within 75
+
+
+def _size(body: float, factor: float, floor: float = SMALLEST) -> float:
+    """A size relative to the body size, to the half point, never under `floor`."""
+    return max(floor, round(body * factor * 2) / 2)
+
+
+@lru_cache(maxsize=32)
+def theme(clinic: Clinic, font_entry: FontEntry, large: bool = False) -> Theme:
+    """Build the paragraph styles for a clinic's font, colours and body size (or large print)."""
+    font = register(font_entry)
+    primary = colors.HexColor(clinic.colours.primary)
+    accent = colors.HexColor(clinic.colours.accent)
+    text = colors.HexColor(clinic.colours.text)
+    body = LARGE_BODY if large else clinic.body_size
+    spacing = LARGE_LEADING if large else STANDARD_LEADING
+    heading_floor = LARGE_HEADING if large else body + 1
+    floor = LARGE_SMALLEST if large else SMALLEST  # labels, captions and notes
+    base = ParagraphStyle("body", fontName=font.regular, fontSize=body, leading=body * spacing,
+                          textColor=text, spaceAfter=body * 0.45)
+
+    def style(name: str, size: float | None = None, **kw: Any) -> ParagraphStyle:
+        size = size or body
+        kw.setdefault("leading", size * spacing)
+        return ParagraphStyle(name, parent=base, fontSize=size, **kw)
+
+    styles = {
+        "body": base,
+        "lead": style("lead", _size(body, 1.08), spaceAfter=body * 0.6),
+        "small": style("small", _size(body, 0.85, floor)),
+        "title": style("title", _size(body, 1.8, heading_floor), fontName=font.bold, textColor=primary,
+                       spaceAfter=2, leading=_size(body, 1.8, heading_floor) * 1.2),
+        "subtitle": style("subtitle", textColor=GREY, spaceAfter=body * 0.3),
+        "on_request": style("on_request", _size(body, 0.85, floor), textColor=GREY, spaceAfter=body * 0.6),
+        "section": style("section", _size(body, 1.3, heading_floor), fontName=font.bold,
+                         textColor=primary, spaceBefore=body * 0.75, spaceAfter=body * 0.25),
+        "heading": style("heading", _size(body, 1.1, heading_floor), fontName=font.bold,
+                         spaceBefore=body * 0.4, spaceAfter=body * 0.25),
+        "bullet": style("bullet", leftIndent=body * 1.3, bulletIndent=body * 0.25,
+                        spaceAfter=body * 0.25, bulletFontName=font.regular, bulletFontSize=body),
+        "box": style("box", leftIndent=BOX + body * 0.6, spaceAfter=body * 0.25),
+        "cell": style("cell", spaceAfter=0),
+        "cell_head": style("cell_head", fontName=font.bold, textColor=colors.white, spaceAfter=0),
+        "label": style("label", _size(body, 0.8, floor), textColor=GREY, spaceAfter=0),
+        "value": style("value", spaceAfter=0),
+        "qr_caption": style("qr_caption", floor, textColor=GREY, spaceAfter=0, alignment=TA_RIGHT),
+        # 14 pt or more: the aftercare's page-1 box puts the clinic's phone numbers in its title.
+        "callout_title": style("callout_title", _size(body, 1.2, heading_floor), fontName=font.bold,
+                               spaceAfter=body * 0.25),
+        "header_name": style("header_name", 12, fontName=font.bold, textColor=primary,
+                             alignment=TA_RIGHT, spaceAfter=0),
+        "header": style("header", SMALLEST, textColor=GREY, alignment=TA_RIGHT, spaceAfter=0),
+    }
+    return Theme(font, primary, accent, text, _mix(accent, 0.14), _mix(WARNING, 0.09), styles)
+
+
+def measure(th: Theme, available: float) -> float:
+    """The width of the body text: about MEASURE characters of the body font, or the page's."""
+    sample = "Write your initials in the box beside each risk to show that you understand it."
+    average = float(stringWidth(sample, th.font.regular, th.styles["body"].fontSize)) / len(sample)
+    return min(available, MEASURE * average)
+
+
+def inline_markup(inline: b.Inline) -> str:
+    """Turn inline runs into reportlab paragraph markup; all text is escaped here."""
+    parts: list[str] = []
+    for text, bold, italic, language in inline:
+        if text == "\n":
+            parts.append("<br/>")
+            continue
+        piece = escape(text)
+        if italic:
+            piece = f"<i>{piece}</i>"
+        if bold:
+            piece = f"<b>{piece}</b>"
+        if language:  # tagged as a Span with its own /Lang when drawn (tagging.split_languages)
+            piece = (f'<onDraw name="{LANGUAGE_MARK}" label="{language}"/>{piece}'
+                     f'<onDraw name="{LANGUAGE_MARK}" label="-"/>')
+        parts.append(piece)
+    return "".join(parts)
+
+
+@lru_cache(maxsize=32)
+def svg_logo(path: Path) -> Any:
+    """Load an SVG logo once per process as a reportlab drawing."""
+    from svglib.svglib import svg2rlg
+
+    drawing = svg2rlg(str(path))
+    if drawing is None or drawing.width <= 0 or drawing.height <= 0:
+        raise RenderError.one(str(path), 1, "logo", "SVG could not be drawn",
+                              "an SVG with a width and height")
+    return drawing
+
+
+def _fit(width: float, height: float, box_w: float, box_h: float) -> tuple[float, float]:
+    scale = min(box_w / width, box_h / height)
+    return width * scale, height * scale
+
+
+class RoomFor(CondPageBreak):  # type: ignore[misc]
+    """A page break unless `lead` fits on this page with the start of what follows it.
+
+    The start is the first two flowables that follow (two list items, say), or the header and
+    first two rows of a table, or the first three lines of a long paragraph: a heading or an
+    introduction never ends a page alone.
+    """
+
+    def __init__(self, lead: list[Flowable], follow: list[Flowable]) -> None:
+        super().__init__(0)
+        self.lead, self.follow = lead, follow
+
+    def wrap(self, avail_width: float, avail_height: float) -> tuple[float, float]:
+        def tall(f: Flowable) -> float:
+            if isinstance(f, KeepTogether):
+                return sum(tall(part) for part in f._content)
+            return float(f.wrap(avail_width, avail_height)[1] + f.getSpaceBefore() + f.getSpaceAfter())
+
+        need = sum(tall(f) for f in self.lead)
+        for f in self.follow[:2]:
+            height = tall(f)
+            if isinstance(f, KeptTable):
+                head = f.repeatRows if isinstance(f.repeatRows, int) else len(f.repeatRows)
+                height = min(height, sum(f._rowHeights[:head + KeptTable.LEAST]))
+            elif isinstance(f, Paragraph):
+                height = min(height, 3 * f.style.leading)
+            need += height
+        self.height = need
+        result: tuple[float, float] = super().wrap(avail_width, avail_height)
+        return result
+
+
+class KeptTable(Table):  # type: ignore[misc]
+    """A table that never leaves a lone row on a page, above a page end or under a repeated header."""
+
+    LEAST = 2  # rows of the body kept together at either side of a page end
+
+    def _drawBkgrnd(self) -> None:
+        artifact(self.canv)  # backgrounds and rules are decoration
+        super()._drawBkgrnd()
+        end(self.canv)
+
+    def _drawLines(self) -> None:
+        artifact(self.canv)
+        super()._drawLines()
+        end(self.canv)
+
+    def split(self, avail_width: float, avail_height: float) -> list[Any]:
+        parts: list[Any] = super().split(avail_width, avail_height)
+        while len(parts) == 2:
+            head = self.repeatRows if isinstance(self.repeatRows, int) else len(self.repeatRows)
+            first, rest = len(parts[0]._cellvalues) - head, len(parts[1]._cellvalues) - head
+            if first < self.LEAST:
+                return []  # the whole table moves on
+            if rest >= self.LEAST:
+                return parts
+            # Too little left for the next page: end this page a row earlier.
+            avail_height = sum(self._rowHeights[:len(parts[0]._cellvalues) - 1]) + 0.01
+            parts = super().split(avail_width, avail_height)
+        return parts
+
+
+class Builder:
+    """Turns blocks into flowables with one clinic's theme."""
+
+    def __init__(self, th: Theme, frame_width: float, labels: dict[str, str], section_level: int = 0,
+                 large: bool = False, breaks: frozenset[int] = frozenset()) -> None:
+        self.th = th
+        self.labels = labels
+        self.root = Node("Document")  # the structure tree: elements in reading order
+        self.parent = self.root  # where the next block's elements go
+        self.depth = 0  # sections open around the next block
+        self.logos: list[Node] = []  # each document's logo (a Figure)
+        self.width = frame_width
+        self.large = large  # large print: one column everywhere
+        self.breaks = breaks  # numbers of the sections that start a new page
+        self.section_level = section_level  # 1 in a packet, under each document's bookmark
+        self.sections = 0
+        self.slots = 0
+
+    def table(self, rows: list[list[Any]], widths: list[float], style: list[tuple[Any, ...]],
+              repeat: int = 0) -> Table:
+        """A left-aligned table in the clinic's font (reportlab's default font is never used)."""
+        table = KeptTable(rows, colWidths=widths, hAlign="LEFT", repeatRows=repeat)
+        size = self.th.styles["body"].fontSize
+        table.setStyle(TableStyle([("FONT", (0, 0), (-1, -1), self.th.font.regular, size), *style]))
+        return table
+
+    def para(self, markup: str, style: str, tag: str = "P", node: Node | None = None) -> Paragraph:
+        """A paragraph, tagged as a new `tag` element or as content of `node`."""
+        return TaggedParagraph(markup, self.th.styles[style], node or self.parent.add(tag))
+
+    def heading_tag(self) -> str:
+        """H2 for a section's title, H3 for a heading inside it."""
+        return f"H{min(6, 2 + self.depth)}"
+
+    def start(self, info: b.DocumentInfo, clinic_name: str, packet: bool) -> None:
+        """Begin a document's elements: a Part of a packet, its logo first."""
+        self.parent = self.root.add("Part", Lang=info.language) if packet else self.root
+        self.depth = 0
+        self.logos.append(self.parent.add("Figure", Alt=fill(self.labels["logo_alt"],
+                                                             clinic=clinic_name)))
+
+    def blocks(self, items: tuple[b.Block, ...]) -> Iterator[Flowable]:
+        pending: list[Flowable] = []  # a sub-heading waits to start where the next block starts
+        for block in items:
+            made = list(self.block(block))
+            if pending:
+                yield RoomFor(pending, made)
+                yield from pending
+                pending = []
+            if isinstance(block, b.Heading):
+                pending = made
+            else:
+                yield from made
+        yield from pending
+
+    def block(self, block: b.Block) -> Iterator[Flowable]:
+        handler: Callable[[Any], Iterator[Flowable]] = getattr(self, "_" + type(block).__name__)
+        yield from handler(block)
+
+    def _Section(self, block: b.Section) -> Iterator[Flowable]:
+        self.sections += 1
+        outer = self.parent
+        self.parent = outer.add("Sect")
+        heading = SectionHeading(escape(block.title), self.th.styles["section"],
+                                 f"s{self.sections}", block.title, self.section_level)
+        heading.node = self.parent.add(self.heading_tag())
+        self.depth += 1
+        # A heading never ends a page: it starts where its first block can start too, and the
+        # second's when the first only introduces it.
+        if self.sections in self.breaks:
+            yield RLPageBreak()
+        opening = 2 if len(block.blocks) > 1 and isinstance(block.blocks[0], b.Paragraph) else 1
+        lead: list[Flowable] = [heading]
+        for child in block.blocks[:opening - 1]:
+            lead += self.block(child)
+        follow = list(self.blocks(block.blocks[opening - 1:opening]))
+        yield RoomFor(lead, follow)
+        yield from lead
+        yield from follow
+        yield from self.blocks(block.blocks[opening:])
+        self.parent = outer  # the blocks are made as they are asked for, in order
+        self.depth -= 1
+
+    def _Heading(self, block: b.Heading) -> Iterator[Flowable]:
+        yield self.para(inline_markup(block.text), "heading", self.heading_tag())
+
+    def _Paragraph(self, block: b.Paragraph) -> Iterator[Flowable]:
+        yield self.para(inline_markup(block.text), block.style)
+
+    def _Bullets(self, block: b.Bullets) -> Iterator[Flowable]:
+        style = self.th.styles["bullet"]
+        listing = self.parent.add("L", ListNumbering="Decimal") if block.numbered else self.parent.add("L")
+        if block.numbered:  # room for the widest number
+            widest = stringWidth(f"{len(block.items)}.", style.bulletFontName, style.bulletFontSize)
+            style = ParagraphStyle("numbered", parent=style,
+                                   leftIndent=max(style.leftIndent, style.bulletIndent + widest + 4))
+        for number, item in enumerate(block.items, 1):
+            element = listing.add("LI")
+            label = element.add("Lbl")
+            paragraph = ListItem(inline_markup(item), style, element.add("LBody"),
+                                 bulletText=f"{number}." if block.numbered else "\u2022")
+            paragraph.label = label
+            yield paragraph
+
+    def _Checklist(self, block: b.Checklist) -> Iterator[Flowable]:
+        colour = WARNING if block.mark == "dont" else self.th.primary
+        listing = self.parent.add("L")
+        alt = self.labels["tick_box" if block.mark == "box" else block.mark]
+        items = []
+        for item in block.items:
+            element = listing.add("LI")
+            label = element.add("Lbl", Alt=alt)
+            items.append(BoxedItem(inline_markup(item), self.th.styles["box"], colour, block.mark,
+                                   node=element.add("LBody")))
+            items[-1].label = label
+        # The last two items travel together: no item is left alone at the top of a page.
+        yield from items[:-2]
+        yield KeepTogether(items[-2:])
+
+    def _YesNo(self, block: b.YesNo) -> Iterator[Flowable]:
+        # A table without a header row: each question names its row, each answer is a tick box
+        # (a Figure that says so) with its word beside it.
+        table = self.parent.add("Table")
+        style = self.th.styles["cell"]
+        alt = self.labels["tick_box"]
+        answer_w = max(AnswerBox.width_for(word, style) for word in block.answers) + 16
+        rows = []
+        for question in block.questions:
+            row = table.add("TR")
+            cells: list[Flowable] = [self.para(inline_markup(question), "cell",
+                                               node=row.add("TH", Scope="Row"))]
+            for word in block.answers:
+                cell = row.add("TD")
+                box = cell.add("Figure", Alt=alt)
+                answer = self.para(escape(word), "cell", node=cell.add("P"))
+                cells.append(AnswerBox(answer, self.th.primary, box))
+            rows.append(cells)
+        yield self.table(rows, [self.width - 2 * answer_w, answer_w, answer_w], [
+            ("VALIGN", (0, 0), (-1, -1), "TOP"), ("LINEBELOW", (0, 0), (-1, -1), 0.5, RULE),
+            ("LEFTPADDING", (0, 0), (0, -1), 0), ("LEFTPADDING", (1, 0), (-1, -1), 8),
+            ("TOPPADDING", (0, 0), (-1, -1), 5), ("BOTTOMPADDING", (0, 0), (-1, -1), 6)])
+        yield Spacer(1, 6)
+
+    def _Table(self, block: b.Table) -> Iterator[Flowable]:
+        if not block.rows:
+            return
+        cols = len(block.rows[0])
+        table = self.parent.add("Table")
+        rows = []
+        for r, row in enumerate(block.rows):
+            head = block.header and r == 0
+            element = table.add("TR")
+            cells = []
+            for c, cell in enumerate(row):
+                # A table without a header row names its rows in its first column.
+                node = element.add("TH", Scope="Column") if head else \
+                    element.add("TH", Scope="Row") if not block.header and c == 0 else element.add("TD")
+                cells.append(self.para(inline_markup(cell), "cell_head" if head else "cell", node=node))
+            rows.append(cells)
+        style: list[tuple[Any, ...]] = [
+            ("VALIGN", (0, 0), (-1, -1), "TOP"), ("LINEBELOW", (0, 0), (-1, -1), 0.5, RULE),
+            ("TOPPADDING", (0, 0), (-1, -1), 4), ("BOTTOMPADDING", (0, 0), (-1, -1), 5)]
+        if block.header:
+            style.append(("BACKGROUND", (0, 0), (-1, 0), self.th.primary))
+        yield self.table(rows, [self.width / cols] * cols, style, repeat=1 if block.header else 0)
+        yield Spacer(1, 6)
+
+    def _field(self, label: str, value: str, min_height: float = 31.0, slot: bool = True,
+               markup: str = "") -> FieldCell:
+        """A field cell; a slot cell's value may instead be drawn in when a layout is emitted.
+
+        `label` is plain text; `markup` is paragraph markup (already escaped) to print instead.
+        """
+        number = None
+        if slot:
+            number, self.slots = self.slots, self.slots + 1
+        outer, self.parent = self.parent, self.parent.add("Div")
+        caption = self.para(markup or escape(label), "label")
+        tags = (self.parent.add("P", slot=number),
+                self.parent.add("Figure", Alt=fill(self.labels["write_in"], field=label)))
+        self.parent = outer
+        return FieldCell(caption, escape(value), self.th.styles["value"], RULE, min_height, number, tags)
+
+    def _grid(self, cells: list[Flowable], columns: int, widths: list[float] | None = None,
+              fixed: bool = False) -> Table:
+        """Cells in rows of `columns`; large print has one column unless the columns are `fixed`."""
+        if self.large and not fixed:
+            columns, widths = 1, None
+        rows = [cells[i:i + columns] for i in range(0, len(cells), columns)]
+        rows[-1] = rows[-1] + [Spacer(0, 0) for _ in range(columns - len(rows[-1]))]
+        return self.table(rows, widths or [self.width / columns] * columns, [
+            ("VALIGN", (0, 0), (-1, -1), "BOTTOM"), ("LEFTPADDING", (0, 0), (-1, -1), 0),
+            ("RIGHTPADDING", (0, 0), (-1, -1), 14), ("TOPPADDING", (0, 0), (-1, -1), 3),
+            ("BOTTOMPADDING", (0, 0), (-1, -1), 5)])
+
+    def _Fields(self, block: b.Fields) -> Iterator[Flowable]:
+        if block.fields:
+            yield self._grid([self._field(f.label, f.value) for f in block.fields], block.columns)
+            yield Spacer(1, 6)
+
+    def _Lines(self, block: b.Lines) -> Iterator[Flowable]:
+        alt = fill(self.labels["lines_alt"], count=str(block.count))
+        yield WriteLines(block.count, RULE, node=self.parent.add("Figure", Alt=alt))
+        yield Spacer(1, 8)
+
+    def _Initials(self, block: b.Initials) -> Iterator[Flowable]:
+        rows = []
+        outer = self.parent
+        for item in block.items:
+            self.parent = outer.add("Div")
+            markup = f"<b>{inline_markup(item.title)}</b><br/>{inline_markup(item.text)}"
+            statement = self.para(markup, "cell")
+            caption = self.para(escape(block.box_label), "label")
+            box = self.parent.add("Figure", Alt=fill(self.labels["write_in"], field=block.box_label))
+            rows.append([statement, InitialsBox(caption, self.th.primary, node=box)])
+        self.parent = outer
+        table = self.table(rows, [self.width - 78, 78], [("VALIGN", (0, 0), (-1, -1), "TOP"),
+                                   ("LEFTPADDING", (0, 0), (-1, -1), 0),
+                                   ("LEFTPADDING", (1, 0), (1, -1), 14),
+                                   ("TOPPADDING", (0, 0), (-1, -1), 5),
+                                   ("BOTTOMPADDING", (0, 0), (-1, -1), 6),
+                                   ("LINEBELOW", (0, 0), (-1, -1), 0.5, RULE)])
+        yield table
+        yield Spacer(1, 6)
+
+    def _Signature(self, block: b.Signature) -> Iterator[Flowable]:
+        sign, printed, day, clock = block.labels
+        # The role leads the signature's label; the printed name has a whole row, so a long
+        # name fits it without moving the page.
+        quarter = self.width / 4
+        role = f"<b>{escape(block.role)}</b>: {escape(sign)}"
+        cells = [self._field(f"{block.role}: {sign}", "", 36, slot=False, markup=role),
+                 self._field(day, "", slot=False),
+                 self._field(clock, "", slot=False), self._field(printed, block.name)]
+        rows = [self._grid(cells[:3], 3, [2 * quarter, quarter, quarter], fixed=True),
+                self._grid(cells[3:], 1)]
+        yield KeepTogether(rows)
+
+    def title_block(self, info: b.DocumentInfo, clinic_name: str, note: str) -> Flowable:
+        """The document title and subtitle, with the QR code beside them when there is one."""
+        # The languages it is also in, each offered in its own words (and tagged with its /Lang).
+        offers = "".join(" " + inline_markup(((sentence, False, False, language),))
+                         for language, sentence in info.offers)
+        heading = [self.para(escape(info.title), "title", "H1"),
+                   self.para(escape(f"{info.subtitle} \u00b7 {clinic_name}"), "subtitle"),
+                   self.para(escape(note) + offers, "on_request")]
+        if not info.qr:
+            return KeepTogether(heading)
+        size = 18 * mm
+        caption = self.para(escape(info.qr_caption), "qr_caption")
+        widths = [self.width - size - 30 * mm, 27 * mm, size + 3 * mm]
+        return self.table([[heading, caption, self.qr(info.qr, size)]], widths, [
+            ("VALIGN", (0, 0), (-1, -1), "TOP"), ("VALIGN", (1, 0), (1, 0), "MIDDLE"),
+            ("LEFTPADDING", (0, 0), (-1, -1), 0), ("RIGHTPADDING", (0, 0), (-1, -1), 0),
+            ("LEFTPADDING", (2, 0), (2, 0), 3 * mm), ("TOPPADDING", (0, 0), (-1, -1), 0),
+            ("BOTTOMPADDING", (0, 0), (-1, -1), 4)])
+
+    def qr(self, data: str, size: float) -> QrCode:
+        """A QR code, tagged as a Figure that says what it opens."""
+        return QrCode(data, size, self.parent.add("Figure", Alt=fill(self.labels["qr_alt"], target=data)))
+
+    def _Qr(self, block: b.Qr) -> Iterator[Flowable]:
+        size = 26 * mm
+        cells = [[self.qr(block.data, size), self.para(escape(block.caption), "body")]]
+        table = self.table(cells, [size + 10, self.width - size - 10],
+                           [("VALIGN", (0, 0), (-1, -1), "MIDDLE"), ("LEFTPADDING", (0, 0), (-1, -1), 0)])
+        yield KeepTogether([Spacer(1, 6), table])
+
+    def _Spacer(self, block: b.Spacer) -> Iterator[Flowable]:
+        yield Spacer(1, block.size)
+
+    def _PageBreak(self, _block: b.PageBreak) -> Iterator[Flowable]:
+        yield RLPageBreak()
+
+    def _Callout(self, block: b.Callout) -> Iterator[Flowable]:
+        inner: list[Flowable] = []
+        outer, self.parent = self.parent, self.parent.add("Div")
+        if block.title:  # the title heads the callout: headings inside it sit one level below
+            inner.append(self.para(escape(block.title), "callout_title", self.heading_tag()))
+            self.depth += 1
+        inner.extend(self.blocks(block.blocks))
+        self.depth -= 1 if block.title else 0
+        self.parent = outer
+        warn = block.tone == "warning"
+        table = self.table([[inner]], [self.width], [
+            ("BACKGROUND", (0, 0), (-1, -1), self.th.warn_tint if warn else self.th.tint),
+            ("LINEBEFORE", (0, 0), (0, -1), 3, WARNING if warn else self.th.accent),
+            ("LEFTPADDING", (0, 0), (-1, -1), 10), ("RIGHTPADDING", (0, 0), (-1, -1), 10),
+            ("TOPPADDING", (0, 0), (-1, -1), 7), ("BOTTOMPADDING", (0, 0), (-1, -1), 4)])
+        yield table
+        yield Spacer(1, 8)
+
+    def _Keep(self, block: b.Keep) -> Iterator[Flowable]:
+        # Keeps inside stay: when the whole is too tall for a page, each part still holds together.
+        yield KeepTogether(list(self.blocks(block.blocks)))
+
+
+class _RecordingCanvas(Canvas):  # type: ignore[misc]
+    """Records each finished page instead of writing it, so pages can be replayed later.
+
+    The footer ("Page X of Y") needs the page count, bookmarks need the final page objects,
+    and a cached layout is replayed for every patient: all happen when a Layout is emitted.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.pages: list[Page] = []
+        self.marks: list[tuple[str, str, float, int]] = []
+        self.slots: list[tuple[int, int, float]] = []
+        self.doc_index = 0
+        self.blank = False
+        self.forms: dict[str, Form] = {}
+        self.images: list[tuple[Any, Any, str, list[str]]] | None = None  # drawn in a form
+        self.page_fill = 0.0  # share of the body frame used on this page, set at its end
+        self.fills: list[float] = []
+        self.mcids = 0  # marked-content ids used on this page
+        self.logo_due: int | None = None  # a document starts on this page: its logo is content
+        self.setNamedCB(LANGUAGE_MARK, mark_language)
+
+    def beginForm(self, name: str, *args: Any, **kwargs: Any) -> None:
+        super().beginForm(name, *args, **kwargs)
+        self.images = []
+
+    def endForm(self, **kwargs: Any) -> None:
+        """Record the form as well, so a Layout can make it again without drawing it."""
+        self.forms[self._formData[0]] = Form({key: getattr(self, key) for key in FORM_STATE},
+                                             self.images or [])
+        self.images = None
+        super().endForm(**kwargs)
+
+    def showPage(self) -> None:
+        state = {key: getattr(self, key) for key in PAGE_STATE}
+        self.pages.append(Page(state, self.slots, self.marks, -1 if self.blank else self.doc_index,
+                               self.mcids))
+        self.fills.append(0.0 if self.blank else self.page_fill)
+        self.marks, self.slots, self.blank, self.page_fill, self.mcids = [], [], False, 0.0, 0
+        self._startPage()
+
+    def save(self) -> None:
+        """Nothing to write: a Layout is emitted by `emit`."""
+
+
+class _DuplexPad(ActionFlowable):  # type: ignore[misc]
+    """Before the next document of a duplex packet: a blank back page if this one ended on a front."""
+
+    def apply(self, doc: BaseDocTemplate) -> None:
+        if doc.page % 2:
+            doc.handle_nextPageTemplate("blank")
+            doc.handle_pageBreak()
+
+
+def _metadata(documents: tuple[b.Document, ...], clinic: Clinic, labels: dict[str, str],
+              th: Theme) -> dict[str, Any]:
+    first = documents[0].info
+    if len(documents) == 1:
+        title, subject = first.title, f"{first.subtitle}: {first.title}"
+    else:
+        title = fill(labels["packet_title"], treatment=first.subtitle)
+        subject = "; ".join(d.info.title for d in documents)
+    keywords = ", ".join(f"{d.info.treatment} {d.info.kind} version {d.info.version} "
+                         f"{d.info.fingerprint}" for d in documents)
+    return {"pagesize": PAPER[clinic.paper], "title": title, "author": clinic.name,
+            "subject": subject, "creator": "handoutgen", "keywords": keywords,
+            "lang": first.language, "invariant": 1, "pageCompression": 1,
+            "initialFontName": th.font.regular, "initialFontSize": 11, "initialLeading": 15.2}
+
+
+MIN_FILL = 0.4  # the least share of a page a document's last page holds: no page of a few lines
+
+
+def layout(documents: tuple[b.Document, ...], entry: ClinicEntry, font_entry: FontEntry,
+           labels: dict[str, str], duplex: bool = False) -> Layout:
+    """Lay documents out, one after the other: branded pages, recorded for `emit`.
+
+    Several documents make a packet: each starts on a new page (on a front side when
+    `duplex`), keeps its own footer and page numbers, and gets a bookmark above its sections.
+    A document whose last page would hold only a few lines is laid out again with a section
+    moved to that page, so its last two pages share the text. The documents' edition (standard
+    or large print) decides the type.
+    """
+    large = documents[0].info.large_print
+    breaks: frozenset[int] = frozenset()
+    lay, pages = _lay(documents, entry, font_entry, labels, duplex, large, breaks)
+    for index in range(len(documents)):
+        moved = True
+        while moved:  # one page at a time, as long as a move helps
+            moved = False
+            for section in _sections_to_move(pages, index):
+                trial, trial_pages = _lay(documents, entry, font_entry, labels, duplex, large,
+                                          breaks | {section})
+                if _balanced(trial_pages, pages, index):
+                    lay, pages, breaks, moved = trial, trial_pages, breaks | {section}, True
+                    break
+    return lay
+
+
+@dataclass(frozen=True)
+class _PageFacts:
+    """What the rebalancing needs of one laid-out page."""
+
+    document: int  # -1 for a blank duplex page
+    fill: float  # share of the body frame used
+    sections: tuple[int, ...]  # numbers of the sections that start on it
+
+
+def _doc_pages(pages: list[_PageFacts], index: int) -> list[_PageFacts]:
+    return [p for p in pages if p.document == index]
+
+
+def _sections_to_move(pages: list[_PageFacts], index: int) -> list[int]:
+    """Sections to start on a new page, nearest the end first, when a page after the first is too empty.
+
+    Moving a section that starts on the page before the emptier one shares the text between them.
+    """
+    mine = _doc_pages(pages, index)
+    for before, page in itertools.pairwise(mine):
+        if page.fill < MIN_FILL:
+            return list(reversed(before.sections))
+    return []
+
+
+def _balanced(trial: list[_PageFacts], before: list[_PageFacts], index: int) -> bool:
+    """The same number of pages, and fewer of them too empty."""
+    mine, old = _doc_pages(trial, index), _doc_pages(before, index)
+
+    def empty(pages: list[_PageFacts]) -> int:
+        return sum(p.fill < MIN_FILL for p in pages[1:])
+
+    return len(mine) == len(old) and empty(mine) < empty(old)
+
+
+def _lay(documents: tuple[b.Document, ...], entry: ClinicEntry, font_entry: FontEntry,
+         labels: dict[str, str], duplex: bool, large: bool,
+         breaks: frozenset[int]) -> tuple[Layout, list[_PageFacts]]:
+    """Lay the documents out once, starting the sections numbered in `breaks` on a new page."""
+    clinic = entry.clinic
+    th = theme(clinic, font_entry, large)
+    page_w, page_h = PAPER[clinic.paper]
+    frame_w = measure(th, page_w - 2 * MARGIN)
+    left = (page_w - frame_w) / 2
+    packet = len(documents) > 1
+    builder = Builder(th, frame_w, labels, 1 if packet else 0, large, breaks)
+    story: list[Flowable] = []
+    for index, document in enumerate(documents):
+        if index:
+            story += [_DuplexPad()] if duplex else []
+            story += [NextPageTemplate("page"), RLPageBreak()]
+        info = document.info
+        builder.start(info, clinic.name, packet)
+        story += [DocumentStart(index, f"d{index}", info.title if packet else None),
+                  builder.title_block(info, clinic.name, labels["on_request"]),
+                  *builder.blocks(document.blocks)]
+    header = _Header(clinic, th, entry.logo, page_w, page_h, page_w - 2 * MARGIN)
+    meta = _metadata(documents, clinic, labels, th)
+    doc = BaseDocTemplate(io.BytesIO(), leftMargin=left, rightMargin=left, topMargin=HEADER,
+                          bottomMargin=FOOTER, **meta)
+    body_h = page_h - HEADER - FOOTER
+    frame = Frame(left, FOOTER, frame_w, body_h, id="body",
+                  leftPadding=0, rightPadding=0, topPadding=4, bottomPadding=0)
+    blank = _BlankPage(th, labels["blank_page"], page_w, page_h)
+
+    def page_end(canv: Canvas, doc: BaseDocTemplate) -> None:
+        canv.page_fill = (FOOTER + body_h - doc.frame._y) / body_h
+        # The logo is content on the page where a document starts, and decoration on the others.
+        if canv.logo_due is None:
+            artifact(canv, "Pagination", "Header")
+        else:
+            begin(canv, builder.logos[canv.logo_due])
+        canv.doForm("logo")
+        end(canv)
+        canv.logo_due = None
+
+    doc.addPageTemplates([PageTemplate("page", [frame], onPage=header, onPageEnd=page_end),
+                          PageTemplate("blank", [Frame(0, 0, page_w, page_h, id="blank")],
+                                       onPage=blank)])
+    doc.build(story, canvasmaker=_RecordingCanvas)
+    pdf = doc.canv._doc
+    states = {font.fontName: snapshot(font.state[pdf]) for font in pdf.delayedFonts}
+
+    def footer(info: b.DocumentInfo) -> Footer:
+        # The content fingerprint is for staff: it is in the PDF's keywords, not on the page.
+        form = fill(labels["form_version"], version=info.version, form=info.form)
+        return Footer(th.font.regular, th.font.bold,
+                      clinic.name + (f" \u00b7 {info.footer}" if info.footer else ""),
+                      form, labels["page_of"], page_w,
+                      (labels["identifier_name"], labels["identifier_birth"]), info.identifier)
+
+    recorded: list[Page] = doc.canv.pages
+    facts = [_PageFacts(page.document, fill_, tuple(int(key[1:]) for key, *_ in page.marks
+                                                    if key.startswith("s")))
+             for page, fill_ in zip(recorded, doc.canv.fills, strict=True)]
+    forms = {name: doc.canv.forms[name] for name in ("header", "logo")}
+    lay = Layout(recorded, list(pdf.fontMapping.items()), states, meta, forms,
+                 [footer(d.info) for d in documents], th.styles["value"], builder.root)
+    return lay, facts
+
+
+class _BlankPage:
+    """The back of a duplex page left empty on purpose, saying so."""
+
+    def __init__(self, th: Theme, text: str, page_w: float, page_h: float) -> None:
+        self.th, self.text, self.page_w, self.page_h = th, text, page_w, page_h
+
+    def __call__(self, canv: Canvas, _doc: Any) -> None:
+        canv.blank = True
+        artifact(canv, "Pagination")
+        canv.saveState()
+        canv.setFillColor(GREY)
+        canv.setFont(self.th.font.regular, 11)
+        canv.drawCentredString(self.page_w / 2, self.page_h / 2, self.text)
+        canv.restoreState()
+        end(canv)
+
+
+class _Header:
+    """The branded page header: drawn once per PDF into a form, then placed on every page."""
+
+    def __init__(self, clinic: Clinic, th: Theme, logo_path: Path, page_w: float, page_h: float,
+                 frame_w: float) -> None:
+        self.clinic, self.th, self.logo_path = clinic, th, logo_path
+        self.page_w, self.page_h = page_w, page_h
+        self.text_w = frame_w - LOGO_W - 6 * mm
+        self.image: Any = svg_logo(logo_path) if logo_path.suffix.lower() == ".svg" else None
+        self.name = Paragraph(escape(clinic.name), th.styles["header_name"])
+        self.details = Paragraph(
+            "<br/>".join([escape(", ".join(clinic.address)),
+                          escape(f"{clinic.phone} \u00b7 {clinic.email}"),
+                          escape(clinic.website.removeprefix("https://").removesuffix("/"))]),
+            th.styles["header"])
+
+    def __call__(self, canv: Canvas, _doc: Any) -> None:
+        if not canv.hasForm("header"):
+            self.define(canv)
+        artifact(canv, "Pagination", "Header")
+        canv.doForm("header")
+        end(canv)
+
+    def define(self, canv: Canvas) -> None:
+        """Draw the header into the form named "header" of this PDF, and the logo into "logo"."""
+        canv.beginForm("header")
+        self._draw(canv)
+        canv.endForm()
+        canv.beginForm("logo")
+        self._logo(canv)
+        canv.endForm()
+
+    def _logo(self, canv: Canvas) -> None:
+        th, image = self.th, self.image
+        top = self.page_h - 9 * mm
+        if self.logo_path.suffix.lower() == ".svg":
+            w, h = _fit(image.width, image.height, LOGO_W, LOGO_H)
+            canv.saveState()
+            canv.translate(MARGIN, top - h)
+            canv.scale(w / image.width, h / image.height)
+            from reportlab.graphics import renderPDF
+
+            # Text in a drawing defaults to Helvetica; make the default the clinic's own font.
+            image.initialFontName, image.initialFontSize = th.font.regular, 11
+            renderPDF.draw(image, canv, 0, 0)
+            canv.restoreState()
+        else:
+            w, h = _fit(*image_size(self.logo_path), LOGO_W, LOGO_H)
+            draw_image(canv, self.logo_path, MARGIN, top - h, w, h)
+
+    def _draw(self, canv: Canvas) -> None:
+        th, page_w, page_h = self.th, self.page_w, self.page_h
+        canv.saveState()
+        top = page_h - 9 * mm
+        _, nh = self.name.wrap(self.text_w, 30)
+        self.name.drawOn(canv, page_w - MARGIN - self.text_w, top - nh)
+        _, dh = self.details.wrap(self.text_w, 30)
+        self.details.drawOn(canv, page_w - MARGIN - self.text_w, top - nh - dh - 1)
+        canv.setStrokeColor(th.primary)
+        canv.setLineWidth(1.6)
+        y = page_h - HEADER + 2 * mm
+        canv.line(MARGIN, y, page_w - MARGIN, y)
+        canv.restoreState()

@@ -1,0 +1,79 @@
+"""Every name the program gives what it makes: files it writes, attachments it sends, downloads.
+
+One scheme: <clinic>/<treatment>-<kind or packet>, then .<language> for a clinic's other
+languages and .large for the large-print edition. No name ever holds a patient value: a
+personalised file carries a short keyed hash of its bytes instead (secret.py), and an
+appointment's files sit under its appointment id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ..compose.compose import Request
+from ..library.gather import Library
+from ..secret import keyed_hash
+
+PACKET = "packet"  # the name of a file binding several documents
+
+
+def language_suffix(library: Library, request: Request) -> str:
+    """"" for a clinic's first language, ".<language>" for its others."""
+    default = library.clinics[request.clinic].clinic.languages[0]
+    return "" if request.language == default else f".{request.language}"
+
+
+def edition_suffix(request: Request) -> str:
+    """".large" for the large-print edition, "" for the standard one."""
+    return ".large" if request.large_print else ""
+
+
+def _what(requests: Sequence[Request], packet: bool) -> str:
+    """<treatment>-<kind>, or <treatment>-packet."""
+    return f"{requests[0].treatment}-{PACKET if packet else requests[0].kind}"
+
+
+def handout(library: Library, request: Request) -> str:
+    """<clinic>/<treatment>-<kind>[.<language>][.large].pdf: a document for no one in particular."""
+    return f"{request.clinic}/{_what((request,), False)}{language_suffix(library, request)}" \
+           f"{edition_suffix(request)}.pdf"
+
+
+def personal(library: Library, request: Request, pdf: bytes) -> str:
+    """A patient's document: the handout's name with a short keyed hash of its bytes."""
+    return handout(library, request).removesuffix(".pdf") + "-" + keyed_hash(pdf)[:10] + ".pdf"
+
+
+def appointment(library: Library, requests: Sequence[Request], appointment_id: str, packet: bool) -> str:
+    """<clinic>/<appointment>/<treatment>-<kind or packet>[.<language>][.large].pdf."""
+    first = requests[0]
+    return f"{first.clinic}/{appointment_id}/{_what(requests, packet)}{language_suffix(library, first)}" \
+           f"{edition_suffix(first)}.pdf"
+
+
+def attachment(requests: Sequence[Request], packet: bool, detailed: bool) -> str:
+    """<treatment or clinic>-<kind or packet>.pdf: the name is in clear in the email, so it names the
+    treatment only when the clinic chose a detailed body."""
+    first = requests[0]
+    prefix = first.treatment if detailed else first.clinic
+    return f"{prefix}-{PACKET if packet else first.kind}.pdf"
+
+
+def download(library: Library, requests: Sequence[Request], paper: str) -> str:
+    """<clinic>-<treatment>-<kinds>[-<paper>][.<language>][.large].pdf: from the web page."""
+    first = requests[0]
+    entry = library.clinics[first.clinic]
+    name = f"{first.clinic}-{first.treatment}-" + "-".join(r.kind for r in requests)
+    if paper != entry.clinic.paper:
+        name += f"-{paper}"
+    return name + language_suffix(library, first) + edition_suffix(first) + ".pdf"
+
+
+def message(appointment_id: str) -> str:
+    """A message written by `email --dry-run`: <appointment>.eml."""
+    return f"{appointment_id}.eml"
+
+
+def archive(job_id: str) -> str:
+    """A web batch's files, downloaded as one archive."""
+    return f"handouts-{job_id[:8]}.zip"
