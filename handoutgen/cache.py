@@ -27,13 +27,13 @@ from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .program import program_digest
 from .store import FORMAT, digest, folder, read_entry, stat_key, write_entry
 
 if TYPE_CHECKING:
-    from .compose.blocks import Block, Document
+    from .compose.blocks import Document
     from .layout.page import Layout
     from .library.gather import Library
 
@@ -41,7 +41,7 @@ _NOT_HASHED = (".ttf", ".otf")  # big and never edited in place: size and times 
 _INPUT_DIRS = ("handouts", "templates", "assets")
 
 
-@dataclass
+@dataclass(eq=False, repr=False)  # compared and printed as itself, not field by field
 class Cache:
     """The library and layout entries of one cache folder."""
 
@@ -71,7 +71,7 @@ class Cache:
         return LayoutCache(self.base / "layout", key)
 
 
-@dataclass
+@dataclass(eq=False, repr=False)  # compared and printed as itself, not field by field
 class LayoutCache:
     """Blank layouts of one library, by the blank documents they are made of."""
 
@@ -91,14 +91,13 @@ class LayoutCache:
         key = digest(repr(("marked", self.library_key, name)))
         return self.base.parent / "composed" / f"{key}.pickle", key
 
-    def marked(self, name: str) -> tuple[Block, ...] | None:
-        """A document composed with markers for patient values (opaque.py), or None."""
-        found: tuple[Block, ...] | None = read_entry(*self._composed(name))
-        return found
+    def composed(self, name: str) -> Any:
+        """What was composed without patient values under this name (opaque.Kept), or None."""
+        return read_entry(*self._composed(name))
 
-    def keep_marked(self, name: str, blocks: tuple[Block, ...]) -> None:
-        """Keep a document composed with markers: it holds no patient value, only markers."""
-        write_entry(*self._composed(name), blocks)
+    def keep_composed(self, name: str, value: Any) -> None:
+        """Keep what was composed without patient values (a document with markers, a frame)."""
+        write_entry(*self._composed(name), value)
 
     def save(self, blanks: tuple[Document, ...], labels: dict[str, str], duplex: bool,
              layout: Layout) -> None:

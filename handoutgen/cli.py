@@ -12,10 +12,10 @@ import dataclasses
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from . import __version__
 from .cache import Cache
@@ -28,7 +28,6 @@ from .library.selection import Issue, appointment_id, select
 from .output import write_atomic
 from .pipeline import build_document, check_patient
 from .runs import naming
-from .runs.runner import build_all, build_many, plural
 
 if TYPE_CHECKING:
     from .deliver.mail import Outgoing
@@ -48,15 +47,40 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError.one(SOURCE, 1, "arguments", message, f"see '{self.prog} --help'")
 
 
-def make_parser() -> argparse.ArgumentParser:
-    """Declare every command and option."""
+def make_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
+    """Declare the options of the command `argv` names (argparse is slow to declare them all);
+    every command when it names none, or one that does not exist, so that help lists them all."""
     parser = _Parser(prog="handoutgen", description="Build printable patient handouts.")
     parser.add_argument("--version", action="version", version=f"handoutgen {__version__}")
     parser.add_argument("--root", type=Path, default=None,
                         help="library folder holding handouts/, templates/ and assets/")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+    named = _command_word(argv)
+    for name, declare in COMMANDS.items():
+        if named not in COMMANDS or name == named:
+            declare(sub)
+    return parser
+
+
+def _command_word(argv: Sequence[str]) -> str | None:
+    """The command an argument list names: its first word that is not an option or --root's value."""
+    words = iter(argv)
+    for word in words:
+        if word == "--root":
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return None
+
+
+def _every_command(sub: Any) -> None:
+    """Declare `all` and its options."""
     every = sub.add_parser("all", help="build every handout for every clinic (the default)")
     _run_options(every)
+
+
+def _batch_command(sub: Any) -> None:
+    """Declare `batch` and its options."""
     batch = sub.add_parser("batch", help="build the documents of every appointment in a CSV export")
     batch.add_argument("--appointments", type=Path, required=True, metavar="FILE",
                        help="CSV or Excel (.xlsx) export with a header row naming the columns (see "
@@ -71,9 +95,17 @@ def make_parser() -> argparse.ArgumentParser:
     batch.add_argument("--large-print", action="store_true",
                        help="the large-print edition for every row whose large_print column is empty")
     _run_options(batch)
+
+
+def _build_command(sub: Any) -> None:
+    """Declare `build` and its options."""
     one = sub.add_parser("build", help="build one handout, optionally for one patient")
     _selection(one, many=False)
     one.add_argument("-o", "--output", help="output file, or - for standard output")
+
+
+def _email_command(sub: Any) -> None:
+    """Declare `email` and its options."""
     mail = sub.add_parser("email", help="email one patient's documents, or every appointment's")
     mail.add_argument("--to", metavar="ADDRESS", help="the patient's email address (one patient)")
     mail.add_argument("--appointment-id", help="the appointment, for the ledger and passcode list")
@@ -86,10 +118,18 @@ def make_parser() -> argparse.ArgumentParser:
                       help="write the messages as .eml files into <out>/outbox/ instead of sending")
     mail.add_argument("--resend-unknown", action="store_true",
                       help="send again messages that may have arrived (connection lost after sending)")
+
+
+def _paper_command(sub: Any) -> None:
+    """Declare `print` and its options."""
     paper = sub.add_parser("print", help="print one patient's documents, or every appointment's packet")
     paper.add_argument("--printer", help="printer name (default: the clinic's, else the system's)")
     paper.add_argument("--copies", type=int, default=1, help="copies of each job (default: 1)")
     _delivery_options(paper, packet=False)  # one job per appointment: always a packet
+
+
+def _serve_command(sub: Any) -> None:
+    """Declare `serve` and its options."""
     serve = sub.add_parser("serve", help="start the front-desk web page (http://127.0.0.1:8000/)")
     serve.add_argument("--host", default="127.0.0.1",
                        help="address to listen on (default: 127.0.0.1, this computer only); any other "
@@ -104,12 +144,36 @@ def make_parser() -> argparse.ArgumentParser:
     serve.add_argument("--behind-proxy", metavar="ADDRESS",
                        help="the address of a TLS proxy in front of the page: its X-Forwarded-For is "
                        "believed and the session cookie is Secure (needs a front-desk password)")
+
+
+def _check_command(sub: Any) -> None:
+    """Declare `check` and its options."""
     sub.add_parser("check", help="validate content, templates and clinics; list every problem")
+
+
+def _listing_command(sub: Any) -> None:
+    """Declare `list` and its options."""
     sub.add_parser("list", help="show the clinics, treatments, kinds and fields")
+
+
+def _init_command(sub: Any) -> None:
+    """Declare `init` and its options."""
     init = sub.add_parser("init", help="write a starter library (example clinics, content, layouts, fonts) "
                           "into a new folder, to edit")
     init.add_argument("dir", type=Path, metavar="DIR", help="the folder to make (new or empty)")
-    return parser
+
+
+COMMANDS: dict[str, Callable[[Any], None]] = {
+    "all": _every_command,
+    "batch": _batch_command,
+    "build": _build_command,
+    "email": _email_command,
+    "print": _paper_command,
+    "serve": _serve_command,
+    "check": _check_command,
+    "list": _listing_command,
+    "init": _init_command,
+}
 
 
 def _selection(parser: argparse.ArgumentParser, many: bool) -> None:
@@ -264,6 +328,7 @@ def cmd_build(root: Path, argv: Sequence[str], args: argparse.Namespace) -> int:
 
 def cmd_all(root: Path, argv: Sequence[str], args: argparse.Namespace) -> int:
     """Build every handout for every clinic."""
+    from .runs.runner import build_all  # the runs stage: not needed to build one document
     _check_jobs(argv, args)
     library = load_library(root)
     summary = build_all(library, args.out, args.jobs, args.force)
@@ -344,6 +409,7 @@ def _given(argv: Sequence[str], flag: str) -> bool:
 def cmd_email(root: Path, argv: Sequence[str], args: argparse.Namespace) -> int:
     """Email one patient's documents, or those of every appointment with an address."""
     from .deliver.mail import Outgoing, check_item, deliver
+    from .runs.runner import plural
 
     _duplex_needs_packet(argv, args)
     problems: list[Problem] = []
@@ -408,6 +474,7 @@ def cmd_print(root: Path, argv: Sequence[str], args: argparse.Namespace) -> int:
     from .compose.compose import compose
     from .deliver import spool
     from .pipeline import render_documents
+    from .runs.runner import plural
 
     if not 1 <= args.copies <= 99:
         raise UsageError.one(SOURCE, _position(argv, "--copies"), "--copies",
@@ -524,7 +591,7 @@ def cmd_check(root: Path) -> int:
     """Validate everything by composing and rendering every document in memory."""
     from .deliver.mail import check_templates
     from .library.readability import review
-    from .runs.runner import all_requests
+    from .runs.runner import all_requests, build_many
 
     library = load_library(root, deep=True)
     requests = all_requests(library)
@@ -582,14 +649,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _main(argv: Sequence[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        args = make_parser().parse_args(argv)
+        args = make_parser(argv).parse_args(argv)
         if args.command == "init":
             print(init_library(args.dir))
             return EXIT_OK
         root = find_root(args.root, _position(argv, "--root"))
         command = args.command or "all"
         if args.command is None:  # plain `generate.py`: build all with the defaults
-            args = make_parser().parse_args([*argv, "all"])
+            args = make_parser(["all"]).parse_args([*argv, "all"])
         if command == "build":
             return cmd_build(root, argv, args)
         if command == "check":

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from .errors import ContentError, HandoutError, Problems
+from .values import Value
 
 MAX_BYTES = 256 * 1024
 MAX_NODES = 20_000
@@ -57,8 +58,8 @@ def display(path: Path) -> str:
         return str(path)
 
 
-@dataclass(frozen=True)
-class Loaded:
+@dataclass(frozen=True, eq=False, repr=False)
+class Loaded(Value):
     """A YAML file's data with the line of every field path."""
 
     file: str

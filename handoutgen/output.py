@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-import csv
 import io
-import json
 import os
-import socket
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -19,7 +16,7 @@ from .load import display
 TEMP_SUFFIX = ".part"
 # Temporary names say which host and process write them, so leftovers of a killed run can be
 # told from the files of a run still going (see remove_leftovers).
-HOST = socket.gethostname()
+HOST = os.uname().nodename  # the host name, as socket.gethostname() gives it
 # A spreadsheet takes a cell that starts with one of these as a formula (OWASP, CSV injection);
 # the full-width forms are there because some spreadsheets fold them to the ASCII ones.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "\0", "\uff1d", "\uff0b", "\uff0d", "\uff20")
@@ -70,6 +67,8 @@ def csv_text(rows: Iterable[Sequence[object]]) -> str:
     Every CSV this program writes goes through here (OWASP's advice: quote each cell, escape
     quotes, and put a ' before a cell that starts with = + - @ tab or CR).
     """
+    import csv  # these three are for runs and logs: a `build` starts without them
+
     buffer = io.StringIO()
     writer = csv.writer(buffer, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
     writer.writerows([spreadsheet_cell(cell) for cell in row] for row in rows)
@@ -142,6 +141,8 @@ class AppendLog:
 
     def append(self, items: Iterable[dict[str, Any]], sync: bool = False) -> None:
         """Append items as lines; they reach the file together or not at all."""
+        import json
+
         data = "".join(json.dumps(item, ensure_ascii=False, sort_keys=True) + "\n"
                        for item in items).encode()
         try:
@@ -175,6 +176,8 @@ def read_lines(path: Path) -> Iterator[dict[str, Any]]:
 
 def json_objects(lines: Iterable[str | bytes]) -> Iterator[dict[str, Any]]:
     """The lines that parse to a JSON object; a damaged line (cut short by a kill) is skipped."""
+    import json
+
     for line in lines:
         try:
             item = json.loads(line)

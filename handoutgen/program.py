@@ -17,14 +17,17 @@ from . import __version__
 
 @lru_cache(maxsize=1)
 def program_digest() -> str:
-    """A hash of handoutgen's sources and the versions of Python, reportlab and pypdf."""
+    """A hash of handoutgen's sources (name, size, time) and the versions of Python, reportlab and pypdf."""
     import reportlab  # here, not at the top: `list` and `check` start without the PDF libraries
 
     # pypdf's version without importing it (a cold `build` of a cached document never needs it)
     spec = importlib.util.find_spec("pypdf")
     pypdf_version = Path(spec.origin).with_name("_version.py").read_bytes() if spec and spec.origin else b""
     digest = hashlib.sha256(repr((__version__, sys.version, reportlab.Version, pypdf_version)).encode())
+    # Each source by name, size and modification time, as Python's own compiled-module cache
+    # does: reading and hashing every source took a tenth of a cold `build`.
     package = Path(__file__).resolve().parent
     for path in sorted(package.rglob("*.py")):
-        digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes())
+        stat = path.stat()
+        digest.update(f"{path.relative_to(package).as_posix()}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode())
     return digest.hexdigest()

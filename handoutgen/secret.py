@@ -15,7 +15,6 @@ import hashlib
 import hmac
 import os
 import re
-import secrets
 from functools import lru_cache
 from pathlib import Path
 
@@ -58,12 +57,12 @@ def _secret(path: Path) -> bytes:
 
 def _create(path: Path) -> None:
     """Write a new secret; if another process makes one at the same moment, theirs is kept."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}")
     try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
-            os.write(fd, (secrets.token_hex(32) + "\n").encode())
+            os.write(fd, (os.urandom(32).hex() + "\n").encode())
             os.fsync(fd)
         finally:
             os.close(fd)

@@ -56,6 +56,16 @@ def test_cached_builds_give_the_same_bytes(lib: Path, tmp_path: Path, clinic: st
         build(lib, None, "blank-plain.pdf", kind=kind, clinic=clinic)
 
 
+def test_each_kind_and_language_in_one_cache_keeps_its_own_frame(lib: Path, tmp_path: Path) -> None:
+    # A document's frame (its title, fingerprint, labels: compose.frame) is kept by the whole
+    # request: one cache serving two kinds and two languages gives each its own.
+    cache = tmp_path / "cache"
+    for kind, language in [("consent", "en"), ("aftercare", "en"), ("aftercare", "es")]:
+        extra = ("--patient-name", NAME, "--language", language)
+        kept = build(lib, cache, f"{kind}-{language}.pdf", *extra, kind=kind, clinic="birch")
+        assert kept == build(lib, None, f"{kind}-{language}-plain.pdf", *extra, kind=kind, clinic="birch")
+
+
 @pytest.mark.parametrize(("name", "old", "new", "seen"), [
     ("handouts/needling/en/aftercare.yaml", "Keep the area clean.", "Keep the area very clean.",
      "Keep the area very clean."),

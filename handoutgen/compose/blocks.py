@@ -5,100 +5,102 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from ..values import Value
+
 # Inline text: runs of (text, bold, italic, language); a run of "\n" is a line break. The
 # language is "" for the document's own, or the code of the language a run's words are in.
 Run = tuple[str, bool, bool, str]
 Inline = tuple[Run, ...]
 
 
-@dataclass(frozen=True)
-class Heading:
+@dataclass(frozen=True, eq=False, repr=False)
+class Heading(Value):
     """A sub-heading inside a section."""
 
     text: Inline
 
 
-@dataclass(frozen=True)
-class Paragraph:
+@dataclass(frozen=True, eq=False, repr=False)
+class Paragraph(Value):
     """Body text."""
 
     text: Inline
     style: Literal["body", "lead", "small"] = "body"
 
 
-@dataclass(frozen=True)
-class Bullets:
+@dataclass(frozen=True, eq=False, repr=False)
+class Bullets(Value):
     """A bulleted list, or a numbered one."""
 
     items: tuple[Inline, ...]
     numbered: bool = False
 
 
-@dataclass(frozen=True)
-class Checklist:
+@dataclass(frozen=True, eq=False, repr=False)
+class Checklist(Value):
     """Items each with an empty tick box (or a do/don't mark)."""
 
     items: tuple[Inline, ...]
     mark: Literal["box", "do", "dont"] = "box"
 
 
-@dataclass(frozen=True)
-class YesNo:
+@dataclass(frozen=True, eq=False, repr=False)
+class YesNo(Value):
     """Questions answered by ticking one of two boxes, e.g. Yes or No, beside each question."""
 
     questions: tuple[Inline, ...]
     answers: tuple[str, str]  # the words beside the two boxes
 
 
-@dataclass(frozen=True)
-class Table:
+@dataclass(frozen=True, eq=False, repr=False)
+class Table(Value):
     """Rows of cells; the first row is a header when `header` is set."""
 
     rows: tuple[tuple[Inline, ...], ...]
     header: bool = True
 
 
-@dataclass(frozen=True)
-class Field:
+@dataclass(frozen=True, eq=False, repr=False)
+class Field(Value):
     """A labelled value, or a write-in line when the value is empty."""
 
     label: str
     value: str
 
 
-@dataclass(frozen=True)
-class Fields:
+@dataclass(frozen=True, eq=False, repr=False)
+class Fields(Value):
     """A grid of labelled values / write-in lines."""
 
     fields: tuple[Field, ...]
     columns: int = 2
 
 
-@dataclass(frozen=True)
-class Lines:
+@dataclass(frozen=True, eq=False, repr=False)
+class Lines(Value):
     """Empty ruled lines for the patient to write on."""
 
     count: int
 
 
-@dataclass(frozen=True)
-class InitialItem:
+@dataclass(frozen=True, eq=False, repr=False)
+class InitialItem(Value):
     """One statement or risk with a box for the patient's initials."""
 
     title: Inline
     text: Inline
 
 
-@dataclass(frozen=True)
-class Initials:
+@dataclass(frozen=True, eq=False, repr=False)
+class Initials(Value):
     """A list of statements, each with an initials box."""
 
     items: tuple[InitialItem, ...]
     box_label: str
 
 
-@dataclass(frozen=True)
-class Signature:
+@dataclass(frozen=True, eq=False, repr=False)
+class Signature(Value):
     """Signature, printed name, date and time lines for one person."""
 
     role: str
@@ -106,28 +108,28 @@ class Signature:
     labels: tuple[str, str, str, str]  # signature, printed name, date, time
 
 
-@dataclass(frozen=True)
-class Qr:
+@dataclass(frozen=True, eq=False, repr=False)
+class Qr(Value):
     """A QR code with a caption."""
 
     data: str
     caption: str
 
 
-@dataclass(frozen=True)
-class Spacer:
+@dataclass(frozen=True, eq=False, repr=False)
+class Spacer(Value):
     """Vertical space in points."""
 
     size: float
 
 
-@dataclass(frozen=True)
-class PageBreak:
+@dataclass(frozen=True, eq=False, repr=False)
+class PageBreak(Value):
     """Start a new page."""
 
 
-@dataclass(frozen=True)
-class Callout:
+@dataclass(frozen=True, eq=False, repr=False)
+class Callout(Value):
     """A tinted box that draws attention, e.g. when to call the clinic."""
 
     title: str
@@ -135,15 +137,15 @@ class Callout:
     tone: Literal["info", "warning"] = "info"
 
 
-@dataclass(frozen=True)
-class Keep:
+@dataclass(frozen=True, eq=False, repr=False)
+class Keep(Value):
     """Blocks kept together on one page."""
 
     blocks: tuple[Block, ...]
 
 
-@dataclass(frozen=True)
-class Section:
+@dataclass(frozen=True, eq=False, repr=False)
+class Section(Value):
     """A titled section; it gets a bookmark."""
 
     title: str
@@ -154,8 +156,8 @@ Block = (Heading | Paragraph | Bullets | Checklist | YesNo | Table | Fields | Li
          | Signature | Qr | Spacer | PageBreak | Callout | Keep | Section)
 
 
-@dataclass(frozen=True)
-class DocumentInfo:
+@dataclass(frozen=True, eq=False, repr=False)
+class DocumentInfo(Value):
     """Who and what a document is for: printed in header, footer and metadata."""
 
     title: str
@@ -177,8 +179,8 @@ class DocumentInfo:
     offers: tuple[tuple[str, str], ...] = ()
 
 
-@dataclass(frozen=True)
-class Document:
+@dataclass(frozen=True, eq=False, repr=False)
+class Document(Value):
     """A composed handout: its identity and its blocks, ready to render."""
 
     info: DocumentInfo

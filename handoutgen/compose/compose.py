@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from ..library.content import Source, mark_spans
 from ..library.gather import MAX_TEMPLATE_BYTES, TEMPLATES_DIR, ClinicEntry, Labels, Library, Wording
 from ..library.patient import display_values, format_date, nobreak, unbroken
 from ..load import display, failing, read_limited
-from . import markup
+from ..values import Value
 from .blocks import Block, Document, DocumentInfo
 from .opaque import Kept, Memo
 
@@ -33,8 +32,8 @@ TEMPLATE_SUFFIX = ".xml.j2"
 _COMPOSED = Memo()  # each template rendered once per document with markers for patient values
 
 
-@dataclass(frozen=True)
-class Request:
+@dataclass(frozen=True, eq=False, repr=False)
+class Request(Value):
     """What to build: one kind of one treatment for one clinic, optionally for one patient."""
 
     clinic: str
@@ -190,6 +189,8 @@ def fingerprint(library: Library, request: Request) -> str:
 def _fingerprint(library: Library, request: Request) -> str:
     entry = library.clinics[request.clinic]
     view = content_view(library, request)
+    import json  # only when a frame is made, not when it is kept
+
     payload = json.dumps({k: _plain(v) for k, v in view.items()}, sort_keys=True,
                          ensure_ascii=False)
     digest = hashlib.sha256(payload.encode())
@@ -198,21 +199,38 @@ def _fingerprint(library: Library, request: Request) -> str:
     return digest.hexdigest()[:10]
 
 
-def compose(library: Library, request: Request, kept: Kept | None = None) -> Document:
-    """Render the kind's template for this request and parse the result into blocks."""
+# What a document shows besides its template's blocks, the same for every patient: its info, the
+# labels in its language and country, and the month names.
+Frame = tuple[DocumentInfo, dict[str, str], tuple[str, ...]]
+
+
+def frame(library: Library, request: Request, kept: Kept | None = None) -> Frame:
+    """A document's frame: made once per process and, with `kept`, kept between processes (a
+    cold `build` then skips the content view and the fingerprint)."""
+    anonymous = dataclasses.replace(request, patient=())
+    if kept is None:
+        return _frame(library, anonymous)
+    name = repr(("frame", anonymous))
+    found: Frame | None = kept.composed(name)
+    if found is None:
+        found = _frame(library, anonymous)
+        kept.keep_composed(name, found)
+    return found
+
+
+@lru_cache(maxsize=64)
+def _frame(library: Library, request: Request) -> Frame:
     entry = library.clinics[request.clinic]
     treatment = library.treatments[request.treatment]
-    dirs = tuple(template_dirs(library.root, entry))
     kind = library.registry.kinds[request.kind]
     view = content_view(library, request)
     fp = fingerprint(library, request)
     clinic = entry.clinic.in_language(request.language)
     labels = view["labels"]
-    part = view["treatment"]["part"]
     doc_id = f"{clinic.id}/{treatment.meta.id}/{request.kind}/{request.language}/" \
              f"v{treatment.meta.version}/{fp}"
     info = DocumentInfo(
-        title=part.title,
+        title=view["treatment"]["part"].title,
         subtitle=view["treatment"]["facts"].name,
         kind=request.kind,
         treatment=treatment.meta.id,
@@ -229,16 +247,27 @@ def compose(library: Library, request: Request, kept: Kept | None = None) -> Doc
                      for language in library.offered(request.clinic, request.treatment)
                      if language != request.language),
     )
+    return info, labels, view["months"]
+
+
+def compose(library: Library, request: Request, kept: Kept | None = None) -> Document:
+    """Render the kind's template for this request and parse the result into blocks."""
+    entry = library.clinics[request.clinic]
+    dirs = tuple(template_dirs(library.root, entry))
+    kind = library.registry.kinds[request.kind]
+    info, labels, months = frame(library, request, kept)
+    clinic = entry.clinic.in_language(request.language)
     registry = library.registry
-    patient = unbroken(display_values(dict(request.patient), clinic, view["months"], labels, registry),
-                       registry)
+    patient = unbroken(display_values(dict(request.patient), clinic, months, labels, registry), registry)
     identified = kind.identified
 
     def render(values: Mapping[str, Any]) -> tuple[Block, ...]:
-        from .templating import in_template_lines, render_template  # Jinja2 only when rendering
+        from . import markup  # only when rendering: a kept document is filled in without parsing
+        from .templating import in_template_lines, render_template  # Jinja2 too
 
         shown = dataclasses.replace(info, identifier=(values["patient_name"], values["date_of_birth"])) \
             if identified else info
+        view = content_view(library, request)
         context = {**view, "patient": dict(values), "document": dataclasses.asdict(shown), "labels": labels}
         template, text = render_template(dirs, (kind.template,), context)
         source_file = display(Path(template.filename or kind.template))

@@ -16,11 +16,12 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
-
-from markupsafe import Markup
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .blocks import Block
+
+if TYPE_CHECKING:
+    from markupsafe import Markup
 
 _START = "\ue000"  # private-use code points: never drawn, never in content that passes check
 _BASE = 0xE100
@@ -47,6 +48,8 @@ class Opaque:
         self._filled = filled
 
     def __html__(self) -> Markup:
+        from markupsafe import Markup  # Jinja2's: only when a template prints the marker
+
         return Markup(self._marker)
 
     def __bool__(self) -> bool:
@@ -71,12 +74,13 @@ def plain(value: str) -> bool:
 
 
 class Kept(Protocol):
-    """Somewhere to keep documents composed with markers between processes (see cache.py)."""
+    """Somewhere to keep what is composed without patient values between processes (cache.py):
+    documents composed with markers, and documents' frames (compose.frame)."""
 
-    def marked(self, name: str) -> Blocks | None:
+    def composed(self, name: str) -> Any:
         ...
 
-    def keep_marked(self, name: str, blocks: Blocks) -> None:
+    def keep_composed(self, name: str, value: Any) -> None:
         ...
 
 
@@ -105,7 +109,7 @@ class Memo:
                 self._found.move_to_end((key, pattern))
         if not known:
             name = repr((key[1], pattern))
-            stored = kept.marked(name) if kept is not None else None
+            stored: Blocks | None = kept.composed(name) if kept is not None else None
             if stored is not None:  # made both ways and compared when it was kept
                 found = _with_marks(stored)
                 self._remember((key, pattern), found)
@@ -118,7 +122,7 @@ class Memo:
                 marked = None
             self._remember((key, pattern), marked)
             if marked is not None and kept is not None:
-                kept.keep_marked(name, marked[0])
+                kept.keep_composed(name, marked[0])
             return real
         if found is None:
             return render(values)

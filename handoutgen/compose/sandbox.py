@@ -26,9 +26,11 @@ from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import Namespace
 
+from ..values import Value
 
-@dataclass(frozen=True)
-class Limits:
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Limits(Value):
     """How much one render may make and how long it may take."""
 
     output: int = 1_000_000  # characters of output (a long handout is about 10,000)

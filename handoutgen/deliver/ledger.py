@@ -30,6 +30,7 @@ from ..errors import DeliveryError
 from ..load import display
 from ..output import HOST, AppendLog, Tail, alive, csv_text, json_objects
 from ..secret import key_id, secret_path
+from ..values import Value
 
 LEDGER = "ledger.jsonl"
 PASSCODES = "passcodes.csv"
@@ -44,8 +45,8 @@ def now() -> str:
     return datetime.now(UTC).replace(microsecond=0).isoformat()
 
 
-@dataclass(frozen=True)
-class Entry:
+@dataclass(frozen=True, eq=False, repr=False)
+class Entry(Value):
     """The latest state of one message."""
 
     key: str

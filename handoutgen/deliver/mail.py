@@ -37,6 +37,7 @@ from ..pipeline import render_documents
 from ..runs import naming
 from ..runs.runner import plural
 from ..secret import keyed_hash
+from ..values import Value
 from .ledger import IN_DOUBT, SETTLED, Ledger, PasscodeList
 from .smtp import Outcome, Sender
 
@@ -49,8 +50,8 @@ DOB_FORMAT = {"day-month-year": "%d%m%Y", "month-day-year": "%m%d%Y", "iso": "%Y
 TEMPLATES = ("subject.txt.j2", "body.txt.j2", "body.html.j2")
 
 
-@dataclass(frozen=True)
-class Outgoing:
+@dataclass(frozen=True, eq=False, repr=False)
+class Outgoing(Value):
     """One message to send: an appointment's documents for one address."""
 
     appointment_id: str

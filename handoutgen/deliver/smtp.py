@@ -22,12 +22,13 @@ from typing import Any, Literal
 
 from ..errors import DeliveryError
 from ..library.branding import Smtp
+from ..values import Value
 
 _END_OF_DATA = b"\r\n.\r\n"
 
 
-@dataclass(frozen=True)
-class Outcome:
+@dataclass(frozen=True, eq=False, repr=False)
+class Outcome(Value):
     """What happened to one message."""
 
     status: Literal["sent", "failed", "unknown"]

@@ -15,13 +15,14 @@ from dataclasses import dataclass
 
 from ..errors import DeliveryError, UsageError
 from ..library.patient import SOURCE
+from ..values import Value
 
 MEDIA = {"a4": "A4", "letter": "Letter"}
 TIMEOUT = 60
 
 
-@dataclass(frozen=True)
-class Job:
+@dataclass(frozen=True, eq=False, repr=False)
+class Job(Value):
     """One print job: a document or a packet, as one PDF."""
 
     pdf: bytes

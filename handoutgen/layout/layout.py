@@ -43,6 +43,7 @@ from ..library.branding import Clinic, FontEntry
 from ..library.fonts import Registered, register
 from ..library.gather import ClinicEntry
 from ..reportlab_private import draw_image, image_size
+from ..values import Value
 from .flowables import (
     BOX,
     AnswerBox,
@@ -79,8 +80,8 @@ LOGO_H = 15 * mm
 WARNING = colors.HexColor("#b3261e")
 
 
-@dataclass(frozen=True)
-class Theme:
+@dataclass(frozen=True, eq=False, repr=False)
+class Theme(Value):
     """Fonts, colours and paragraph styles of one clinic, built once per process."""
 
     font: Registered
@@ -659,8 +660,8 @@ def layout(documents: tuple[b.Document, ...], entry: ClinicEntry, font_entry: Fo
     return lay
 
 
-@dataclass(frozen=True)
-class _PageFacts:
+@dataclass(frozen=True, eq=False, repr=False)
+class _PageFacts(Value):
     """What the rebalancing needs of one laid-out page."""
 
     document: int  # -1 for a blank duplex page

@@ -14,6 +14,7 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
 from ..reportlab_private import register_image
+from ..values import Value
 from .tagging import Node, artifact, end
 
 if TYPE_CHECKING:
@@ -53,7 +54,7 @@ PAGE_STATE = (
 FORM_STATE = ("_code", "_formsinuse", "_annotationrefs", "_colorsUsed", "_shadingUsed", "_extgstate")
 
 
-@dataclass
+@dataclass(eq=False, repr=False)  # compared and printed as itself, not field by field
 class Page:
     """One laid-out page: its content and where patient values go into it."""
 
@@ -64,7 +65,7 @@ class Page:
     mcids: int  # marked-content ids used on the page; values drawn in at emit take the next
 
 
-@dataclass
+@dataclass(eq=False, repr=False)  # compared and printed as itself, not field by field
 class Form:
     """A recorded form XObject: its operations and resources, and the images it registered.
 
@@ -84,8 +85,8 @@ class Form:
         canv.endForm()
 
 
-@dataclass(frozen=True)
-class Footer:
+@dataclass(frozen=True, eq=False, repr=False)
+class Footer(Value):
     """A document's footer: clinic and legal line, form version and fingerprint, page X of Y."""
 
     regular: str
@@ -145,7 +146,7 @@ class Footer:
         canv.drawText(text_obj)
 
 
-@dataclass
+@dataclass(eq=False, repr=False)  # compared and printed as itself, not field by field
 class Layout:
     """Laid-out documents, ready to be emitted any number of times with different values."""
 

@@ -22,7 +22,7 @@ from ..reportlab_private import RawObject
 MCR = tuple[int, int]  # a piece of content: (page index, marked-content id on that page)
 
 
-@dataclass
+@dataclass(eq=False, repr=False)  # compared and printed as itself, not field by field
 class Node:
     """A structure element: its type, attributes and children, in reading order.
 

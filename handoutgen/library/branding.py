@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from ..values import Value
 from .content import Check
 from .schema import ID, spec
 
@@ -17,8 +17,8 @@ PHONE: dict[str, Any] = {"pattern": r"^[0-9+() .-]{3,30}$", "pattern_doc": "digi
          "max_len": 30}
 
 
-@dataclass(frozen=True)
-class Practitioner:
+@dataclass(frozen=True, eq=False, repr=False)
+class Practitioner(Value):
     """Someone who treats patients at the clinic."""
 
     id: str = spec("short id used on the command line", **ID)
@@ -26,8 +26,8 @@ class Practitioner:
     role: str = spec("job title, e.g. Aesthetic nurse", max_len=80)
 
 
-@dataclass(frozen=True)
-class Colours:
+@dataclass(frozen=True, eq=False, repr=False)
+class Colours(Value):
     """Brand colours."""
 
     primary: str = spec("headings, tick boxes, initials boxes and the header rule", **COLOUR)
@@ -66,13 +66,15 @@ def is_loopback(host: str) -> bool:
     if host.lower() in ("localhost", "localhost.localdomain"):
         return True
     try:
+        import ipaddress  # only for a mail server given by address
+
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
 
 
-@dataclass(frozen=True)
-class Smtp:
+@dataclass(frozen=True, eq=False, repr=False)
+class Smtp(Value):
     """How to reach the clinic's mail server. The password is never stored here."""
 
     host: str = spec("mail server name or address", pattern=r"^[A-Za-z0-9.:\[\]-]+$",
@@ -101,8 +103,8 @@ class Smtp:
                 "the name of an environment variable that holds it"
 
 
-@dataclass(frozen=True)
-class Mail:
+@dataclass(frozen=True, eq=False, repr=False)
+class Mail(Value):
     """Sending handouts by email: sender, server and how attachments are protected."""
 
     smtp: Smtp = spec("the mail server")
@@ -128,8 +130,8 @@ def column_key(name: str) -> str:
     return re.sub(r"[\s_\-\ufeff]+", "", name).casefold()
 
 
-@dataclass(frozen=True)
-class Appointments:
+@dataclass(frozen=True, eq=False, repr=False)
+class Appointments(Value):
     """How the clinic's own software names the columns of the appointment lists it exports."""
 
     columns: dict[str, str] = spec(
@@ -148,8 +150,8 @@ class Appointments:
             seen.setdefault(key, name)
 
 
-@dataclass(frozen=True)
-class ClinicWords:
+@dataclass(frozen=True, eq=False, repr=False)
+class ClinicWords(Value):
     """A clinic's own words in one of its other languages (the first is in the fields above)."""
 
     opening_hours: str = spec("when the phone line is answered, in this language", max_len=120)
@@ -158,8 +160,8 @@ class ClinicWords:
     footer: str | None = spec("the footer's legal line in this language", default=None, max_len=160)
 
 
-@dataclass(frozen=True)
-class Clinic:
+@dataclass(frozen=True, eq=False, repr=False)
+class Clinic(Value):
     """clinic.yaml: one clinic's identity, contacts and branding."""
 
     id: str = spec("the clinic's id, the same as its folder name", **ID)
@@ -246,8 +248,8 @@ class Clinic:
         return None
 
 
-@dataclass(frozen=True)
-class FontFamily:
+@dataclass(frozen=True, eq=False, repr=False)
+class FontFamily(Value):
     """One family in assets/fonts/fonts.yaml: four TrueType files and their licence."""
 
     name: str = spec("family name as shown to people", max_len=60)
@@ -258,7 +260,7 @@ class FontFamily:
     licence: str = spec("licence file shipped with the font")
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class FontEntry:
     """A font family with its files resolved (hashed by identity, for caches)."""
 

@@ -8,14 +8,15 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from ..load import PathT
+from ..values import Value
 from .schema import DATE, ID, spec
 
 Check = Iterator[tuple[PathT, str, str]]
 Texts = tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class Source:
+@dataclass(frozen=True, eq=False, repr=False)
+class Source(Value):
     """A published source a medical fact rests on, listed once per treatment."""
 
     id: str = spec("short id the content cites the source by", **ID)
@@ -29,8 +30,8 @@ class Source:
                                 pattern_doc="a language code such as es or pt-BR")
 
 
-@dataclass(frozen=True)
-class TreatmentMeta:
+@dataclass(frozen=True, eq=False, repr=False)
+class TreatmentMeta(Value):
     """treatment.yaml: identity, version and review dates of one treatment."""
 
     id: str = spec("the treatment's id, the same as its folder name", **ID)
@@ -55,8 +56,8 @@ class TreatmentMeta:
 Frequency = Literal["very-common", "common", "uncommon", "rare", "very-rare"]
 
 
-@dataclass(frozen=True)
-class Rate:
+@dataclass(frozen=True, eq=False, repr=False)
+class Rate(Value):
     """How often a risk happened where a source counted it: printed as "about 1 in N people"."""
 
     one_in: int = spec("N in \"about 1 in N people\", as the source's numbers give it",
@@ -66,8 +67,8 @@ class Rate:
     source: str = spec("id of the source (treatment.yaml) that gives the number", **ID)
 
 
-@dataclass(frozen=True)
-class Risk:
+@dataclass(frozen=True, eq=False, repr=False)
+class Risk(Value):
     """One possible side effect: printed with an initials box, and in aftercare advice."""
 
     id: str = spec("short id clinics use to refer to the risk", **ID)
@@ -94,40 +95,40 @@ class Risk:
                 "one of: " + ", ".join(self.sources)
 
 
-@dataclass(frozen=True)
-class Alternative:
+@dataclass(frozen=True, eq=False, repr=False)
+class Alternative(Value):
     """Another choice the patient has, including no treatment."""
 
     name: str = spec("name of the alternative", max_len=80)
     text: str = spec("what it is and how it compares")
 
 
-@dataclass(frozen=True)
-class NamedText:
+@dataclass(frozen=True, eq=False, repr=False)
+class NamedText(Value):
     """A titled paragraph."""
 
     name: str = spec("short title", max_len=80)
     description: str = spec("the text")
 
 
-@dataclass(frozen=True)
-class Term:
+@dataclass(frozen=True, eq=False, repr=False)
+class Term(Value):
     """A word patients may not know, and what it means in plain words."""
 
     term: str = spec("the word as the text uses it, e.g. minoxidil", max_len=60)
     meaning: str = spec("a plain explanation, printed in the glossary", max_len=300)
 
 
-@dataclass(frozen=True)
-class Step:
+@dataclass(frozen=True, eq=False, repr=False)
+class Step(Value):
     """One point of a "what to expect, and when" timeline."""
 
     when: str = spec("when, e.g. First 2 days", max_len=60)
     what: str = spec("what to expect then")
 
 
-@dataclass(frozen=True)
-class Facts:
+@dataclass(frozen=True, eq=False, repr=False)
+class Facts(Value):
     """facts.yaml: shared facts written once and used by every handout kind."""
 
     name: str = spec("the treatment's name as patients see it", max_len=60)
@@ -160,16 +161,16 @@ class Facts:
             yield ("risks",), "every risk is marked serious", "common, mild risks with serious: false"
 
 
-@dataclass(frozen=True)
-class Photo:
+@dataclass(frozen=True, eq=False, repr=False)
+class Photo(Value):
     """Optional photo consent."""
 
     intro: str = spec("why photos are taken and that saying no is fine")
     options: Texts = spec("uses of photos the patient may agree to, each with a tick box", min_items=1)
 
 
-@dataclass(frozen=True)
-class Consent:
+@dataclass(frozen=True, eq=False, repr=False)
+class Consent(Value):
     """consent.yaml: the consent form's own text."""
 
     title: str = spec("document title", max_len=80)
@@ -183,8 +184,8 @@ class Consent:
     photo: Photo = spec("optional photo consent")
 
 
-@dataclass(frozen=True)
-class PreTreatment:
+@dataclass(frozen=True, eq=False, repr=False)
+class PreTreatment(Value):
     """pre-treatment.yaml: the guide given before the appointment."""
 
     title: str = spec("document title", max_len=80)
@@ -195,8 +196,8 @@ class PreTreatment:
     questions_prompt: str = spec("invites the patient to write down questions")
 
 
-@dataclass(frozen=True)
-class Aftercare:
+@dataclass(frozen=True, eq=False, repr=False)
+class Aftercare(Value):
     """aftercare.yaml: the sheet given after treatment."""
 
     title: str = spec("document title", max_len=80)
@@ -217,8 +218,8 @@ class Aftercare:
 MODELS: dict[str, type[Any]] = {"consent": Consent, "pre-treatment": PreTreatment, "aftercare": Aftercare}
 
 
-@dataclass(frozen=True)
-class ClinicAdditions:
+@dataclass(frozen=True, eq=False, repr=False)
+class ClinicAdditions(Value):
     """assets/clinics/<clinic>/content/<treatment>.yaml: a clinic's own lines for a treatment."""
 
     prepare: Texts = spec("extra preparation rules", default=())

@@ -15,6 +15,7 @@ from reportlab.pdfbase.ttfonts import TTFError, TTFont, TTFontFace
 from ..errors import BrandingError
 from ..reportlab_private import remember_subsets
 from ..store import remembered
+from ..values import Value
 from .branding import FontEntry
 
 UPRIGHT = (("regular", 0, 0), ("bold", 1, 0))
@@ -23,8 +24,8 @@ SLANTED = (("italic", 0, 1), ("bold_italic", 1, 1))
 _ALWAYS = frozenset("\n")
 
 
-@dataclass(frozen=True)
-class Registered:
+@dataclass(frozen=True, eq=False, repr=False)
+class Registered(Value):
     """Names of a registered family's faces and the characters they can all draw."""
 
     regular: str

@@ -13,6 +13,7 @@ from typing import Any
 
 from ..errors import BrandingError, ContentError, HandoutError, Problems
 from ..load import Loaded, PathT, display, failing, load_yaml, open_limited, path_text
+from ..values import Value
 from .branding import Clinic, FontEntry, FontFamily, column_key
 from .content import MODELS, ClinicAdditions, Facts, TreatmentMeta, span_problem
 from .registry import APPOINTMENT_COLUMNS, FieldDecl, KindDecl, Registry, convert_part
@@ -31,8 +32,8 @@ FONTS_DIR = Path("assets") / "fonts"
 MAX_FONT_BYTES = 32 * 1024 * 1024  # the largest pan-CJK TrueType fonts are about 20 MB
 
 
-@dataclass(frozen=True)
-class Labels:
+@dataclass(frozen=True, eq=False, repr=False)
+class Labels(Value):
     """handouts/labels/<language>.yaml: the words layouts print around the content."""
 
     text: dict[str, str] = spec("label name -> text", max_len=200)
@@ -42,7 +43,7 @@ class Labels:
                                   "uses one its glossary does not explain", default=(), max_len=60)
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class Wording:
     """handouts/wording/<language>-<COUNTRY>.yaml: a country's spelling and idiom over the shared text.
 
@@ -55,16 +56,16 @@ class Wording:
                                   max_len=200)
 
 
-@dataclass(frozen=True)
-class LanguageContent:
+@dataclass(frozen=True, eq=False, repr=False)
+class LanguageContent(Value):
     """One language of one treatment: shared facts and each kind's own text."""
 
     facts: Facts
     kinds: dict[str, Any]
 
 
-@dataclass(frozen=True)
-class Treatment:
+@dataclass(frozen=True, eq=False, repr=False)
+class Treatment(Value):
     """A treatment's metadata and its content in every language it has."""
 
     meta: TreatmentMeta
@@ -72,7 +73,7 @@ class Treatment:
     languages: dict[str, LanguageContent]
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class ClinicEntry:
     """A clinic's branding with its folder, logo and own additions (hashed by identity)."""
 
@@ -113,7 +114,7 @@ def additions_file(folder: Path, treatment: str, language: str, default: str) ->
 
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class Library:
     """Everything needed to build handouts, validated (hashed by identity, for caches)."""
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import re
 import warnings
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from ..errors import BrandingError, HandoutError
@@ -60,11 +59,13 @@ def _check_raster(path: Path, data: bytes, expected: str) -> list[Finding]:
 
 
 def _check_svg(path: Path, data: bytes) -> list[Finding]:
+    from xml.etree import ElementTree  # only when a library with an SVG logo is read
+
     if _DTD.search(data):
         return [("SVG declares a DOCTYPE or entities", "a plain SVG without DOCTYPE")]
     try:
-        root = ET.fromstring(data)
-    except ET.ParseError as err:
+        root = ElementTree.fromstring(data)
+    except ElementTree.ParseError as err:
         return [(f"{path.name!r} is not valid SVG ({err})", "a well-formed SVG file")]
     if root.tag.rsplit("}", 1)[-1] != "svg":
         return [(f"{path.name!r} is not an SVG document", "an <svg> root element")]

@@ -15,6 +15,7 @@ from typing import Any
 
 from ..errors import ContentError, Problem
 from ..load import Loaded, PathT, load_yaml, path_text
+from ..values import Value
 from .content import without_spans
 from .gather import Library, Treatment
 
@@ -24,8 +25,8 @@ LONGEST_SENTENCE = 20  # words
 NOT_PROSE = frozenset({"id", "frequency", "sources", "term", "rate", "lasts", "title", "name", "when"})
 
 
-@dataclass(frozen=True)
-class Gate:
+@dataclass(frozen=True, eq=False, repr=False)
+class Gate(Value):
     """A language's reading-level formula and its limits."""
 
     formula: str  # the textstat function

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from ..errors import Problems
 from ..load import Loaded
+from ..values import Value
 from .content import MODELS, Check, NamedText, Texts
 from .schema import BAD, Converter, spec
 
@@ -35,8 +36,8 @@ APPOINTMENT_COLUMNS = ("appointment_id", "clinic", "treatment", "documents", "la
 PART_TYPES: dict[str, Any] = {"text": str, "texts": tuple[str, ...], "named-texts": tuple[NamedText, ...]}
 
 
-@dataclass(frozen=True)
-class FieldWeb:
+@dataclass(frozen=True, eq=False, repr=False)
+class FieldWeb(Value):
     """How the front-desk page asks for a field."""
 
     label: str = spec("the label beside the input, e.g. Patient's full name", max_len=80)
@@ -45,8 +46,8 @@ class FieldWeb:
                                   "from the type", default=None)
 
 
-@dataclass(frozen=True)
-class FieldColumn:
+@dataclass(frozen=True, eq=False, repr=False)
+class FieldColumn(Value):
     """The column of appointment files (CSV or Excel) that holds a field."""
 
     column: str = spec("the column's name in the header row", **NAME)
@@ -54,8 +55,8 @@ class FieldColumn:
     filled: bool = spec("true if every row must have a value in it", default=False)
 
 
-@dataclass(frozen=True)
-class FieldDecl:
+@dataclass(frozen=True, eq=False, repr=False)
+class FieldDecl(Value):
     """One patient field (fields.yaml): how its value is checked, printed and asked for."""
 
     type: FieldType = spec("how a value is checked: text, date (YYYY-MM-DD), time (HH:MM), practitioner "
@@ -80,16 +81,16 @@ class FieldDecl:
         return self.web.input or INPUTS[self.type]
 
 
-@dataclass(frozen=True)
-class KindWeb:
+@dataclass(frozen=True, eq=False, repr=False)
+class KindWeb(Value):
     """How the front-desk page offers a kind."""
 
     label: str = spec("its name on the page, e.g. Consent form", max_len=80)
     chosen: bool = spec("true to tick it when the page opens", default=False)
 
 
-@dataclass(frozen=True)
-class KindDecl:
+@dataclass(frozen=True, eq=False, repr=False)
+class KindDecl(Value):
     """One kind of document (kinds.yaml): its layout, fields, place in a packet and names."""
 
     template: str = spec("its layout in templates/ (a clinic's templates/ may override it)",
@@ -126,8 +127,8 @@ class KindDecl:
                 yield ("fields", i), f"{name!r} is listed twice", "each field once"
 
 
-@dataclass(frozen=True)
-class Part:
+@dataclass(frozen=True, eq=False, repr=False)
+class Part(Value):
     """A kind's own text read by the `parts` kinds.yaml declares (templates: treatment.part.<name>)."""
 
     names: tuple[str, ...] = field(metadata={"reword": False})  # names, not words: never reworded
@@ -140,7 +141,7 @@ class Part:
         raise AttributeError(name)
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class Registry:
     """Every kind and field of a library, in declaration order."""
 

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from importlib import resources
-from importlib.resources.abc import Traversable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import DeliveryError, HandoutError, UsageError
 from ..load import display
 from .gather import CLINICS_DIR, CONTENT_DIR, LABELS_DIR, TEMPLATES_DIR, WORDING_DIR
 from .patient import SOURCE
+
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
 
 PARTS = (CONTENT_DIR, TEMPLATES_DIR, CLINICS_DIR.parts[0], "examples")  # what a starter library holds
 CHECKOUT = Path(__file__).resolve().parents[2]  # the repository, when running from one
@@ -40,6 +42,8 @@ def find_root(given: Path | None, position: int) -> Path:
 
 def starter() -> Traversable:
     """The example library shipped with the program: in the installed package, else this checkout."""
+    from importlib import resources  # only `init` and a missing library need it
+
     packaged = resources.files("handoutgen") / "starter"
     source = packaged if packaged.is_dir() else CHECKOUT
     missing = [part for part in PARTS if not (source / part).is_dir()]

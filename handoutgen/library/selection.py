@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
+from ..values import Value
 from .gather import Library
 from .registry import Registry
 
@@ -22,8 +23,8 @@ YES, NO = ("yes", "y", "true", "1", "x"), ("no", "n", "false", "0")
 SHOWN = 40  # characters of a wrong value repeated in a message
 
 
-@dataclass(frozen=True)
-class Issue:
+@dataclass(frozen=True, eq=False, repr=False)
+class Issue(Value):
     """One problem with a choice: clinic, treatment, documents, language, large_print or
     appointment_id."""
 
@@ -32,8 +33,8 @@ class Issue:
     allowed: str
 
 
-@dataclass(frozen=True)
-class Selection:
+@dataclass(frozen=True, eq=False, repr=False)
+class Selection(Value):
     """What to build, checked: a treatment's documents for a clinic, in a language and edition."""
 
     clinic: str

@@ -36,6 +36,7 @@ from ..library.selection import (
 )
 from ..load import load_yaml, path_text
 from ..pipeline import check_patient
+from ..values import Value
 from . import naming
 from .runner import Summary, Task, inputs_key, plural, run
 from .tables import Line, Table, open_table
@@ -78,8 +79,8 @@ class Plan:
                 + (f" ({reasons})" if reasons else ""))
 
 
-@dataclass(frozen=True)
-class Shard:
+@dataclass(frozen=True, eq=False, repr=False)
+class Shard(Value):
     """The K-th of N disjoint slices of a batch (1-based K)."""
 
     index: int = 1
@@ -93,8 +94,8 @@ class Shard:
         return number % self.count == self.index - 1
 
 
-@dataclass(frozen=True)
-class Appointment:
+@dataclass(frozen=True, eq=False, repr=False)
+class Appointment(Value):
     """A good row: its line, its cells (ids in canonical form), its tasks and patient values."""
 
     line: int
@@ -108,8 +109,8 @@ class Appointment:
         return tuple(r for task in self.tasks for r in task.requests)
 
 
-@dataclass(frozen=True)
-class Directory:
+@dataclass(frozen=True, eq=False, repr=False)
+class Directory(Value):
     """What the clinic.yaml files say about appointment lists, read before any clinic is loaded."""
 
     columns: dict[str, set[str]]  # another name of a column (by column_key) -> the columns it names

@@ -15,12 +15,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ..output import AppendLog, read_lines
+from ..values import Value
 
 NAME = "manifest.jsonl"
 
 
-@dataclass(frozen=True)
-class Record:
+@dataclass(frozen=True, eq=False, repr=False)
+class Record(Value):
     """One document as written (or not) by one run."""
 
     file: str  # relative to the output folder

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 from ..errors import UsageError
 from ..load import display, failing, open_limited
+from ..values import Value
 
 MAX_BYTES = 256 * 1024 * 1024
 MAX_RECORD_LINES = 20  # a quoted cell longer than this is taken for a quote left open
@@ -45,8 +46,8 @@ def _mark(error: UnicodeError) -> tuple[str, int]:
 codecs.register_error(_MARK, _mark)
 
 
-@dataclass(frozen=True)
-class Line:
+@dataclass(frozen=True, eq=False, repr=False)
+class Line(Value):
     """One row as read: the line it starts on and its cells, or why it could not be read."""
 
     number: int

@@ -25,6 +25,7 @@ from typing import Any
 from .. import lifeline
 from ..errors import HandoutError, Problem, UsageError
 from ..output import alive, csv_text
+from ..values import Value
 from .config import Clock
 
 UPLOAD = "appointments.csv"  # the upload's name in messages (appointments.xlsx for a workbook)
@@ -133,8 +134,8 @@ class Job:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-@dataclass(frozen=True)
-class Outcome:
+@dataclass(frozen=True, eq=False, repr=False)
+class Outcome(Value):
     """What a finished batch did with the rows (the documents are counted in the Job)."""
 
     appointments: int = 0  # rows whose documents were all built (or were up to date)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..library.gather import ClinicEntry
+from ..values import Value
 
 
 def _luminance(colour: str) -> float:
@@ -39,8 +40,8 @@ def readable_on_white(colour: str) -> str:
     return darker(colour, amount) if amount else colour
 
 
-@dataclass(frozen=True)
-class Theme:
+@dataclass(frozen=True, eq=False, repr=False)
+class Theme(Value):
     """A clinic's look on the page."""
 
     id: str
