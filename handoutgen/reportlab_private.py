@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import importlib
+import importlib.util
 import re
 import sys
 import zlib
@@ -24,6 +26,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import reportlab
 from reportlab import rl_config
 from reportlab.lib.rl_accel import fp_str
 from reportlab.lib.utils import ImageReader
@@ -194,10 +197,29 @@ class _LazyPattern:
 _URI_PATTERN_START = "(^(?:[a-z0-9\\.\\-\\+]*)://)"
 
 
-def import_platypus() -> None:
-    """Import reportlab.platypus with its URL pattern compiled on first use instead."""
+def import_paragraphs() -> None:
+    """Import what draws a paragraph (reportlab.platypus.paragraph), and no more of platypus.
+
+    Importing reportlab.platypus runs its __init__, which imports every flowable, table, frame
+    and page template: a twentieth of a cold `build`, which only draws values as paragraphs.
+    The package is registered without running __init__ (its modules import as usual), and the
+    first name asked of the package itself runs it. The URL pattern is compiled on first use.
+    """
     if "reportlab.platypus" in sys.modules:
         return
+    spec = importlib.util.find_spec("reportlab.platypus")
+    assert spec is not None and spec.loader is not None  # reportlab is installed
+    package = importlib.util.module_from_spec(spec)
+    loader = spec.loader
+
+    def whole_package(name: str) -> Any:
+        del package.__dict__["__getattr__"]
+        loader.exec_module(package)
+        return getattr(package, name)
+
+    setattr(package, "__getattr__", whole_package)  # noqa: B010 (a module's own __getattr__)
+    sys.modules["reportlab.platypus"] = package
+    setattr(reportlab, "platypus", package)  # noqa: B010 (as an import would)
     real = re.compile
 
     def compile_later(pattern: Any, flags: int = 0) -> Any:
@@ -207,6 +229,6 @@ def import_platypus() -> None:
 
     re.compile = compile_later
     try:
-        import reportlab.platypus  # noqa: F401
+        importlib.import_module("reportlab.platypus.paragraph")
     finally:
         re.compile = real

@@ -20,7 +20,7 @@ from reportlab.pdfgen.canvas import Canvas
 from ..compose import blocks as b
 from ..layout.page import Layout, snapshot
 from ..layout.tagging import MCR, end, escape, write_tree
-from ..reportlab_private import import_platypus
+from ..reportlab_private import import_paragraphs
 
 if TYPE_CHECKING:
     from reportlab.lib.styles import ParagraphStyle
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 @lru_cache(maxsize=64)  # dates, areas and practitioners recur from patient to patient
 def _fitted(value: str, style: ParagraphStyle, width: float) -> Any:
     """A value drawn as a full layout draws it, or None when it needs more room than its field."""
-    import_platypus()  # only to draw a value
+    import_paragraphs()  # only to draw a value
     from ..layout.flowables import fitted_value, value_room
 
     para = fitted_value(escape(value), style, width)

@@ -10,8 +10,8 @@ from typing import Any
 from reportlab.lib.colors import Color, black
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
-from reportlab.platypus import Flowable, Paragraph
-from reportlab.platypus.paragraph import ParagraphStyle
+from reportlab.platypus.flowables import Flowable
+from reportlab.platypus.paragraph import Paragraph, ParagraphStyle
 
 from .tagging import Marked, Node, begin, end, split_languages
 
