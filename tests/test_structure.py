@@ -63,7 +63,7 @@ def test_no_module_imports_itself_back() -> None:
     def visit(module: str, path: list[str], done: set[str]) -> None:
         for target in sorted(graph[module]):
             if target in path:
-                cycles.append(path[path.index(target):] + [target])
+                cycles.append([*path[path.index(target):], target])
             elif target not in done:
                 visit(target, [*path, target], done)
         done.add(module)
