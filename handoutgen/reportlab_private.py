@@ -1,4 +1,9 @@
-"""Work that comes out the same in every PDF of a process, done once (reportlab tuning).
+"""reportlab's internals, reached from this module only, and work done once per process.
+
+Every private attribute of reportlab's objects that handoutgen uses (a canvas's page code and
+graphics state, a table's rows, a frame's position, a font face's scale) is read or written
+here, behind a function that says what it is for; tests/test_reportlab_private.py fails when
+another module reaches one, or when reportlab is a version these were not checked against.
 
 A batch writes thousands of PDFs that share fonts and a logo. reportlab rebuilds them for every
 document; these helpers remember the results:
@@ -30,11 +35,12 @@ import reportlab
 from reportlab import rl_config
 from reportlab.lib.rl_accel import fp_str
 from reportlab.lib.utils import ImageReader
-from reportlab.pdfbase import pdfdoc
+from reportlab.pdfbase import pdfdoc, ttfonts
+from reportlab.pdfbase.ttfonts import TTFontFace
 from reportlab.pdfgen.canvas import Canvas
 
-# reportlab's internals this module and the recording canvas rely on, as tested with these
-# versions (pyproject.toml pins the same); tests/test_speed.py fails on any other.
+# reportlab's internals this module relies on, as tested with these versions (pyproject.toml
+# pins the same); tests/test_reportlab_private.py fails on any other.
 TESTED_REPORTLAB = ("5.1",)
 
 rl_config.useA85 = 0  # plain binary streams: smaller and faster than ASCII85
@@ -232,3 +238,216 @@ def import_paragraphs() -> None:
         importlib.import_module("reportlab.platypus.paragraph")
     finally:
         re.compile = real
+
+
+# The canvas. A page's content is a list of PDF operators that reportlab appends to; the state
+# of a page or form is a set of canvas attributes that reportlab keeps while drawing it.
+
+# Canvas attributes that belong to one page (content, resources in use, graphics state).
+_PAGE_STATE = (
+    "_code", "_psCommandsAfterPage", "_psCommandsBeforePage", "_currentPageHasImages",
+    "_formsinuse", "_annotationrefs", "_formData", "_colorsUsed", "_shadingUsed", "_x", "_y",
+    "_fontname", "_fontsize", "_textMode", "_leading", "_currentMatrix", "_fillMode",
+    "_charSpace", "_wordSpace", "_horizScale", "_textRenderMode", "_rise", "_textLineMatrix",
+    "_textMatrix", "_lineCap", "_lineJoin", "_lineDash", "_lineWidth", "_mitreLimit",
+    "_fillColorObj", "_strokeColorObj", "_extgstate", "state_stack", "_pageNumber",
+)
+
+
+# Canvas attributes a form's XObject is made from when it ends (its content and resources).
+_FORM_STATE = ("_code", "_formsinuse", "_annotationrefs", "_colorsUsed", "_shadingUsed", "_extgstate")
+
+
+def pdf_document(canv: Canvas) -> Any:
+    """The reportlab PDFDocument a canvas writes into."""
+    return canv._doc
+
+
+def page_code(canv: Canvas) -> list[str]:
+    """The operators drawn so far on the page or form being drawn (append to draw more)."""
+    code: list[str] = canv._code
+    return code
+
+
+def set_page_code(canv: Canvas, code: list[str]) -> None:
+    """Make `code` the operators of the page being drawn."""
+    canv._code = code
+
+
+def text_object_code(canv: Canvas) -> list[str]:
+    """The operators of the text object a paragraph is drawing (only while it draws one)."""
+    code: list[str] = canv._curr_tx_info["tx"]._code
+    return code
+
+
+def set_forms_in_use(canv: Canvas, names: list[str]) -> None:
+    """Set the forms and images the page or form being drawn lists among its resources."""
+    canv._formsinuse = names
+
+
+def page_state(canv: Canvas) -> dict[str, Any]:
+    """The canvas's state for the page being drawn: its code, resources and graphics state."""
+    return {key: getattr(canv, key) for key in _PAGE_STATE}
+
+
+def form_state(canv: Canvas) -> dict[str, Any]:
+    """What the form being drawn is made from when it ends: its code and resources."""
+    return {key: getattr(canv, key) for key in _FORM_STATE}
+
+
+def restore_state(canv: Canvas, state: dict[str, Any]) -> None:
+    """Put back a state taken by page_state or form_state (the values themselves, not copies)."""
+    canv.__dict__.update(state)
+
+
+def recorded_code(state: dict[str, Any]) -> list[str]:
+    """The operators of a page or form in a state taken by page_state or form_state."""
+    code: list[str] = state["_code"]
+    return code
+
+
+def recorded_forms_in_use(state: dict[str, Any]) -> list[str]:
+    """The forms and images listed as resources in a state taken by page_state or form_state."""
+    names: list[str] = state["_formsinuse"]
+    return names
+
+
+def form_name(canv: Canvas) -> str:
+    """The name of the form being drawn (between beginForm and endForm)."""
+    name: str = canv._formData[0]
+    return name
+
+
+def start_page(canv: Canvas) -> None:
+    """Begin a new page's state on the canvas, as showPage does once it has written a page."""
+    canv._startPage()
+
+
+# Platypus: frames, tables and kept groups.
+
+def frame_cursor(frame: Any) -> float:
+    """The height in a frame below which the next flowable goes (its top is drawn there)."""
+    y: float = frame._y
+    return y
+
+
+def kept_flowables(keep: Any) -> list[Any]:
+    """The flowables a KeepTogether holds."""
+    content: list[Any] = keep._content
+    return content
+
+
+def row_count(table: Any) -> int:
+    """How many rows a (laid-out or split) table has."""
+    return len(table._cellvalues)
+
+
+def row_heights(table: Any) -> list[float]:
+    """The heights of a wrapped table's rows."""
+    heights: list[float] = table._rowHeights
+    return heights
+
+
+class DecoratedTable:
+    """Mixin for a reportlab Table that calls `begin_decoration` before it draws the cell
+    backgrounds and again before the rules, and `end_decoration` after each."""
+
+    def begin_decoration(self) -> None:
+        """Called before the backgrounds or the rules are drawn."""
+
+    def end_decoration(self) -> None:
+        """Called after the backgrounds or the rules are drawn."""
+
+    def _drawBkgrnd(self) -> None:
+        self.begin_decoration()
+        super()._drawBkgrnd()  # type: ignore[misc]
+        self.end_decoration()
+
+    def _drawLines(self) -> None:
+        self.begin_decoration()
+        super()._drawLines()  # type: ignore[misc]
+        self.end_decoration()
+
+
+# Fonts.
+
+def face_attributes(face: TTFontFace) -> dict[str, Any]:
+    """A parsed TrueType face's attributes, without its scale function (which does not pickle)."""
+    return {k: v for k, v in vars(face).items() if k != "_pdfScale"}
+
+
+def face_from(attributes: dict[str, Any]) -> TTFontFace:
+    """A TrueType face made from face_attributes, without parsing the font file again."""
+    face = TTFontFace.__new__(TTFontFace)
+    face.__dict__.update(attributes)
+    unit = 1000 / face.unitsPerEm  # reportlab's scale to PDF glyph space
+    face._pdfScale = (lambda x: x) if face.unitsPerEm == 1000 else (lambda x: x * unit)
+    return face
+
+
+def _to_unicode_cmap(fontname: str, subset: list[int]) -> str:
+    """reportlab's ToUnicode map without entries for unused codes (which it maps to U+0000),
+    in blocks of at most 100 as the CMap format allows: text read from a tagged PDF is the
+    text drawn."""
+    pairs = [f"<{code:02X}> <{char:04X}>" for code, char in enumerate(subset) if char]
+    blocks: list[str] = []
+    for start in range(0, len(pairs), 100):
+        chunk = pairs[start:start + 100]
+        blocks += [f"{len(chunk)} beginbfchar", *chunk, "endbfchar"]
+    return "\n".join([
+        "/CIDInit /ProcSet findresource begin", "12 dict begin", "begincmap",
+        f"/CIDSystemInfo\n<< /Registry ({fontname})", f"/Ordering ({fontname})", "/Supplement 0",
+        ">> def", f"/CMapName /{fontname} def", "/CMapType 2 def", "1 begincodespacerange",
+        f"<00> <{len(subset) - 1:02X}>", "endcodespacerange", *blocks,
+        "endcmap", "CMapName currentdict /CMap defineresource pop", "end", "end"])
+
+
+ttfonts.makeToUnicodeCMap = _to_unicode_cmap
+
+
+# The PDF document: its objects, their numbers, its page objects.
+
+def object_number(doc: Any, name: str) -> int:
+    """The object number of a named object of the document (a page is "Page1", "Page2", ...)."""
+    number: int = doc.idToObjectNumberAndVersion[name][0]
+    return number
+
+
+def add_object(doc: Any, obj: Any) -> int:
+    """Make `obj` an indirect object of the document; return its object number."""
+    return object_number(doc, doc.Reference(obj).name)
+
+
+def numbering(doc: Any) -> tuple[int, int]:
+    """How many objects and pages the document has numbered so far."""
+    return doc.objectcounter, doc.pageCounter
+
+
+def numbered(doc: Any, number: int) -> Any:
+    """The document's object with this object number."""
+    return doc.idToObject[doc.numberToId[number]]
+
+
+def add_page_entries(doc: Any, entries: list[dict[str, Any]]) -> None:
+    """Add entries to each page's dictionary (reportlab writes only the ones it knows)."""
+    for page, extra in zip(doc.Pages.pages, entries, strict=True):
+        page.__NoDefault__ = [*pdfdoc.PDFPage.__NoDefault__, *extra]
+        for key, value in extra.items():
+            setattr(page, key, value)
+
+
+class _Uncompressed(pdfdoc.PDFStream):  # type: ignore[misc]
+    """A stream written as it is."""
+
+    def format(self, document: Any) -> bytes:
+        dictionary = pdfdoc.PDFDictionary(self.dictionary.dict.copy())
+        content: bytes = document.encrypt.encode(self.content)
+        dictionary["Length"] = len(content)
+        head: bytes = pdfdoc.format(dictionary, document)
+        return head + b"\nstream\n" + content + b"\nendstream\n"
+
+
+def uncompressed_stream(entries: dict[str, str], content: bytes) -> Any:
+    """A stream object written without compression, with these name entries (Type, Subtype)."""
+    return _Uncompressed(pdfdoc.PDFDictionary({key: pdfdoc.PDFName(value)
+                                               for key, value in entries.items()}), content)
