@@ -30,13 +30,14 @@ from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import reportlab
 from reportlab import rl_config
 from reportlab.lib.rl_accel import fp_str
 from reportlab.lib.utils import ImageReader
-from reportlab.pdfbase import pdfdoc, ttfonts
-from reportlab.pdfbase.ttfonts import TTFontFace
+from reportlab.pdfbase import pdfdoc, pdfmetrics, ttfonts
+from reportlab.pdfbase.ttfonts import TTFont, TTFontFace
 from reportlab.pdfgen.canvas import Canvas
 
 # reportlab's internals this module relies on, as tested with these versions (pyproject.toml
@@ -371,18 +372,56 @@ class DecoratedTable:
 
 # Fonts.
 
-def face_attributes(face: TTFontFace) -> dict[str, Any]:
-    """A parsed TrueType face's attributes, without its scale function (which does not pickle)."""
-    return {k: v for k, v in vars(face).items() if k != "_pdfScale"}
+def font_parts(font: TTFont) -> dict[str, Any]:
+    """A parsed TrueType font's attributes, without what cannot be pickled (the face's scale
+    function) or belongs to one PDF (its subsets)."""
+    return {"face": {k: v for k, v in vars(font.face).items() if k != "_pdfScale"},
+            "font": {k: v for k, v in vars(font).items() if k not in ("face", "state")}}
 
 
-def face_from(attributes: dict[str, Any]) -> TTFontFace:
-    """A TrueType face made from face_attributes, without parsing the font file again."""
+def font_from(parts: dict[str, Any]) -> TTFont:
+    """A TrueType font made from font_parts, without parsing the font file again."""
     face = TTFontFace.__new__(TTFontFace)
-    face.__dict__.update(attributes)
+    face.__dict__.update(parts["face"])
     unit = 1000 / face.unitsPerEm  # reportlab's scale to PDF glyph space
     face._pdfScale = (lambda x: x) if face.unitsPerEm == 1000 else (lambda x: x * unit)
-    return face
+    font = TTFont.__new__(TTFont)
+    font.__dict__.update(parts["font"], face=face, state=WeakKeyDictionary())
+    return font
+
+
+def font_subsets(canv: Canvas) -> tuple[list[tuple[str, str]], dict[str, Any]]:
+    """The fonts a PDF uses so far: (font name, internal PDF name) in order of first use, and a
+    copy of each font's subsets (which glyph has which code), by font name."""
+    pdf = canv._doc
+    states = {font.fontName: _copied(font.state[pdf]) for font in pdf.delayedFonts}
+    return list(pdf.fontMapping.items()), states
+
+
+def use_font_subsets(canv: Canvas, fonts: list[tuple[str, str]], states: dict[str, Any]) -> None:
+    """Start a PDF with the fonts of font_subsets: the same internal names and glyph codes."""
+    pdf = canv._doc
+    for name, internal in fonts:
+        pdf.fontMapping[name] = internal
+        font = pdfmetrics.getFont(name)
+        pdf.delayedFonts.append(font)
+        font.state[pdf] = _copied(states[name])
+
+
+def coded_glyphs(canv: Canvas) -> int:
+    """How many glyphs have a code in this PDF's font subsets."""
+    pdf = canv._doc
+    return sum(len(font.state[pdf].assignments) for font in pdf.delayedFonts)
+
+
+def _copied(state: Any) -> Any:
+    """A copy of a TTFont's subsets in one PDF, so each PDF starts from the same glyph codes."""
+    copied = TTFont.State.__new__(TTFont.State)
+    copied.__dict__.update(state.__dict__)
+    copied.assignments = dict(state.assignments)
+    copied.subsets = [list(subset) for subset in state.subsets]
+    copied.frozen = 0
+    return copied
 
 
 def _to_unicode_cmap(fontname: str, subset: list[int]) -> str:
@@ -426,6 +465,13 @@ def numbering(doc: Any) -> tuple[int, int]:
 def numbered(doc: Any, number: int) -> Any:
     """The document's object with this object number."""
     return doc.idToObject[doc.numberToId[number]]
+
+
+def set_catalog_entries(canv: Canvas, entries: dict[str, Any]) -> None:
+    """Set entries of the PDF's catalog (the document's root dictionary)."""
+    catalog = canv._doc.Catalog
+    for key, value in entries.items():
+        setattr(catalog, key, value)
 
 
 def add_page_entries(doc: Any, entries: list[dict[str, Any]]) -> None:

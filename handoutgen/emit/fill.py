@@ -16,21 +16,21 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfgen.canvas import Canvas
 
 from ..compose import blocks as b
-from ..layout.page import Layout, snapshot
+from ..layout.page import Layout
 from ..layout.tagging import MCR, end, escape
 from ..reportlab_private import (
+    coded_glyphs,
     import_paragraphs,
     page_code,
-    pdf_document,
     recorded_code,
     recorded_forms_in_use,
     restore_state,
     set_forms_in_use,
     set_page_code,
+    use_font_subsets,
 )
 
 if TYPE_CHECKING:
@@ -64,16 +64,10 @@ def draw_footer(canv: Canvas, lay: Layout, document: int, number: int, total: in
     if found is not None:
         page_code(canv).extend(found)
         return
-    start, glyphs = len(page_code(canv)), _glyphs(canv)
+    start, glyphs = len(page_code(canv)), coded_glyphs(canv)
     footer(canv, number, total, identifier)
-    if _glyphs(canv) == glyphs:
+    if coded_glyphs(canv) == glyphs:
         lay.footer_code[key] = page_code(canv)[start:]
-
-
-def _glyphs(canv: Canvas) -> int:
-    """How many glyphs have a code in this PDF's font subsets."""
-    pdf = pdf_document(canv)
-    return sum(len(font.state[pdf].assignments) for font in pdf.delayedFonts)
 
 
 @dataclass
@@ -107,12 +101,7 @@ def fill(lay: Layout, values: tuple[str, ...] = (),
     canv = Canvas(out, pdfVersion=(1, 7), pagesize=meta["pagesize"], invariant=meta["invariant"],
                   pageCompression=meta["pageCompression"], initialFontName=meta["initialFontName"],
                   initialFontSize=meta["initialFontSize"], initialLeading=meta["initialLeading"])
-    pdf = pdf_document(canv)
-    for name, internal in lay.fonts:  # same internal names and glyph codes as the layout
-        pdf.fontMapping[name] = internal
-        font = pdfmetrics.getFont(name)
-        pdf.delayedFonts.append(font)
-        font.state[pdf] = snapshot(lay.states[name])
+    use_font_subsets(canv, lay.fonts, lay.states)  # same internal names and glyph codes as the layout
     for name, form in lay.forms.items():
         form.define(canv, name)
     extra: dict[int, MCR] = {}  # slot -> the content of the value drawn into it

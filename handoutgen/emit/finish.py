@@ -20,7 +20,7 @@ from reportlab.pdfbase import pdfdoc
 from reportlab.pdfgen.canvas import Canvas
 
 from ..layout.tagging import escape, write_tree
-from ..reportlab_private import pdf_document, uncompressed_stream
+from ..reportlab_private import set_catalog_entries, uncompressed_stream
 from .fill import Filled
 
 if TYPE_CHECKING:
@@ -44,11 +44,9 @@ def finish(filled: Filled) -> bytes:
 
 def _catalog(canv: Canvas, tree_root: Any, title: str, language: str) -> None:
     """The catalog entries of a tagged PDF/UA-1 document."""
-    catalog = pdf_document(canv).Catalog
-    catalog.Lang = pdfdoc.PDFString(language)
-    catalog.StructTreeRoot = tree_root
-    catalog.MarkInfo = pdfdoc.PDFDictionary({"Marked": "true"})
-    catalog.Metadata = _xmp(title, language)
+    set_catalog_entries(canv, {
+        "Lang": pdfdoc.PDFString(language), "StructTreeRoot": tree_root,
+        "MarkInfo": pdfdoc.PDFDictionary({"Marked": "true"}), "Metadata": _xmp(title, language)})
     canv.setViewerPreference("DisplayDocTitle", "true")
 
 

@@ -45,13 +45,13 @@ from ..library.gather import ClinicEntry
 from ..reportlab_private import (
     DecoratedTable,
     draw_image,
+    font_subsets,
     form_name,
     form_state,
     frame_cursor,
     image_size,
     kept_flowables,
     page_state,
-    pdf_document,
     row_count,
     row_heights,
     start_page,
@@ -81,7 +81,6 @@ from .page import (
     Layout,
     Page,
     fill,
-    snapshot,
 )
 from .tagging import LANGUAGE_MARK, Node, artifact, begin, end, escape, mark_language
 
@@ -745,8 +744,7 @@ def _lay(documents: tuple[b.Document, ...], entry: ClinicEntry, font_entry: Font
                           PageTemplate("blank", [Frame(0, 0, page_w, page_h, id="blank")],
                                        onPage=blank)])
     doc.build(story, canvasmaker=_RecordingCanvas)
-    pdf = pdf_document(doc.canv)
-    states = {font.fontName: snapshot(font.state[pdf]) for font in pdf.delayedFonts}
+    fonts, states = font_subsets(doc.canv)
 
     def footer(info: b.DocumentInfo) -> Footer:
         # The content fingerprint is for staff: it is in the PDF's keywords, not on the page.
@@ -761,7 +759,7 @@ def _lay(documents: tuple[b.Document, ...], entry: ClinicEntry, font_entry: Font
                                                     if key.startswith("s")))
              for page, fill_ in zip(recorded, doc.canv.fills, strict=True)]
     forms = {name: doc.canv.forms[name] for name in ("header", "logo")}
-    lay = Layout(recorded, list(pdf.fontMapping.items()), states, meta, forms,
+    lay = Layout(recorded, fonts, states, meta, forms,
                  [footer(d.info) for d in documents], th.styles["value"], builder.root)
     return lay, facts
 

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 from reportlab.lib import colors
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
 from ..reportlab_private import register_image, restore_state, set_forms_in_use
@@ -137,7 +136,7 @@ class Layout:
 
     pages: list[Page]
     fonts: list[tuple[str, str]]  # font name -> internal PDF name, in order of first use
-    states: dict[str, Any]  # font name -> subset state (which glyph has which code)
+    states: dict[str, Any]  # font name -> its subsets (which glyph has which code)
     meta: dict[str, Any]  # canvas settings and metadata
     forms: dict[str, Form]  # the page header and the logo, drawn once per PDF
     footers: list[Footer]  # one per document
@@ -153,13 +152,3 @@ def fill(label: str, **values: str) -> str:
     for key, value in values.items():
         label = label.replace("{" + key + "}", value)
     return label
-
-
-def snapshot(state: Any) -> Any:
-    """Copy a TTFont subset state, so each PDF starts from the layout's glyph codes."""
-    copied = TTFont.State.__new__(TTFont.State)
-    copied.__dict__.update(state.__dict__)
-    copied.assignments = dict(state.assignments)
-    copied.subsets = [list(subset) for subset in state.subsets]
-    copied.frozen = 0
-    return copied

@@ -6,14 +6,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
-from weakref import WeakKeyDictionary
 
 from reportlab.lib.fonts import addMapping
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFError, TTFont
 
 from ..errors import BrandingError
-from ..reportlab_private import face_attributes, face_from, remember_subsets
+from ..reportlab_private import font_from, font_parts, remember_subsets
 from ..store import remembered
 from ..values import Value
 from .branding import FontEntry
@@ -67,16 +66,8 @@ def register(entry: FontEntry) -> Registered:
 def _load(name: str, path: Path) -> TTFont:
     """A TrueType font, parsed once and kept in the cache folder (parsing takes most of a
     cold start's font time; reading back the parsed tables is several times faster)."""
-    parts: dict[str, Any] = remembered(("ttf", name), path, lambda: _parts(TTFont(name, str(path))))
-    font = TTFont.__new__(TTFont)
-    font.__dict__.update(parts["font"], face=face_from(parts["face"]), state=WeakKeyDictionary())
-    return font
-
-
-def _parts(font: TTFont) -> dict[str, Any]:
-    """A parsed font's attributes, without what cannot be pickled or belongs to one PDF."""
-    return {"face": face_attributes(font.face),
-            "font": {k: v for k, v in vars(font).items() if k not in ("face", "state")}}
+    parts: dict[str, Any] = remembered(("ttf", name), path, lambda: font_parts(TTFont(name, str(path))))
+    return font_from(parts)
 
 
 @lru_cache(maxsize=16)
