@@ -136,7 +136,7 @@ def fill(lay: Layout, values: tuple[str, ...] = (),
 def strip(document: b.Document) -> tuple[b.Document, tuple[str, ...]]:
     """Split a document into its layout (slot values emptied) and the slot values, in order.
 
-    The order is the order in which render.Builder numbers its slots: fields, and the printed
+    The order is the order in which layout.Builder numbers its slots: fields, and the printed
     name of each signature.
     """
     values: list[str] = []

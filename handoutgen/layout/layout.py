@@ -439,7 +439,7 @@ class Builder:
 
     def _field(self, label: str, value: str, min_height: float = 31.0, slot: bool = True,
                markup: str = "") -> FieldCell:
-        """A field cell; a slot cell's value may instead be drawn in when a layout is emitted.
+        """A field cell; a slot cell's value may instead be drawn in when a layout is filled in.
 
         `label` is plain text; `markup` is paragraph markup (already escaped) to print instead.
         """
@@ -571,7 +571,8 @@ class _RecordingCanvas(Canvas):  # type: ignore[misc]
     """Records each finished page instead of writing it, so pages can be replayed later.
 
     The footer ("Page X of Y") needs the page count, bookmarks need the final page objects,
-    and a cached layout is replayed for every patient: all happen when a Layout is emitted.
+    and a cached layout is replayed for every patient: all happen when a Layout is filled in
+    (emit/fill.py).
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -607,7 +608,7 @@ class _RecordingCanvas(Canvas):  # type: ignore[misc]
         start_page(self)
 
     def save(self) -> None:
-        """Nothing to write: a Layout is emitted by `emit`."""
+        """Nothing to write: a Layout is drawn into a PDF by `fill`."""
 
 
 class _DuplexPad(ActionFlowable):  # type: ignore[misc]
@@ -640,7 +641,7 @@ MIN_FILL = 0.4  # the least share of a page a document's last page holds: no pag
 
 def layout(documents: tuple[b.Document, ...], entry: ClinicEntry, font_entry: FontEntry,
            labels: dict[str, str], duplex: bool = False) -> Layout:
-    """Lay documents out, one after the other: branded pages, recorded for `emit`.
+    """Lay documents out, one after the other: branded pages, recorded for `fill`.
 
     Several documents make a packet: each starts on a new page (on a front side when
     `duplex`), keeps its own footer and page numbers, and gets a bookmark above its sections.

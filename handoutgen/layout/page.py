@@ -46,7 +46,7 @@ class Page:
     slots: list[tuple[int, int, float]]  # (slot id, position in the page's code, width)
     marks: list[tuple[str, str, float, int]]  # bookmarks: (key, title, top, outline level)
     document: int  # index of the document the page belongs to; -1 for a blank duplex page
-    mcids: int  # marked-content ids used on the page; values drawn in at emit take the next
+    mcids: int  # marked-content ids used on the page; values drawn in by fill take the next
 
 
 @dataclass(eq=False, repr=False)  # compared and printed as itself, not field by field
@@ -132,7 +132,7 @@ class Footer(Value):
 
 @dataclass(eq=False, repr=False)  # compared and printed as itself, not field by field
 class Layout:
-    """Laid-out documents, ready to be emitted any number of times with different values."""
+    """Laid-out documents, ready to be filled in any number of times with different values."""
 
     pages: list[Page]
     fonts: list[tuple[str, str]]  # font name -> internal PDF name, in order of first use

@@ -38,7 +38,7 @@ class Node:
     """A structure element: its type, attributes and children, in reading order.
 
     Children are nodes, or pieces of content recorded when they are drawn. A node with a
-    `slot` holds a patient value that an emitted layout may draw in; without a value it is
+    `slot` holds a patient value that a filled-in layout may draw in; without a value it is
     left out of the tree.
     """
 
