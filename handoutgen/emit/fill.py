@@ -70,7 +70,7 @@ def draw_footer(canv: Canvas, lay: Layout, document: int, number: int, total: in
         lay.footer_code[key] = page_code(canv)[start:]
 
 
-@dataclass
+@dataclass(eq=False, repr=False)  # compared and printed as itself, not field by field
 class Filled:
     """A PDF with every page drawn, not yet finished (the catalog, metadata and file are to come)."""
 
