@@ -457,6 +457,15 @@ def add_object(doc: Any, obj: Any) -> int:
     return object_number(doc, doc.Reference(obj).name)
 
 
+def add_raw_objects(doc: Any, objects: list[bytes]) -> None:
+    """Add indirect objects written as these bytes, in order (numbered as add_object would)."""
+    reference = doc.Reference
+    for data in objects:
+        raw = RawObject()
+        raw.data = data
+        reference(raw)
+
+
 def numbering(doc: Any) -> tuple[int, int]:
     """How many objects and pages the document has numbered so far."""
     return doc.objectcounter, doc.pageCounter

@@ -22,6 +22,7 @@ from ..reportlab_private import (
     RawObject,
     add_object,
     add_page_entries,
+    add_raw_objects,
     numbered,
     numbering,
     object_number,
@@ -254,10 +255,7 @@ def write_tree(canv: Canvas, root: Node, pages: int, extra: dict[int, MCR]) -> A
         if len(_written) > WRITTEN_ENTRIES:
             del _written[next(iter(_written))]
     else:
-        for data in found[1]:
-            raw = RawObject()
-            raw.data = data
-            add_object(doc, raw)
+        add_raw_objects(doc, found[1])
         tree_root = numbered(doc, objects + 1)
     # Tabs: the order of the structure is the order a keyboard moves in.
     add_page_entries(doc, [{"StructParents": number, "Tabs": pdfdoc.PDFName("S")}
