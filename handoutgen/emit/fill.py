@@ -110,17 +110,18 @@ def fill(lay: Layout, values: tuple[str, ...] = (),
     for number, page in enumerate(lay.pages):
         restore_state(canv, page.state)
         code = recorded_code(page.state)
-        set_page_code(canv, [])
+        drawn: list[str] = []
+        set_page_code(canv, drawn)  # values are drawn into it between the recorded pieces
         start, mcid = 0, page.mcids
         for slot, index, _width in page.slots:
-            page_code(canv).extend(code[start:index])
+            drawn.extend(code[start:index])
             start = index
             if slot in filled:
                 extra[slot], mcid = (number, mcid), mcid + 1
-                page_code(canv).append(f"/P <</MCID {extra[slot][1]}>> BDC")
+                drawn.append(f"/P <</MCID {extra[slot][1]}>> BDC")
                 filled[slot].drawOn(canv, 0, 3)
                 end(canv)
-        page_code(canv).extend(code[start:])
+        drawn.extend(code[start:])
         set_forms_in_use(canv, list(recorded_forms_in_use(page.state)))
         for key, title, top, level in page.marks:
             canv.bookmarkHorizontalAbsolute(key, top, left=0)
