@@ -1,5 +1,6 @@
-"""The pipeline for one request: patient values -> compose -> layout (layout.py, made once and kept)
--> fill (fill.py: the patient's values drawn in, the PDF written)."""
+"""The pipeline for one request: patient values -> compose (compose/) -> layout (layout/, made once
+with empty fields and kept) -> fill (emit/fill.py: the pages drawn, with the patient's values)
+-> finish (emit/finish.py: the catalog and metadata, the PDF written)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from typing import TYPE_CHECKING, Protocol
 from .compose import blocks as b
 from .compose.blocks import Document
 from .compose.compose import Request, compose, template_dirs
-from .emit.fill import emit, strip
+from .emit.fill import fill, strip
+from .emit.finish import finish
 from .errors import Problems, UsageError
 from .layout.coverage import check_coverage, uses_italic
 from .layout.page import Layout
@@ -142,10 +144,10 @@ def render(documents: tuple[b.Document, ...], entry: ClinicEntry, font_entry: Fo
         lay = _cached_layout(blanks, entry, font_entry, tuple(labels.items()), duplex)
         if store is not None:
             store.save(blanks, labels, duplex, lay)
-    pdf = emit(lay, values, tuple(d.info.identifier for d in documents))
-    if pdf is None:
+    filled = fill(lay, values, tuple(d.info.identifier for d in documents))
+    if filled is None:
         from .layout.layout import layout
 
-        pdf = emit(layout(documents, entry, font_entry, labels, duplex))
-    assert pdf is not None  # a layout with its values inline has no slots left to fill
-    return pdf
+        filled = fill(layout(documents, entry, font_entry, labels, duplex))
+    assert filled is not None  # a layout with its values inline has no slots left to fill
+    return finish(filled)

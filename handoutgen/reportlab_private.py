@@ -1,4 +1,9 @@
-"""Work that comes out the same in every PDF of a process, done once (reportlab tuning).
+"""reportlab's internals, reached from this module only, and work done once per process.
+
+Every private attribute of reportlab's objects that handoutgen uses (a canvas's page code and
+graphics state, a table's rows, a frame's position, a font face's scale) is read or written
+here, behind a function that says what it is for; tests/test_reportlab_private.py fails when
+another module reaches one, or when reportlab is a version these were not checked against.
 
 A batch writes thousands of PDFs that share fonts and a logo. reportlab rebuilds them for every
 document; these helpers remember the results:
@@ -25,16 +30,18 @@ from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import reportlab
 from reportlab import rl_config
 from reportlab.lib.rl_accel import fp_str
 from reportlab.lib.utils import ImageReader
-from reportlab.pdfbase import pdfdoc
+from reportlab.pdfbase import pdfdoc, pdfmetrics, ttfonts
+from reportlab.pdfbase.ttfonts import TTFont, TTFontFace
 from reportlab.pdfgen.canvas import Canvas
 
-# reportlab's internals this module and the recording canvas rely on, as tested with these
-# versions (pyproject.toml pins the same); tests/test_speed.py fails on any other.
+# reportlab's internals this module relies on, as tested with these versions (pyproject.toml
+# pins the same); tests/test_reportlab_private.py fails on any other.
 TESTED_REPORTLAB = ("5.1",)
 
 rl_config.useA85 = 0  # plain binary streams: smaller and faster than ASCII85
@@ -232,3 +239,270 @@ def import_paragraphs() -> None:
         importlib.import_module("reportlab.platypus.paragraph")
     finally:
         re.compile = real
+
+
+# The canvas. A page's content is a list of PDF operators that reportlab appends to; the state
+# of a page or form is a set of canvas attributes that reportlab keeps while drawing it.
+
+# Canvas attributes that belong to one page (content, resources in use, graphics state).
+_PAGE_STATE = (
+    "_code", "_psCommandsAfterPage", "_psCommandsBeforePage", "_currentPageHasImages",
+    "_formsinuse", "_annotationrefs", "_formData", "_colorsUsed", "_shadingUsed", "_x", "_y",
+    "_fontname", "_fontsize", "_textMode", "_leading", "_currentMatrix", "_fillMode",
+    "_charSpace", "_wordSpace", "_horizScale", "_textRenderMode", "_rise", "_textLineMatrix",
+    "_textMatrix", "_lineCap", "_lineJoin", "_lineDash", "_lineWidth", "_mitreLimit",
+    "_fillColorObj", "_strokeColorObj", "_extgstate", "state_stack", "_pageNumber",
+)
+
+
+# Canvas attributes a form's XObject is made from when it ends (its content and resources).
+_FORM_STATE = ("_code", "_formsinuse", "_annotationrefs", "_colorsUsed", "_shadingUsed", "_extgstate")
+
+
+def pdf_document(canv: Canvas) -> Any:
+    """The reportlab PDFDocument a canvas writes into."""
+    return canv._doc
+
+
+def page_code(canv: Canvas) -> list[str]:
+    """The operators drawn so far on the page or form being drawn (append to draw more)."""
+    code: list[str] = canv._code
+    return code
+
+
+def set_page_code(canv: Canvas, code: list[str]) -> None:
+    """Make `code` the operators of the page being drawn."""
+    canv._code = code
+
+
+def text_object_code(canv: Canvas) -> list[str]:
+    """The operators of the text object a paragraph is drawing (only while it draws one)."""
+    code: list[str] = canv._curr_tx_info["tx"]._code
+    return code
+
+
+def set_forms_in_use(canv: Canvas, names: list[str]) -> None:
+    """Set the forms and images the page or form being drawn lists among its resources."""
+    canv._formsinuse = names
+
+
+def page_state(canv: Canvas) -> dict[str, Any]:
+    """The canvas's state for the page being drawn: its code, resources and graphics state."""
+    return {key: getattr(canv, key) for key in _PAGE_STATE}
+
+
+def form_state(canv: Canvas) -> dict[str, Any]:
+    """What the form being drawn is made from when it ends: its code and resources."""
+    return {key: getattr(canv, key) for key in _FORM_STATE}
+
+
+def restore_state(canv: Canvas, state: dict[str, Any]) -> None:
+    """Put back a state taken by page_state or form_state (the values themselves, not copies)."""
+    canv.__dict__.update(state)
+
+
+def recorded_code(state: dict[str, Any]) -> list[str]:
+    """The operators of a page or form in a state taken by page_state or form_state."""
+    code: list[str] = state["_code"]
+    return code
+
+
+def recorded_forms_in_use(state: dict[str, Any]) -> list[str]:
+    """The forms and images listed as resources in a state taken by page_state or form_state."""
+    names: list[str] = state["_formsinuse"]
+    return names
+
+
+def form_name(canv: Canvas) -> str:
+    """The name of the form being drawn (between beginForm and endForm)."""
+    name: str = canv._formData[0]
+    return name
+
+
+def start_page(canv: Canvas) -> None:
+    """Begin a new page's state on the canvas, as showPage does once it has written a page."""
+    canv._startPage()
+
+
+# Platypus: frames, tables and kept groups.
+
+def frame_cursor(frame: Any) -> float:
+    """The height in a frame below which the next flowable goes (its top is drawn there)."""
+    y: float = frame._y
+    return y
+
+
+def kept_flowables(keep: Any) -> list[Any]:
+    """The flowables a KeepTogether holds."""
+    content: list[Any] = keep._content
+    return content
+
+
+def row_count(table: Any) -> int:
+    """How many rows a (laid-out or split) table has."""
+    return len(table._cellvalues)
+
+
+def row_heights(table: Any) -> list[float]:
+    """The heights of a wrapped table's rows."""
+    heights: list[float] = table._rowHeights
+    return heights
+
+
+class DecoratedTable:
+    """Mixin for a reportlab Table that calls `begin_decoration` before it draws the cell
+    backgrounds and again before the rules, and `end_decoration` after each."""
+
+    def begin_decoration(self) -> None:
+        """Called before the backgrounds or the rules are drawn."""
+
+    def end_decoration(self) -> None:
+        """Called after the backgrounds or the rules are drawn."""
+
+    def _drawBkgrnd(self) -> None:
+        self.begin_decoration()
+        super()._drawBkgrnd()  # type: ignore[misc]
+        self.end_decoration()
+
+    def _drawLines(self) -> None:
+        self.begin_decoration()
+        super()._drawLines()  # type: ignore[misc]
+        self.end_decoration()
+
+
+# Fonts.
+
+def font_parts(font: TTFont) -> dict[str, Any]:
+    """A parsed TrueType font's attributes, without what cannot be pickled (the face's scale
+    function) or belongs to one PDF (its subsets)."""
+    return {"face": {k: v for k, v in vars(font.face).items() if k != "_pdfScale"},
+            "font": {k: v for k, v in vars(font).items() if k not in ("face", "state")}}
+
+
+def font_from(parts: dict[str, Any]) -> TTFont:
+    """A TrueType font made from font_parts, without parsing the font file again."""
+    face = TTFontFace.__new__(TTFontFace)
+    face.__dict__.update(parts["face"])
+    unit = 1000 / face.unitsPerEm  # reportlab's scale to PDF glyph space
+    face._pdfScale = (lambda x: x) if face.unitsPerEm == 1000 else (lambda x: x * unit)
+    font = TTFont.__new__(TTFont)
+    font.__dict__.update(parts["font"], face=face, state=WeakKeyDictionary())
+    return font
+
+
+def font_subsets(canv: Canvas) -> tuple[list[tuple[str, str]], dict[str, Any]]:
+    """The fonts a PDF uses so far: (font name, internal PDF name) in order of first use, and a
+    copy of each font's subsets (which glyph has which code), by font name."""
+    pdf = canv._doc
+    states = {font.fontName: _copied(font.state[pdf]) for font in pdf.delayedFonts}
+    return list(pdf.fontMapping.items()), states
+
+
+def use_font_subsets(canv: Canvas, fonts: list[tuple[str, str]], states: dict[str, Any]) -> None:
+    """Start a PDF with the fonts of font_subsets: the same internal names and glyph codes."""
+    pdf = canv._doc
+    for name, internal in fonts:
+        pdf.fontMapping[name] = internal
+        font = pdfmetrics.getFont(name)
+        pdf.delayedFonts.append(font)
+        font.state[pdf] = _copied(states[name])
+
+
+def coded_glyphs(canv: Canvas) -> int:
+    """How many glyphs have a code in this PDF's font subsets."""
+    pdf = canv._doc
+    return sum(len(font.state[pdf].assignments) for font in pdf.delayedFonts)
+
+
+def _copied(state: Any) -> Any:
+    """A copy of a TTFont's subsets in one PDF, so each PDF starts from the same glyph codes."""
+    copied = TTFont.State.__new__(TTFont.State)
+    copied.__dict__.update(state.__dict__)
+    copied.assignments = dict(state.assignments)
+    copied.subsets = [list(subset) for subset in state.subsets]
+    copied.frozen = 0
+    return copied
+
+
+def _to_unicode_cmap(fontname: str, subset: list[int]) -> str:
+    """reportlab's ToUnicode map without entries for unused codes (which it maps to U+0000),
+    in blocks of at most 100 as the CMap format allows: text read from a tagged PDF is the
+    text drawn."""
+    pairs = [f"<{code:02X}> <{char:04X}>" for code, char in enumerate(subset) if char]
+    blocks: list[str] = []
+    for start in range(0, len(pairs), 100):
+        chunk = pairs[start:start + 100]
+        blocks += [f"{len(chunk)} beginbfchar", *chunk, "endbfchar"]
+    return "\n".join([
+        "/CIDInit /ProcSet findresource begin", "12 dict begin", "begincmap",
+        f"/CIDSystemInfo\n<< /Registry ({fontname})", f"/Ordering ({fontname})", "/Supplement 0",
+        ">> def", f"/CMapName /{fontname} def", "/CMapType 2 def", "1 begincodespacerange",
+        f"<00> <{len(subset) - 1:02X}>", "endcodespacerange", *blocks,
+        "endcmap", "CMapName currentdict /CMap defineresource pop", "end", "end"])
+
+
+ttfonts.makeToUnicodeCMap = _to_unicode_cmap
+
+
+# The PDF document: its objects, their numbers, its page objects.
+
+def object_number(doc: Any, name: str) -> int:
+    """The object number of a named object of the document (a page is "Page1", "Page2", ...)."""
+    number: int = doc.idToObjectNumberAndVersion[name][0]
+    return number
+
+
+def add_object(doc: Any, obj: Any) -> int:
+    """Make `obj` an indirect object of the document; return its object number."""
+    return object_number(doc, doc.Reference(obj).name)
+
+
+def add_raw_objects(doc: Any, objects: list[bytes]) -> None:
+    """Add indirect objects written as these bytes, in order (numbered as add_object would)."""
+    reference = doc.Reference
+    for data in objects:
+        raw = RawObject()
+        raw.data = data
+        reference(raw)
+
+
+def numbering(doc: Any) -> tuple[int, int]:
+    """How many objects and pages the document has numbered so far."""
+    return doc.objectcounter, doc.pageCounter
+
+
+def numbered(doc: Any, number: int) -> Any:
+    """The document's object with this object number."""
+    return doc.idToObject[doc.numberToId[number]]
+
+
+def set_catalog_entries(canv: Canvas, entries: dict[str, Any]) -> None:
+    """Set entries of the PDF's catalog (the document's root dictionary)."""
+    catalog = canv._doc.Catalog
+    for key, value in entries.items():
+        setattr(catalog, key, value)
+
+
+def add_page_entries(doc: Any, entries: list[dict[str, Any]]) -> None:
+    """Add entries to each page's dictionary (reportlab writes only the ones it knows)."""
+    for page, extra in zip(doc.Pages.pages, entries, strict=True):
+        page.__NoDefault__ = [*pdfdoc.PDFPage.__NoDefault__, *extra]
+        for key, value in extra.items():
+            setattr(page, key, value)
+
+
+class _Uncompressed(pdfdoc.PDFStream):  # type: ignore[misc]
+    """A stream written as it is."""
+
+    def format(self, document: Any) -> bytes:
+        dictionary = pdfdoc.PDFDictionary(self.dictionary.dict.copy())
+        content: bytes = document.encrypt.encode(self.content)
+        dictionary["Length"] = len(content)
+        head: bytes = pdfdoc.format(dictionary, document)
+        return head + b"\nstream\n" + content + b"\nendstream\n"
+
+
+def uncompressed_stream(entries: dict[str, str], content: bytes) -> Any:
+    """A stream object written without compression, with these name entries (Type, Subtype)."""
+    return _Uncompressed(pdfdoc.PDFDictionary({key: pdfdoc.PDFName(value)
+                                               for key, value in entries.items()}), content)

@@ -9,7 +9,8 @@ import pytest
 from conftest import copy_library
 
 from handoutgen.compose.compose import Request, compose
-from handoutgen.emit.fill import emit, strip
+from handoutgen.emit.fill import fill, strip
+from handoutgen.emit.finish import finish
 from handoutgen.layout.layout import layout
 from handoutgen.library.gather import Library, load_library
 from handoutgen.pipeline import check_patient, render
@@ -59,10 +60,12 @@ def test_reused_layout_matches_a_full_layout(library: Library, tmp_path: Path, c
     font, labels = library.fonts[entry.clinic.font], library.labels["en"].text
     # The fast path itself: the blank layout with the values drawn into its boxes.
     blank, slots = strip(document)
-    fast = emit(layout((blank,), entry, font, labels), slots, (document.info.identifier,))
-    assert fast is not None, "these values fit their boxes: the fast path must take them"
-    full = emit(layout((document,), entry, font, labels))
-    assert full is not None
+    filled = fill(layout((blank,), entry, font, labels), slots, (document.info.identifier,))
+    assert filled is not None, "these values fit their boxes: the fast path must take them"
+    fast = finish(filled)
+    inline = fill(layout((document,), entry, font, labels))
+    assert inline is not None
+    full = finish(inline)
     assert render((document,), entry, font, labels, "test") == fast
     assert _text(fast, tmp_path, "fast") == _text(full, tmp_path, "full")
     assert _pages(fast, tmp_path, "fast") == _pages(full, tmp_path, "full")
@@ -76,7 +79,7 @@ def test_values_too_long_for_their_field_take_the_full_path(library: Library, tm
     font, labels = library.fonts[entry.clinic.font], library.labels["en"].text
     blank, values = strip(document)
     lay = layout((blank,), entry, font, labels)
-    assert emit(lay, values) is None
-    assert emit(lay, ("Short Name",)) is not None
+    assert fill(lay, values) is None
+    assert fill(lay, ("Short Name",)) is not None
     pdf = render((document,), entry, font, labels, "test")
     assert TOO_LONG.strip() in " ".join(_text(pdf, tmp_path, "long").split())

@@ -16,8 +16,8 @@ from pypdf.generic import ContentStream
 
 from handoutgen.compose.blocks import Block, Callout, Keep, Section
 from handoutgen.compose.compose import Request, compose
-from handoutgen.deliver.mail import protect
-from handoutgen.emit.fill import emit
+from handoutgen.emit.fill import fill
+from handoutgen.emit.finish import finish, protect
 from handoutgen.layout import tagging
 from handoutgen.layout.layout import layout
 from handoutgen.library.gather import Library, load_library
@@ -53,10 +53,10 @@ def _request(library: Library, clinic: str, kind: str, patient: bool) -> Request
 def _full_layout(library: Library, request: Request) -> bytes:
     """A personalised document laid out with its values (not the fast path)."""
     entry = library.clinics[request.clinic]
-    pdf = emit(layout((compose(library, request),), entry, library.fonts[entry.clinic.font],
-                      library.labels["en"].text))
-    assert pdf is not None
-    return pdf
+    filled = fill(layout((compose(library, request),), entry, library.fonts[entry.clinic.font],
+                         library.labels["en"].text))
+    assert filled is not None
+    return finish(filled)
 
 
 @pytest.fixture(scope="module")

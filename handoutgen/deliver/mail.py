@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import io
 import json
 import os
 import secrets
@@ -27,6 +26,7 @@ from typing import Any
 
 from ..compose.compose import Request, compose, fingerprint, template_dirs
 from ..compose.templating import render_template
+from ..emit.finish import protect
 from ..errors import BrandingError, DeliveryError, HandoutError, Problem, Problems, TemplateError
 from ..library.branding import Clinic, Mail
 from ..library.gather import ClinicEntry, Library, inside
@@ -141,33 +141,6 @@ def new_passcode() -> str:
     """A random passcode of 16 digits in groups of four, e.g. 4829 1137 5520 9381 (53 bits)."""
     digits = f"{secrets.randbelow(10 ** PASSCODE_DIGITS):0{PASSCODE_DIGITS}d}"
     return " ".join(digits[i:i + PASSCODE_GROUP] for i in range(0, PASSCODE_DIGITS, PASSCODE_GROUP))
-
-
-def protect(pdf: bytes, passcode: str) -> bytes:
-    """Encrypt a PDF with AES-256: it opens with the passcode, typed with its separators or without.
-
-    A PDF has two passwords and a reader accepts either: the user password is the passcode
-    without separators, the owner password the passcode as shown (or a random one when there
-    is nothing to leave out). Nothing is restricted, so knowing the owner password gives no more.
-    """
-    from pypdf import PdfReader, PdfWriter
-    from pypdf.constants import UserAccessPermissions
-    from pypdf.generic import DictionaryObject, NameObject, NumberObject
-
-    bare = "".join(passcode.replace("-", " ").split())  # passcodes of older versions used dashes
-    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf)))
-    # Every permission, so screen readers may extract the text (bit 10); AES-256 (revision 6)
-    # is PDF 1.7 with Adobe's extension level 8.
-    writer.encrypt(user_password=bare, owner_password=passcode if passcode != bare
-                   else secrets.token_urlsafe(32), algorithm="AES-256",
-                   permissions_flag=UserAccessPermissions.all())
-    writer.pdf_header = b"%PDF-1.7"
-    writer.root_object[NameObject("/Extensions")] = DictionaryObject({
-        NameObject("/ADBE"): DictionaryObject({NameObject("/BaseVersion"): NameObject("/1.7"),
-                                               NameObject("/ExtensionLevel"): NumberObject(8)})})
-    out = io.BytesIO()
-    writer.write(out)
-    return out.getvalue()
 
 
 def attachments(library: Library, item: Outgoing) -> list[tuple[str, bytes]]:

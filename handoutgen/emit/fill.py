@@ -1,4 +1,5 @@
-"""Emit stage: a recorded Layout and a patient's values -> PDF bytes.
+"""Fill stage: a recorded Layout and a patient's values -> a PDF with its pages drawn, which the
+finish stage (finish.py) completes and writes.
 
 A Layout is plain data (each page's drawing operations, the header form's operations, where
 each patient value goes, the font subsets so far), so it can be kept for the process or on
@@ -11,16 +12,26 @@ from __future__ import annotations
 import dataclasses
 import io
 from collections import Counter
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfgen.canvas import Canvas
 
 from ..compose import blocks as b
-from ..layout.page import Layout, snapshot
-from ..layout.tagging import MCR, end, escape, write_tree
-from ..reportlab_private import import_paragraphs
+from ..layout.page import Layout
+from ..layout.tagging import MCR, end, escape
+from ..reportlab_private import (
+    coded_glyphs,
+    import_paragraphs,
+    page_code,
+    recorded_code,
+    recorded_forms_in_use,
+    restore_state,
+    set_forms_in_use,
+    set_page_code,
+    use_font_subsets,
+)
 
 if TYPE_CHECKING:
     from reportlab.lib.styles import ParagraphStyle
@@ -51,22 +62,27 @@ def draw_footer(canv: Canvas, lay: Layout, document: int, number: int, total: in
     key = (document, number, total)
     found = lay.footer_code.get(key)
     if found is not None:
-        canv._code.extend(found)
+        page_code(canv).extend(found)
         return
-    start, glyphs = len(canv._code), _glyphs(canv)
+    start, glyphs = len(page_code(canv)), coded_glyphs(canv)
     footer(canv, number, total, identifier)
-    if _glyphs(canv) == glyphs:
-        lay.footer_code[key] = canv._code[start:]
+    if coded_glyphs(canv) == glyphs:
+        lay.footer_code[key] = page_code(canv)[start:]
 
 
-def _glyphs(canv: Canvas) -> int:
-    """How many glyphs have a code in this PDF's font subsets."""
-    return sum(len(font.state[canv._doc].assignments) for font in canv._doc.delayedFonts)
+@dataclass(eq=False, repr=False)  # compared and printed as itself, not field by field
+class Filled:
+    """A PDF with every page drawn, not yet finished (the catalog, metadata and file are to come)."""
+
+    canv: Canvas
+    out: io.BytesIO  # where the canvas writes the file
+    layout: Layout
+    extra: dict[int, MCR]  # slot -> the content of the value drawn into it
 
 
-def emit(lay: Layout, values: tuple[str, ...] = (),
-         identifiers: tuple[tuple[str, str] | None, ...] = ()) -> bytes | None:
-    """Write a laid-out document as PDF, with `values` drawn into its empty slots.
+def fill(lay: Layout, values: tuple[str, ...] = (),
+         identifiers: tuple[tuple[str, str] | None, ...] = ()) -> Filled | None:
+    """Draw a laid-out document's pages into a new PDF, with `values` drawn into its empty slots.
 
     A value is drawn as a full layout draws it (shrunk to fit its line, or over two lines at
     the smallest size). Returns None when a value needs more room than its field keeps: the
@@ -81,40 +97,32 @@ def emit(lay: Layout, values: tuple[str, ...] = (),
                     return None
                 filled[slot] = para
     out = io.BytesIO()
-    meta = dict(lay.meta)
-    canv = Canvas(out, pdfVersion=(1, 7), pagesize=meta.pop("pagesize"), invariant=meta.pop("invariant"),
-                  pageCompression=meta.pop("pageCompression"), lang=meta.pop("lang"),
-                  initialFontName=meta.pop("initialFontName"),
-                  initialFontSize=meta.pop("initialFontSize"),
-                  initialLeading=meta.pop("initialLeading"))
-    for key, value in meta.items():
-        getattr(canv, "set" + key.capitalize())(value)
-    pdf = canv._doc
-    for name, internal in lay.fonts:  # same internal names and glyph codes as the layout
-        pdf.fontMapping[name] = internal
-        font = pdfmetrics.getFont(name)
-        pdf.delayedFonts.append(font)
-        font.state[pdf] = snapshot(lay.states[name])
+    meta = lay.meta
+    canv = Canvas(out, pdfVersion=(1, 7), pagesize=meta["pagesize"], invariant=meta["invariant"],
+                  pageCompression=meta["pageCompression"], initialFontName=meta["initialFontName"],
+                  initialFontSize=meta["initialFontSize"], initialLeading=meta["initialLeading"])
+    use_font_subsets(canv, lay.fonts, lay.states)  # same internal names and glyph codes as the layout
     for name, form in lay.forms.items():
         form.define(canv, name)
     extra: dict[int, MCR] = {}  # slot -> the content of the value drawn into it
     totals = Counter(page.document for page in lay.pages)
     numbers: Counter[int] = Counter()
     for number, page in enumerate(lay.pages):
-        canv.__dict__.update(page.state)
-        code = page.state["_code"]
-        canv._code = []
+        restore_state(canv, page.state)
+        code = recorded_code(page.state)
+        drawn: list[str] = []
+        set_page_code(canv, drawn)  # values are drawn into it between the recorded pieces
         start, mcid = 0, page.mcids
         for slot, index, _width in page.slots:
-            canv._code.extend(code[start:index])
+            drawn.extend(code[start:index])
             start = index
             if slot in filled:
                 extra[slot], mcid = (number, mcid), mcid + 1
-                canv._code.append(f"/P <</MCID {extra[slot][1]}>> BDC")
+                drawn.append(f"/P <</MCID {extra[slot][1]}>> BDC")
                 filled[slot].drawOn(canv, 0, 3)
                 end(canv)
-        canv._code.extend(code[start:])
-        canv._formsinuse = list(page.state["_formsinuse"])
+        drawn.extend(code[start:])
+        set_forms_in_use(canv, list(recorded_forms_in_use(page.state)))
         for key, title, top, level in page.marks:
             canv.bookmarkHorizontalAbsolute(key, top, left=0)
             canv.addOutlineEntry(title, key, level=level)
@@ -123,15 +131,13 @@ def emit(lay: Layout, values: tuple[str, ...] = (),
             draw_footer(canv, lay, page.document, numbers[page.document], totals[page.document],
                         identifiers[page.document] if identifiers else None)
         Canvas.showPage(canv)
-    write_tree(canv, lay.tree, len(lay.pages), extra, lay.meta["title"], lay.meta["lang"])
-    canv.save()
-    return out.getvalue()
+    return Filled(canv, out, lay, extra)
 
 
 def strip(document: b.Document) -> tuple[b.Document, tuple[str, ...]]:
     """Split a document into its layout (slot values emptied) and the slot values, in order.
 
-    The order is the order in which render.Builder numbers its slots: fields, and the printed
+    The order is the order in which layout.Builder numbers its slots: fields, and the printed
     name of each signature.
     """
     values: list[str] = []

@@ -13,6 +13,7 @@ from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus.flowables import Flowable
 from reportlab.platypus.paragraph import Paragraph, ParagraphStyle
 
+from ..reportlab_private import page_code
 from .tagging import Marked, Node, begin, end, split_languages
 
 BOX = 15.0  # tick boxes: big enough for a pen (5.3 mm)
@@ -30,7 +31,7 @@ class TaggedParagraph(Marked, Paragraph):  # type: ignore[misc]
         self.node = node
 
     def drawOn(self, canvas: Canvas, x: float, y: float, _sW: float = 0) -> None:
-        start = len(canvas._code)
+        start = len(page_code(canvas))
         super().drawOn(canvas, x, y, _sW)
         split_languages(canvas, start, self.node)
 
@@ -83,7 +84,7 @@ class ListItem(TaggedParagraph):
     CARRIED: tuple[str, ...] = ()  # attributes a split part keeps
 
     def drawOn(self, canvas: Canvas, x: float, y: float, _sW: float = 0) -> None:
-        start = len(canvas._code)
+        start = len(page_code(canvas))
         Paragraph.drawOn(self, canvas, x, y, _sW)
         split_languages(canvas, start, self.node)
 
@@ -333,7 +334,7 @@ class FieldCell(Flowable):  # type: ignore[misc]
             self.value.drawOn(canv, 0, 3)
             end(canv)
         elif self.slot is not None and hasattr(canv, "slots"):
-            canv.slots.append((self.slot, len(canv._code), self.width))
+            canv.slots.append((self.slot, len(page_code(canv)), self.width))
         begin(canv, self.line_node)
         canv.saveState()
         canv.setStrokeColor(self.colour)

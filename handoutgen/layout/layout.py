@@ -42,7 +42,20 @@ from ..errors import RenderError
 from ..library.branding import Clinic, FontEntry
 from ..library.fonts import Registered, register
 from ..library.gather import ClinicEntry
-from ..reportlab_private import draw_image, image_size
+from ..reportlab_private import (
+    DecoratedTable,
+    draw_image,
+    font_subsets,
+    form_name,
+    form_state,
+    frame_cursor,
+    image_size,
+    kept_flowables,
+    page_state,
+    row_count,
+    row_heights,
+    start_page,
+)
 from ..values import Value
 from .flowables import (
     BOX,
@@ -59,18 +72,15 @@ from .flowables import (
 )
 from .page import (
     FOOTER,
-    FORM_STATE,
     GREY,
     HEADER,
     MARGIN,
-    PAGE_STATE,
     RULE,
     Footer,
     Form,
     Layout,
     Page,
     fill,
-    snapshot,
 )
 from .tagging import LANGUAGE_MARK, Node, artifact, begin, end, escape, mark_language
 
@@ -217,7 +227,7 @@ class RoomFor(CondPageBreak):  # type: ignore[misc]
     def wrap(self, avail_width: float, avail_height: float) -> tuple[float, float]:
         def tall(f: Flowable) -> float:
             if isinstance(f, KeepTogether):
-                return sum(tall(part) for part in f._content)
+                return sum(tall(part) for part in kept_flowables(f))
             return float(f.wrap(avail_width, avail_height)[1] + f.getSpaceBefore() + f.getSpaceAfter())
 
         need = sum(tall(f) for f in self.lead)
@@ -225,7 +235,7 @@ class RoomFor(CondPageBreak):  # type: ignore[misc]
             height = tall(f)
             if isinstance(f, KeptTable):
                 head = f.repeatRows if isinstance(f.repeatRows, int) else len(f.repeatRows)
-                height = min(height, sum(f._rowHeights[:head + KeptTable.LEAST]))
+                height = min(height, sum(row_heights(f)[:head + KeptTable.LEAST]))
             elif isinstance(f, Paragraph):
                 height = min(height, 3 * f.style.leading)
             need += height
@@ -234,32 +244,28 @@ class RoomFor(CondPageBreak):  # type: ignore[misc]
         return result
 
 
-class KeptTable(Table):  # type: ignore[misc]
+class KeptTable(DecoratedTable, Table):  # type: ignore[misc]
     """A table that never leaves a lone row on a page, above a page end or under a repeated header."""
 
     LEAST = 2  # rows of the body kept together at either side of a page end
 
-    def _drawBkgrnd(self) -> None:
+    def begin_decoration(self) -> None:
         artifact(self.canv)  # backgrounds and rules are decoration
-        super()._drawBkgrnd()
-        end(self.canv)
 
-    def _drawLines(self) -> None:
-        artifact(self.canv)
-        super()._drawLines()
+    def end_decoration(self) -> None:
         end(self.canv)
 
     def split(self, avail_width: float, avail_height: float) -> list[Any]:
         parts: list[Any] = super().split(avail_width, avail_height)
         while len(parts) == 2:
             head = self.repeatRows if isinstance(self.repeatRows, int) else len(self.repeatRows)
-            first, rest = len(parts[0]._cellvalues) - head, len(parts[1]._cellvalues) - head
+            first, rest = row_count(parts[0]) - head, row_count(parts[1]) - head
             if first < self.LEAST:
                 return []  # the whole table moves on
             if rest >= self.LEAST:
                 return parts
             # Too little left for the next page: end this page a row earlier.
-            avail_height = sum(self._rowHeights[:len(parts[0]._cellvalues) - 1]) + 0.01
+            avail_height = sum(row_heights(self)[:row_count(parts[0]) - 1]) + 0.01
             parts = super().split(avail_width, avail_height)
         return parts
 
@@ -433,7 +439,7 @@ class Builder:
 
     def _field(self, label: str, value: str, min_height: float = 31.0, slot: bool = True,
                markup: str = "") -> FieldCell:
-        """A field cell; a slot cell's value may instead be drawn in when a layout is emitted.
+        """A field cell; a slot cell's value may instead be drawn in when a layout is filled in.
 
         `label` is plain text; `markup` is paragraph markup (already escaped) to print instead.
         """
@@ -565,7 +571,8 @@ class _RecordingCanvas(Canvas):  # type: ignore[misc]
     """Records each finished page instead of writing it, so pages can be replayed later.
 
     The footer ("Page X of Y") needs the page count, bookmarks need the final page objects,
-    and a cached layout is replayed for every patient: all happen when a Layout is emitted.
+    and a cached layout is replayed for every patient: all happen when a Layout is filled in
+    (emit/fill.py).
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -589,21 +596,19 @@ class _RecordingCanvas(Canvas):  # type: ignore[misc]
 
     def endForm(self, **kwargs: Any) -> None:
         """Record the form as well, so a Layout can make it again without drawing it."""
-        self.forms[self._formData[0]] = Form({key: getattr(self, key) for key in FORM_STATE},
-                                             self.images or [])
+        self.forms[form_name(self)] = Form(form_state(self), self.images or [])
         self.images = None
         super().endForm(**kwargs)
 
     def showPage(self) -> None:
-        state = {key: getattr(self, key) for key in PAGE_STATE}
-        self.pages.append(Page(state, self.slots, self.marks, -1 if self.blank else self.doc_index,
-                               self.mcids))
+        self.pages.append(Page(page_state(self), self.slots, self.marks,
+                               -1 if self.blank else self.doc_index, self.mcids))
         self.fills.append(0.0 if self.blank else self.page_fill)
         self.marks, self.slots, self.blank, self.page_fill, self.mcids = [], [], False, 0.0, 0
-        self._startPage()
+        start_page(self)
 
     def save(self) -> None:
-        """Nothing to write: a Layout is emitted by `emit`."""
+        """Nothing to write: a Layout is drawn into a PDF by `fill`."""
 
 
 class _DuplexPad(ActionFlowable):  # type: ignore[misc]
@@ -636,7 +641,7 @@ MIN_FILL = 0.4  # the least share of a page a document's last page holds: no pag
 
 def layout(documents: tuple[b.Document, ...], entry: ClinicEntry, font_entry: FontEntry,
            labels: dict[str, str], duplex: bool = False) -> Layout:
-    """Lay documents out, one after the other: branded pages, recorded for `emit`.
+    """Lay documents out, one after the other: branded pages, recorded for `fill`.
 
     Several documents make a packet: each starts on a new page (on a front side when
     `duplex`), keeps its own footer and page numbers, and gets a bookmark above its sections.
@@ -726,7 +731,7 @@ def _lay(documents: tuple[b.Document, ...], entry: ClinicEntry, font_entry: Font
     blank = _BlankPage(th, labels["blank_page"], page_w, page_h)
 
     def page_end(canv: Canvas, doc: BaseDocTemplate) -> None:
-        canv.page_fill = (FOOTER + body_h - doc.frame._y) / body_h
+        canv.page_fill = (FOOTER + body_h - frame_cursor(doc.frame)) / body_h
         # The logo is content on the page where a document starts, and decoration on the others.
         if canv.logo_due is None:
             artifact(canv, "Pagination", "Header")
@@ -740,8 +745,7 @@ def _lay(documents: tuple[b.Document, ...], entry: ClinicEntry, font_entry: Font
                           PageTemplate("blank", [Frame(0, 0, page_w, page_h, id="blank")],
                                        onPage=blank)])
     doc.build(story, canvasmaker=_RecordingCanvas)
-    pdf = doc.canv._doc
-    states = {font.fontName: snapshot(font.state[pdf]) for font in pdf.delayedFonts}
+    fonts, states = font_subsets(doc.canv)
 
     def footer(info: b.DocumentInfo) -> Footer:
         # The content fingerprint is for staff: it is in the PDF's keywords, not on the page.
@@ -756,7 +760,7 @@ def _lay(documents: tuple[b.Document, ...], entry: ClinicEntry, font_entry: Font
                                                     if key.startswith("s")))
              for page, fill_ in zip(recorded, doc.canv.fills, strict=True)]
     forms = {name: doc.canv.forms[name] for name in ("header", "logo")}
-    lay = Layout(recorded, list(pdf.fontMapping.items()), states, meta, forms,
+    lay = Layout(recorded, fonts, states, meta, forms,
                  [footer(d.info) for d in documents], th.styles["value"], builder.root)
     return lay, facts
 

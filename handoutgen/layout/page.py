@@ -10,10 +10,9 @@ from typing import TYPE_CHECKING, Any
 from reportlab.lib import colors
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
-from ..reportlab_private import register_image
+from ..reportlab_private import register_image, restore_state, set_forms_in_use
 from ..values import Value
 from .tagging import Node, artifact, end
 
@@ -39,30 +38,15 @@ GREY = colors.HexColor("#5a5a5a")  # 6.9:1 on white
 RULE = colors.HexColor("#767676")  # writing lines and boxes: 4.5:1 on white (at least 3:1)
 
 
-# Canvas attributes that belong to one page (content, resources in use, graphics state).
-PAGE_STATE = (
-    "_code", "_psCommandsAfterPage", "_psCommandsBeforePage", "_currentPageHasImages",
-    "_formsinuse", "_annotationrefs", "_formData", "_colorsUsed", "_shadingUsed", "_x", "_y",
-    "_fontname", "_fontsize", "_textMode", "_leading", "_currentMatrix", "_fillMode",
-    "_charSpace", "_wordSpace", "_horizScale", "_textRenderMode", "_rise", "_textLineMatrix",
-    "_textMatrix", "_lineCap", "_lineJoin", "_lineDash", "_lineWidth", "_mitreLimit",
-    "_fillColorObj", "_strokeColorObj", "_extgstate", "state_stack", "_pageNumber",
-)
-
-
-# Canvas attributes a form's XObject is made from when it ends (its content and resources).
-FORM_STATE = ("_code", "_formsinuse", "_annotationrefs", "_colorsUsed", "_shadingUsed", "_extgstate")
-
-
 @dataclass(eq=False, repr=False)  # compared and printed as itself, not field by field
 class Page:
     """One laid-out page: its content and where patient values go into it."""
 
-    state: dict[str, Any]
+    state: dict[str, Any]  # the canvas's state at the page's end (reportlab_private.page_state)
     slots: list[tuple[int, int, float]]  # (slot id, position in the page's code, width)
     marks: list[tuple[str, str, float, int]]  # bookmarks: (key, title, top, outline level)
     document: int  # index of the document the page belongs to; -1 for a blank duplex page
-    mcids: int  # marked-content ids used on the page; values drawn in at emit take the next
+    mcids: int  # marked-content ids used on the page; values drawn in by fill take the next
 
 
 @dataclass(eq=False, repr=False)  # compared and printed as itself, not field by field
@@ -72,16 +56,16 @@ class Form:
     Each image is (image object, soft mask, name, the forms in use when it was drawn).
     """
 
-    state: dict[str, Any]
+    state: dict[str, Any]  # reportlab_private.form_state at the form's end
     images: list[tuple[Any, Any, str, list[str]]]
 
     def define(self, canv: Canvas, name: str) -> None:
         """Make the same form in another PDF, as drawing it again would."""
         canv.beginForm(name)
         for image, smask, image_name, in_use in self.images:
-            canv._formsinuse = list(in_use)
+            set_forms_in_use(canv, list(in_use))
             register_image(canv, image, smask, image_name)
-        canv.__dict__.update({key: copy.copy(value) for key, value in self.state.items()})
+        restore_state(canv, {key: copy.copy(value) for key, value in self.state.items()})
         canv.endForm()
 
 
@@ -148,11 +132,11 @@ class Footer(Value):
 
 @dataclass(eq=False, repr=False)  # compared and printed as itself, not field by field
 class Layout:
-    """Laid-out documents, ready to be emitted any number of times with different values."""
+    """Laid-out documents, ready to be filled in any number of times with different values."""
 
     pages: list[Page]
     fonts: list[tuple[str, str]]  # font name -> internal PDF name, in order of first use
-    states: dict[str, Any]  # font name -> subset state (which glyph has which code)
+    states: dict[str, Any]  # font name -> its subsets (which glyph has which code)
     meta: dict[str, Any]  # canvas settings and metadata
     forms: dict[str, Form]  # the page header and the logo, drawn once per PDF
     footers: list[Footer]  # one per document
@@ -168,13 +152,3 @@ def fill(label: str, **values: str) -> str:
     for key, value in values.items():
         label = label.replace("{" + key + "}", value)
     return label
-
-
-def snapshot(state: Any) -> Any:
-    """Copy a TTFont subset state, so each PDF starts from the layout's glyph codes."""
-    copied = TTFont.State.__new__(TTFont.State)
-    copied.__dict__.update(state.__dict__)
-    copied.assignments = dict(state.assignments)
-    copied.subsets = [list(subset) for subset in state.subsets]
-    copied.frozen = 0
-    return copied

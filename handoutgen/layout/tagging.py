@@ -4,7 +4,8 @@ While a layout is recorded, each piece of real content is drawn inside a marked-
 sequence (`/P <</MCID 3>> BDC ... EMC`) and the piece is remembered on its structure element
 (`Node`) as (page, MCID). Decoration (headers, footers, rules, cell backgrounds) is drawn as
 an Artifact. The nodes are plain data, kept with the layout; `write_tree` turns them into the
-PDF's StructTreeRoot, ParentTree and catalog entries each time a layout is emitted.
+PDF's StructTreeRoot and ParentTree each time a layout is filled in, and the finish stage
+(emit/finish.py) puts the tree in the catalog with the other marks of a tagged PDF.
 """
 
 from __future__ import annotations
@@ -14,10 +15,21 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from reportlab.pdfbase import pdfdoc, ttfonts
+from reportlab.pdfbase import pdfdoc
 from reportlab.pdfgen.canvas import Canvas
 
-from ..reportlab_private import RawObject
+from ..reportlab_private import (
+    RawObject,
+    add_object,
+    add_page_entries,
+    add_raw_objects,
+    numbered,
+    numbering,
+    object_number,
+    page_code,
+    pdf_document,
+    text_object_code,
+)
 
 MCR = tuple[int, int]  # a piece of content: (page index, marked-content id on that page)
 
@@ -27,7 +39,7 @@ class Node:
     """A structure element: its type, attributes and children, in reading order.
 
     Children are nodes, or pieces of content recorded when they are drawn. A node with a
-    `slot` holds a patient value that an emitted layout may draw in; without a value it is
+    `slot` holds a patient value that a filled-in layout may draw in; without a value it is
     left out of the tree.
     """
 
@@ -48,23 +60,23 @@ def begin(canv: Canvas, node: Node | None) -> None:
     content was already drawn once, as a table header repeated on the next page)."""
     mcids = getattr(canv, "mcids", None)
     if node is None or mcids is None:
-        canv._code.append("/Artifact <</Type /Layout>> BDC")
+        page_code(canv).append("/Artifact <</Type /Layout>> BDC")
         return
     page = len(canv.pages)
     node.kids.append((page, mcids))
-    canv._code.append(f"/{node.tag} <</MCID {mcids}>> BDC")
+    page_code(canv).append(f"/{node.tag} <</MCID {mcids}>> BDC")
     canv.mcids = mcids + 1
 
 
 def end(canv: Canvas) -> None:
     """Close the innermost marked-content sequence."""
-    canv._code.append("EMC")
+    page_code(canv).append("EMC")
 
 
 def artifact(canv: Canvas, kind: str = "Layout", subtype: str = "") -> None:
     """Open an Artifact: Layout (rules, boxes), or Pagination with a Header or Footer subtype."""
     extra = f" /Subtype /{subtype}" if subtype else ""
-    canv._code.append(f"/Artifact <</Type /{kind}{extra}>> BDC")
+    page_code(canv).append(f"/Artifact <</Type /{kind}{extra}>> BDC")
 
 
 class Marked:
@@ -88,17 +100,17 @@ _SHOWS = re.compile(r"\bT[jJ]\b|(?:^|\s)['\"](?:\s|$)")  # text-showing operator
 
 def mark_language(canv: Canvas, _kind: str, label: str) -> None:
     """Note in the text object being drawn where words in language `label` start ("-": end)."""
-    canv._curr_tx_info["tx"]._code.append(f"\x00{'' if label == '-' else label}\x00")
+    text_object_code(canv).append(f"\x00{'' if label == '-' else label}\x00")
 
 
 def split_languages(canv: Canvas, start: int, node: Node | None) -> None:
-    """Give the words in another language that a paragraph drew (since `canv._code[start]`) a Span
+    """Give the words in another language that a paragraph drew (since `page_code(canv)[start]`) a Span
     element with its own /Lang, below the paragraph's element `node`.
 
     The paragraph's one marked-content sequence becomes one for each run of words, inside its text
     object: a marked-content sequence never crosses BT or ET, nor holds another with an MCID.
     """
-    code = canv._code
+    code = page_code(canv)
     marked = [i for i in range(start, len(code)) if "\x00" in code[i]]
     if not marked:
         return
@@ -155,14 +167,14 @@ class _Writer:
     """Writes structure elements as indirect objects of one PDF."""
 
     def __init__(self, canv: Canvas, pages: int, extra: dict[int, MCR]) -> None:
-        self.doc = canv._doc
+        self.doc = pdf_document(canv)
         self.extra = extra
         self.pages = [self.number(f"Page{n + 1}") for n in range(pages)]
         self.parents: list[dict[int, bytes]] = [{} for _ in range(pages)]
         self.made: list[RawObject] = []
 
     def number(self, name: str) -> bytes:
-        return b"%d 0 R" % self.doc.idToObjectNumberAndVersion[name][0]
+        return b"%d 0 R" % object_number(self.doc, name)
 
     @property
     def objects(self) -> list[bytes]:
@@ -173,7 +185,7 @@ class _Writer:
         """A new indirect object, and the reference to it."""
         raw = RawObject()
         self.made.append(raw)
-        return raw, self.number(self.doc.Reference(raw).name)
+        return raw, b"%d 0 R" % add_object(self.doc, raw)
 
     def element(self, node: Node, parent: bytes) -> bytes:
         raw, ref = self.new()
@@ -220,16 +232,18 @@ WRITTEN_ENTRIES = 16  # trees kept as bytes: a few layouts, each with its filled
 _written: dict[tuple[Any, ...], tuple[Node, list[bytes]]] = {}
 
 
-def write_tree(canv: Canvas, root: Node, pages: int, extra: dict[int, MCR], title: str,
-               language: str) -> None:
-    """Write the structure tree of `root` and the catalog entries of a tagged PDF/UA-1 document.
+def write_tree(canv: Canvas, root: Node, pages: int, extra: dict[int, MCR]) -> Any:
+    """Write the structure tree of `root`, and each page's key into its parent tree; return the
+    StructTreeRoot object (for the catalog).
 
-    `extra` gives the content of slot nodes drawn in at emit time. Call after the last page.
+    `extra` gives the content of slot nodes drawn in when the layout was filled. Call after the
+    last page.
     """
-    doc = canv._doc
+    doc = pdf_document(canv)
     # Every patient's copy of a layout has the same tree, with the same object numbers, unless
     # other fields are filled in: it is written once and its bytes reused.
-    key = (id(root), tuple(sorted(extra.items())), doc.objectcounter, doc.pageCounter)
+    objects, page_count = numbering(doc)
+    key = (id(root), tuple(sorted(extra.items())), objects, page_count)
     found = _written.get(key)
     if found is None or found[0] is not root:
         writer = _Writer(canv, pages, extra)
@@ -241,47 +255,12 @@ def write_tree(canv: Canvas, root: Node, pages: int, extra: dict[int, MCR], titl
         if len(_written) > WRITTEN_ENTRIES:
             del _written[next(iter(_written))]
     else:
-        for data in found[1]:
-            raw = RawObject()
-            raw.data = data
-            doc.Reference(raw)
-        tree_root = doc.idToObject[doc.numberToId[key[2] + 1]]
-    catalog = doc.Catalog
-    catalog.StructTreeRoot = tree_root
-    catalog.MarkInfo = pdfdoc.PDFDictionary({"Marked": "true"})
-    catalog.Metadata = _xmp(title, language)
-    canv.setViewerPreference("DisplayDocTitle", "true")
-    for number, page_obj in enumerate(doc.Pages.pages):
-        page_obj.__NoDefault__ = [*pdfdoc.PDFPage.__NoDefault__, "StructParents", "Tabs"]
-        page_obj.StructParents = number
-        page_obj.Tabs = pdfdoc.PDFName("S")
-
-
-XMP = """<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>
-<x:xmpmeta xmlns:x="adobe:ns:meta/">
-<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="" xmlns:dc="http://purl.org/dc/elements/1.1/" \
-xmlns:pdfuaid="http://www.aiim.org/pdfua/ns/id/" xmlns:pdf="http://ns.adobe.com/pdf/1.3/">
-<dc:title><rdf:Alt><rdf:li xml:lang="x-default">{title}</rdf:li></rdf:Alt></dc:title>
-<dc:language><rdf:Bag><rdf:li>{language}</rdf:li></rdf:Bag></dc:language>
-<dc:format>application/pdf</dc:format>
-<pdf:Producer>handoutgen</pdf:Producer>
-<pdfuaid:part>1</pdfuaid:part>
-</rdf:Description>
-</rdf:RDF>
-</x:xmpmeta>
-<?xpacket end="w"?>"""
-
-
-class _Uncompressed(pdfdoc.PDFStream):  # type: ignore[misc]
-    """A stream written as it is: metadata stays readable to tools that do not inflate it."""
-
-    def format(self, document: Any) -> bytes:
-        dictionary = pdfdoc.PDFDictionary(self.dictionary.dict.copy())
-        content: bytes = document.encrypt.encode(self.content)
-        dictionary["Length"] = len(content)
-        head: bytes = pdfdoc.format(dictionary, document)
-        return head + b"\nstream\n" + content + b"\nendstream\n"
+        add_raw_objects(doc, found[1])
+        tree_root = numbered(doc, objects + 1)
+    # Tabs: the order of the structure is the order a keyboard moves in.
+    add_page_entries(doc, [{"StructParents": number, "Tabs": pdfdoc.PDFName("S")}
+                           for number in range(pages)])
+    return tree_root
 
 
 def escape(text: str) -> str:
@@ -290,29 +269,3 @@ def escape(text: str) -> str:
     (xml.sax.saxutils.escape does the same, but importing it pulls in urllib and http.)
     """
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _xmp(title: str, language: str) -> Any:
-    """The XMP metadata stream: title, language and the PDF/UA-1 claim."""
-    content = XMP.format(title=escape(title), language=escape(language)).encode("utf-8")
-    return _Uncompressed(pdfdoc.PDFDictionary({"Type": pdfdoc.PDFName("Metadata"),
-                                               "Subtype": pdfdoc.PDFName("XML")}), content)
-
-
-def _to_unicode_cmap(fontname: str, subset: list[int]) -> str:
-    """reportlab's ToUnicode map without entries for unused codes (which it maps to U+0000),
-    in blocks of at most 100 as the CMap format allows."""
-    pairs = [f"<{code:02X}> <{char:04X}>" for code, char in enumerate(subset) if char]
-    blocks: list[str] = []
-    for start in range(0, len(pairs), 100):
-        chunk = pairs[start:start + 100]
-        blocks += [f"{len(chunk)} beginbfchar", *chunk, "endbfchar"]
-    return "\n".join([
-        "/CIDInit /ProcSet findresource begin", "12 dict begin", "begincmap",
-        f"/CIDSystemInfo\n<< /Registry ({fontname})", f"/Ordering ({fontname})", "/Supplement 0",
-        ">> def", f"/CMapName /{fontname} def", "/CMapType 2 def", "1 begincodespacerange",
-        f"<00> <{len(subset) - 1:02X}>", "endcodespacerange", *blocks,
-        "endcmap", "CMapName currentdict /CMap defineresource pop", "end", "end"])
-
-
-ttfonts.makeToUnicodeCMap = _to_unicode_cmap

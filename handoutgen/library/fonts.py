@@ -6,14 +6,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
-from weakref import WeakKeyDictionary
 
 from reportlab.lib.fonts import addMapping
 from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFError, TTFont, TTFontFace
+from reportlab.pdfbase.ttfonts import TTFError, TTFont
 
 from ..errors import BrandingError
-from ..reportlab_private import remember_subsets
+from ..reportlab_private import font_from, font_parts, remember_subsets
 from ..store import remembered
 from ..values import Value
 from .branding import FontEntry
@@ -67,20 +66,8 @@ def register(entry: FontEntry) -> Registered:
 def _load(name: str, path: Path) -> TTFont:
     """A TrueType font, parsed once and kept in the cache folder (parsing takes most of a
     cold start's font time; reading back the parsed tables is several times faster)."""
-    parts: dict[str, Any] = remembered(("ttf", name), path, lambda: _parts(TTFont(name, str(path))))
-    face = TTFontFace.__new__(TTFontFace)
-    face.__dict__.update(parts["face"])
-    unit = 1000 / face.unitsPerEm  # reportlab's scale to PDF glyph space, a function it does not pickle
-    face._pdfScale = (lambda x: x) if face.unitsPerEm == 1000 else (lambda x: x * unit)
-    font = TTFont.__new__(TTFont)
-    font.__dict__.update(parts["font"], face=face, state=WeakKeyDictionary())
-    return font
-
-
-def _parts(font: TTFont) -> dict[str, Any]:
-    """A parsed font's attributes, without what cannot be pickled or belongs to one PDF."""
-    return {"face": {k: v for k, v in vars(font.face).items() if k != "_pdfScale"},
-            "font": {k: v for k, v in vars(font).items() if k not in ("face", "state")}}
+    parts: dict[str, Any] = remembered(("ttf", name), path, lambda: font_parts(TTFont(name, str(path))))
+    return font_from(parts)
 
 
 @lru_cache(maxsize=16)

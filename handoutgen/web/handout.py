@@ -218,18 +218,3 @@ def page_names(library: Library, requests: tuple[Request, ...], pdf: bytes, dupl
         count = end - start - padded
         names += [f"{title}, page {n} of {count}" for n in range(1, count + 1)] + ["Blank back page"] * padded
     return names
-
-
-def printable(pdf: bytes) -> bytes:
-    """The PDF with an action that opens the print dialog when a viewer shows it."""
-    from pypdf import PdfReader, PdfWriter
-    from pypdf.generic import DictionaryObject, NameObject, TextStringObject
-
-    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf)))
-    script = "this.print({bUI: true, bSilent: false, bShrinkToFit: false});"
-    action = DictionaryObject({NameObject("/S"): NameObject("/JavaScript"),
-                               NameObject("/JS"): TextStringObject(script)})
-    writer.root_object[NameObject("/OpenAction")] = writer._add_object(action)
-    out = io.BytesIO()
-    writer.write(out)
-    return out.getvalue()

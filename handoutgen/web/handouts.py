@@ -9,11 +9,12 @@ import mimetypes
 from flask import Blueprint, Response, redirect, render_template, request, send_file, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
+from ..emit.finish import printable
 from ..errors import HandoutError
 from ..runs import naming
 from . import sending, state
 from .form import form_page, treatments_of
-from .handout import Choice, page_names, printable
+from .handout import Choice, page_names
 from .theme import theme_for
 
 blueprint = Blueprint("handouts", __name__)
