@@ -1,4 +1,5 @@
-"""What the program is: the one digest of handoutgen's own code and of what writes its PDFs.
+"""What the program is: the one digest of handoutgen's own code, its own stylesheet and of what
+writes its PDFs.
 
 The batch runner keys every output file with it (a new version rebuilds everything) and the
 build cache keys its entries with it (a new version reads nothing an older one kept).
@@ -17,7 +18,8 @@ from . import __version__
 
 @lru_cache(maxsize=1)
 def program_digest() -> str:
-    """A hash of handoutgen's sources (name, size, time) and the versions of Python, reportlab and pypdf."""
+    """A hash of handoutgen's sources and stylesheet (name, size, time), and the Python, reportlab and
+    pypdf versions."""
     import reportlab  # here, not at the top: `list` and `check` start without the PDF libraries
 
     # pypdf's version without importing it (a cold `build` of a cached document never needs it)
@@ -30,4 +32,16 @@ def program_digest() -> str:
     for path in sorted(package.rglob("*.py")):
         stat = path.stat()
         digest.update(f"{path.relative_to(package).as_posix()}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode())
+    stat = own_stylesheet().stat()  # what a library leaves out of its own stylesheet
+    digest.update(f"styles\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode())
     return digest.hexdigest()
+
+
+def own_stylesheet() -> Path:
+    """The program's own stylesheet (assets/styles.yaml): in the installed package, else this checkout's."""
+    from importlib import resources
+
+    packaged = resources.files(__package__) / "starter" / "assets" / "styles.yaml"
+    if packaged.is_file():
+        return Path(str(packaged))
+    return Path(__file__).resolve().parent.parent / "assets" / "styles.yaml"

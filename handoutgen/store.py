@@ -18,7 +18,7 @@ from typing import Any
 from .output import write_atomic
 from .program import program_digest
 
-FORMAT = 4  # raise when what is pickled changes shape
+FORMAT = 5  # raise when what is pickled changes shape
 
 
 MAX_ENTRIES = 200  # per kind of entry; the oldest half goes when there are more

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 
+from ..library.styles import SIGNATURE_PARTS, SignaturePart
 from ..values import Value
 
 # Inline text: runs of (text, bold, italic, language); a run of "\n" is a line break. The
@@ -75,6 +77,14 @@ class Fields(Value):
     fields: tuple[Field, ...]
     columns: int = 2
 
+    def values(self) -> tuple[str, ...]:
+        """The patient values it holds, one for each field in order."""
+        return tuple(f.value for f in self.fields)
+
+    def blank(self) -> Fields:
+        """The same block without its patient values."""
+        return dataclasses.replace(self, fields=tuple(dataclasses.replace(f, value="") for f in self.fields))
+
 
 @dataclass(frozen=True, eq=False, repr=False)
 class Lines(Value):
@@ -105,7 +115,21 @@ class Signature(Value):
 
     role: str
     name: str
-    labels: tuple[str, str, str, str]  # signature, printed name, date, time
+    labels: tuple[str, str, str, str]  # each line's label, in SIGNATURE_PARTS order
+
+    SLOTS: ClassVar[tuple[SignaturePart, ...]] = ("printed",)  # the lines a patient value goes on
+
+    def label(self, part: SignaturePart) -> str:
+        """The label of one of its lines."""
+        return self.labels[SIGNATURE_PARTS.index(part)]
+
+    def values(self) -> tuple[str, ...]:
+        """The patient values it holds, one for each of SLOTS."""
+        return (self.name,)
+
+    def blank(self) -> Signature:
+        """The same block without its patient values."""
+        return dataclasses.replace(self, name="")
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -151,6 +175,11 @@ class Section(Value):
     title: str
     blocks: tuple[Block, ...]
 
+
+# The blocks that hold patient values. Their `values()` are the one statement of the slot order:
+# the layout numbers a block's slots by it (layout.Builder) and the fill draws the values into
+# those slots by it (fill.strip), whatever order the block's lines are drawn in.
+SLOTTED = (Fields, Signature)
 
 Block = (Heading | Paragraph | Bullets | Checklist | YesNo | Table | Fields | Lines | Initials
          | Signature | Qr | Spacer | PageBreak | Callout | Keep | Section)

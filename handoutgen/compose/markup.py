@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from xml.parsers import expat
 
 from ..errors import Problems, TemplateError
+from ..library.styles import SIGNATURE_PARTS
 from . import blocks as b
 
 _SPACE = re.compile(r"[ \t\n\r\f]+")  # as HTML: a no-break space stays
@@ -240,7 +241,7 @@ def _initials(p: _Parser, n: Node, path: str) -> b.Block:
 
 
 def _signature(p: _Parser, n: Node, path: str) -> b.Block:
-    labels = tuple(p.attr(n, path, key) for key in ("sign", "printed", "date", "time"))
+    labels = tuple(p.attr(n, path, key) for key in SIGNATURE_PARTS)
     return b.Signature(p.attr(n, path, "role"), n.attrs.get("name", ""), labels)  # type: ignore[arg-type]
 
 

@@ -90,7 +90,7 @@ def fill(lay: Layout, values: tuple[str, ...] = (),
     """
     filled: dict[int, Any] = {}
     for page in lay.pages:
-        for slot, _index, width in page.slots:
+        for slot, _index, width, _rise in page.slots:
             if slot < len(values) and values[slot]:
                 para = _fitted(values[slot], lay.value_style, width)
                 if para is None:
@@ -113,13 +113,13 @@ def fill(lay: Layout, values: tuple[str, ...] = (),
         drawn: list[str] = []
         set_page_code(canv, drawn)  # values are drawn into it between the recorded pieces
         start, mcid = 0, page.mcids
-        for slot, index, _width in page.slots:
+        for slot, index, _width, rise in page.slots:
             drawn.extend(code[start:index])
             start = index
             if slot in filled:
                 extra[slot], mcid = (number, mcid), mcid + 1
                 drawn.append(f"/P <</MCID {extra[slot][1]}>> BDC")
-                filled[slot].drawOn(canv, 0, 3)
+                filled[slot].drawOn(canv, 0, rise)
                 end(canv)
         drawn.extend(code[start:])
         set_forms_in_use(canv, list(recorded_forms_in_use(page.state)))
@@ -137,21 +137,16 @@ def fill(lay: Layout, values: tuple[str, ...] = (),
 def strip(document: b.Document) -> tuple[b.Document, tuple[str, ...]]:
     """Split a document into its layout (slot values emptied) and the slot values, in order.
 
-    The order is the order in which layout.Builder numbers its slots: fields, and the printed
-    name of each signature.
+    The order is the blocks' own (blocks.SLOTTED), the order layout.Builder numbers slots in.
     """
     values: list[str] = []
 
     def walk(items: tuple[b.Block, ...]) -> tuple[b.Block, ...]:
         out: list[b.Block] = []
         for block in items:
-            if isinstance(block, b.Fields):
-                values.extend(f.value for f in block.fields)
-                block = dataclasses.replace(block, fields=tuple(
-                    dataclasses.replace(f, value="") for f in block.fields))
-            elif isinstance(block, b.Signature):
-                values.append(block.name)
-                block = dataclasses.replace(block, name="")
+            if isinstance(block, b.SLOTTED):
+                values.extend(block.values())
+                block = block.blank()
             elif isinstance(block, b.Section | b.Callout | b.Keep):
                 block = dataclasses.replace(block, blocks=walk(block.blocks))
             out.append(block)

@@ -16,7 +16,6 @@ from reportlab.platypus.paragraph import Paragraph, ParagraphStyle
 from ..reportlab_private import page_code
 from .tagging import Marked, Node, begin, end, split_languages
 
-BOX = 15.0  # tick boxes: big enough for a pen (5.3 mm)
 MIN_VALUE_PT = 9.0  # a value too long for its line shrinks, never below this size
 SHRINK = 0.875  # nor below this share of its style's size (14 pt in large print)
 VALUE_LINES = 2  # lines a value may take at the smallest size: a cell always keeps room for them
@@ -164,29 +163,31 @@ class BoxedItem(ListItem):
     they differ on a black-and-white print too, not only by colour.
     """
 
-    CARRIED = ("colour", "mark")
+    CARRIED = ("colour", "mark", "look")
 
-    def __init__(self, text: str | None, style: ParagraphStyle, colour: Color = black,
-                 mark: str = "box", **kw: Any) -> None:
+    def __init__(self, text: str | None, style: ParagraphStyle, colour: Color, mark: str,
+                 look: tuple[float, float, float], **kw: Any) -> None:
         super().__init__(text, style, **kw)
         self.colour = colour
         self.mark = mark
+        self.look = look  # the box's side, its outline, the do / don't stroke
 
     def draw_label(self) -> None:
         canv: Canvas = self.canv
+        box, line, stroke = self.look
         lead = self.style.leading
-        size = min(BOX, lead)
+        size = min(box, lead)
         x, y = 1.0, self.height - lead + (lead - size) / 2 - 1
         canv.saveState()
         canv.setStrokeColor(self.colour)
-        canv.setLineWidth(1.2)
+        canv.setLineWidth(line)
         if self.mark == "box":
             canv.rect(x, y, size, size, stroke=1, fill=0)
         else:
             r = size / 2
             cx, cy = x + r, y + r
             canv.circle(cx, cy, r, stroke=1, fill=0)
-            canv.setLineWidth(1.8)
+            canv.setLineWidth(stroke)
             if self.mark == "do":
                 canv.lines([(cx - 0.5 * r, cy, cx - 0.12 * r, cy - 0.42 * r),
                             (cx - 0.12 * r, cy - 0.42 * r, cx + 0.52 * r, cy + 0.42 * r)])
@@ -202,49 +203,52 @@ class AnswerBox(Flowable):  # type: ignore[misc]
     The box is a Figure whose alternative text says it is a tick box; the word is its own P.
     """
 
-    GAP = 5.0  # between the box and its word
-
-    def __init__(self, word: TaggedParagraph, colour: Color, node: Node | None = None) -> None:
+    def __init__(self, word: TaggedParagraph, colour: Color, look: tuple[float, float, float],
+                 node: Node | None = None) -> None:
         super().__init__()
         self.word = word
         self.colour = colour
+        self.look = look  # the box's side, its outline, the gap between the box and its word
         self.node = node
 
     @staticmethod
-    def width_for(word: str, style: ParagraphStyle) -> float:
+    def width_for(word: str, style: ParagraphStyle, look: tuple[float, float, float]) -> float:
         """The width a box with `word` beside it takes."""
-        return BOX + AnswerBox.GAP + float(stringWidth(word, style.fontName, style.fontSize))
+        return look[0] + look[2] + float(stringWidth(word, style.fontName, style.fontSize))
 
     def wrap(self, avail_width: float, avail_height: float) -> tuple[float, float]:
-        self.word.wrap(max(1.0, avail_width - BOX - self.GAP), avail_height)
+        box, _, gap = self.look
+        self.word.wrap(max(1.0, avail_width - box - gap), avail_height)
         self.width = avail_width
-        self.height = max(BOX, self.word.height)
+        self.height = max(box, self.word.height)
         return self.width, self.height
 
     def draw(self) -> None:
         canv: Canvas = self.canv
+        box, line, gap = self.look
         lead = self.word.style.leading
-        size = min(BOX, lead)
+        size = min(box, lead)
         y = self.height - lead + (lead - size) / 2 - 1  # as a checklist's box beside its first line
         begin(canv, self.node)
         canv.saveState()
         canv.setStrokeColor(self.colour)
-        canv.setLineWidth(1.2)
+        canv.setLineWidth(line)
         canv.rect(1.0, y, size, size, stroke=1, fill=0)
         canv.restoreState()
         end(canv)
-        self.word.drawOn(canv, BOX + self.GAP + 1.0, self.height - self.word.height)
+        self.word.drawOn(canv, box + gap + 1.0, self.height - self.word.height)
 
 
 class WriteLines(Marked, Flowable):  # type: ignore[misc]
     """Ruled lines to write on."""
 
-    def __init__(self, count: int, colour: Color, gap: float = 25.0, node: Node | None = None) -> None:
+    def __init__(self, count: int, colour: Color, gap: float, line: float, node: Node | None = None) -> None:
         super().__init__()
         self.node = node
         self.count = count
         self.colour = colour
         self.gap = gap
+        self.line = line
 
     def wrap(self, avail_width: float, avail_height: float) -> tuple[float, float]:
         self.width = avail_width
@@ -254,7 +258,7 @@ class WriteLines(Marked, Flowable):  # type: ignore[misc]
         canv: Canvas = self.canv
         canv.saveState()
         canv.setStrokeColor(self.colour)
-        canv.setLineWidth(0.6)
+        canv.setLineWidth(self.line)
         for i in range(self.count):
             y = i * self.gap + 2
             canv.line(0, y, self.width, y)
@@ -299,8 +303,8 @@ class FieldCell(Flowable):  # type: ignore[misc]
     drawn, which lets a layout made once be filled in for each patient.
     """
 
-    def __init__(self, label: Paragraph, value: str, style: ParagraphStyle, colour: Color,
-                 min_height: float = 31.0, slot: int | None = None,
+    def __init__(self, label: Paragraph, value: str, style: ParagraphStyle, rule: tuple[float, Color],
+                 geometry: tuple[float, float, float], slot: int | None = None,
                  tags: tuple[Node, Node] | None = None) -> None:
         super().__init__()
         # The value's element, and the write-in line's (a Figure with its alternative text).
@@ -310,8 +314,9 @@ class FieldCell(Flowable):  # type: ignore[misc]
         self.markup = value
         self.style = style
         self.value: Paragraph | None = None
-        self.colour = colour
-        self.min_height = min_height
+        self.rule, self.colour = rule
+        # the least height, the gap under the label, and the value's height above its line
+        self.min_height, self.label_gap, self.rise = geometry
         self.slot = slot
         self._label_h = 0.0
 
@@ -323,7 +328,8 @@ class FieldCell(Flowable):  # type: ignore[misc]
             self.value = fitted_value(self.markup, self.style, avail_width)
             value_h = self.value.wrap(avail_width, 1e6)[1]
         # Only a value too long even for two lines at the smallest size makes the cell taller.
-        self.height = max(self.min_height, self._label_h + max(value_room(self.style), value_h) + 6)
+        self.height = max(self.min_height,
+                          self._label_h + max(value_room(self.style), value_h) + self.label_gap)
         return avail_width, self.height
 
     def draw(self) -> None:
@@ -331,14 +337,14 @@ class FieldCell(Flowable):  # type: ignore[misc]
         self.label.drawOn(canv, 0, self.height - self._label_h)
         if self.value is not None:
             begin(canv, self.value_node)
-            self.value.drawOn(canv, 0, 3)
+            self.value.drawOn(canv, 0, self.rise)
             end(canv)
         elif self.slot is not None and hasattr(canv, "slots"):
-            canv.slots.append((self.slot, len(page_code(canv)), self.width))
+            canv.slots.append((self.slot, len(page_code(canv)), self.width, self.rise))
         begin(canv, self.line_node)
         canv.saveState()
         canv.setStrokeColor(self.colour)
-        canv.setLineWidth(0.8)
+        canv.setLineWidth(self.rule)
         canv.line(0, 1, self.width, 1)
         canv.restoreState()
         end(canv)
@@ -350,14 +356,15 @@ class FieldCell(Flowable):  # type: ignore[misc]
 class InitialsBox(Flowable):  # type: ignore[misc]
     """A box for the patient's initials with a small caption."""
 
-    def __init__(self, caption: Paragraph, colour: Color, width: float = 60.0,
-                 height: float = 32.0, node: Node | None = None) -> None:
+    def __init__(self, caption: Paragraph, colour: Color, width: float, height: float, line: float,
+                 node: Node | None = None) -> None:
         super().__init__()
         self.node = node  # the box's element: a Figure with its alternative text
         self.caption = caption
         self.colour = colour
         self.width = width
         self.height = height
+        self.line = line
 
     def wrap(self, avail_width: float, avail_height: float) -> tuple[float, float]:
         self._caption_h = self.caption.wrap(self.width, avail_height)[1]
@@ -369,7 +376,7 @@ class InitialsBox(Flowable):  # type: ignore[misc]
         begin(canv, self.node)
         canv.saveState()
         canv.setStrokeColor(self.colour)
-        canv.setLineWidth(1)
+        canv.setLineWidth(self.line)
         canv.rect(0, 0, self.width, self.height - 2, stroke=1, fill=0)
         canv.restoreState()
         end(canv)

@@ -42,6 +42,7 @@ from ..errors import RenderError
 from ..library.branding import Clinic, FontEntry
 from ..library.fonts import Registered, register
 from ..library.gather import ClinicEntry
+from ..library.styles import NAMED, Cells, SignaturePart, Styles, Stylesheet, Text
 from ..reportlab_private import (
     DecoratedTable,
     draw_image,
@@ -58,7 +59,6 @@ from ..reportlab_private import (
 )
 from ..values import Value
 from .flowables import (
-    BOX,
     AnswerBox,
     BoxedItem,
     DocumentStart,
@@ -72,10 +72,8 @@ from .flowables import (
 )
 from .page import (
     FOOTER,
-    GREY,
     HEADER,
     MARGIN,
-    RULE,
     Footer,
     Form,
     Layout,
@@ -87,7 +85,6 @@ from .tagging import LANGUAGE_MARK, Node, artifact, begin, end, escape, mark_lan
 PAPER = {"a4": A4, "letter": LETTER}
 LOGO_W = 44 * mm
 LOGO_H = 15 * mm
-WARNING = colors.HexColor("#b3261e")
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -95,12 +92,20 @@ class Theme(Value):
     """Fonts, colours and paragraph styles of one clinic, built once per process."""
 
     font: Registered
-    primary: colors.Color
-    accent: colors.Color
-    text: colors.Color
+    sheet: Stylesheet
+    palette: dict[str, colors.Color]  # every colour a stylesheet may name
     tint: colors.Color
     warn_tint: colors.Color
     styles: dict[str, ParagraphStyle]
+
+    @property
+    def primary(self) -> colors.Color:
+        """The clinic's primary colour."""
+        return self.palette["primary"]
+
+    def colour(self, name: str) -> colors.Color:
+        """A stylesheet's colour: #rrggbb or a name."""
+        return _colour(name, self.palette)
 
 
 def _mix(colour: colors.Color, amount: float) -> colors.Color:
@@ -108,11 +113,10 @@ def _mix(colour: colors.Color, amount: float) -> colors.Color:
     return colors.Color(*(1 - amount + amount * c for c in (colour.red, colour.green, colour.blue)))
 
 
-STANDARD_LEADING = 1.35  # line spacing as a multiple of the size
-LARGE_BODY, LARGE_HEADING, LARGE_LEADING = 16, 20, 1.5  # the large-print edition (RNIB Clear Print)
+# The print rules (issue 12) whatever a stylesheet says: the smallest size of each kind of text.
+LARGE_BODY, LARGE_HEADING = 16, 20  # the large-print edition (RNIB Clear Print)
 LARGE_SMALLEST = 14  # labels and captions in large print
 SMALLEST = 9  # no text is smaller
-MEASURE = 70  # average characters a body line is made for: real lines stay within 75
 
 
 def _size(body: float, factor: float, floor: float = SMALLEST) -> float:
@@ -121,59 +125,64 @@ def _size(body: float, factor: float, floor: float = SMALLEST) -> float:
 
 
 @lru_cache(maxsize=32)
-def theme(clinic: Clinic, font_entry: FontEntry, large: bool = False) -> Theme:
+def theme(clinic: Clinic, sheet: Stylesheet, font_entry: FontEntry, large: bool = False) -> Theme:
     """Build the paragraph styles for a clinic's font, colours and body size (or large print)."""
     font = register(font_entry)
-    primary = colors.HexColor(clinic.colours.primary)
-    accent = colors.HexColor(clinic.colours.accent)
-    text = colors.HexColor(clinic.colours.text)
+    palette = {name: colors.HexColor(sheet.hex(name, clinic.colours)) for name in NAMED if name != "white"}
+    palette["white"] = colors.white
     body = LARGE_BODY if large else clinic.body_size
-    spacing = LARGE_LEADING if large else STANDARD_LEADING
-    heading_floor = LARGE_HEADING if large else body + 1
-    floor = LARGE_SMALLEST if large else SMALLEST  # labels, captions and notes
+    spacing = sheet.text.large_print_leading if large else sheet.text.leading
+    floors = {"body": body, "heading": LARGE_HEADING if large else body + 1,
+              "label": LARGE_SMALLEST if large else SMALLEST}  # labels, captions and notes
+    looks = sheet.styles
     base = ParagraphStyle("body", fontName=font.regular, fontSize=body, leading=body * spacing,
-                          textColor=text, spaceAfter=body * 0.45)
+                          textColor=palette["text"], spaceAfter=body * (looks.body.space_after or 0))
 
-    def style(name: str, size: float | None = None, **kw: Any) -> ParagraphStyle:
-        size = size or body
-        kw.setdefault("leading", size * spacing)
+    def style(name: str, look: Text) -> ParagraphStyle:
+        size_pt = getattr(look, "size_pt", None)
+        size = max(floors[look.FLOOR], size_pt) if size_pt is not None else \
+            body if look.size == 1 and look.FLOOR == "body" else _size(body, look.size, floors[look.FLOOR])
+        kw: dict[str, Any] = {"leading": size * (look.leading or spacing),
+                              "textColor": _colour(look.colour, palette),
+                              "fontName": font.bold if look.bold else font.regular}
+        if look.space_after_pt is not None:
+            kw["spaceAfter"] = look.space_after_pt
+        elif look.space_after is not None:  # else the body's
+            kw["spaceAfter"] = body * look.space_after
+        if look.space_before:
+            kw["spaceBefore"] = body * look.space_before
+        if look.indent:
+            kw["leftIndent"] = body * look.indent
+        if look.bullet_indent:
+            kw["bulletIndent"] = body * look.bullet_indent
+        if look.align == "right":
+            kw["alignment"] = TA_RIGHT
         return ParagraphStyle(name, parent=base, fontSize=size, **kw)
 
-    styles = {
-        "body": base,
-        "lead": style("lead", _size(body, 1.08), spaceAfter=body * 0.6),
-        "small": style("small", _size(body, 0.85, floor)),
-        "title": style("title", _size(body, 1.8, heading_floor), fontName=font.bold, textColor=primary,
-                       spaceAfter=2, leading=_size(body, 1.8, heading_floor) * 1.2),
-        "subtitle": style("subtitle", textColor=GREY, spaceAfter=body * 0.3),
-        "on_request": style("on_request", _size(body, 0.85, floor), textColor=GREY, spaceAfter=body * 0.6),
-        "section": style("section", _size(body, 1.3, heading_floor), fontName=font.bold,
-                         textColor=primary, spaceBefore=body * 0.75, spaceAfter=body * 0.25),
-        "heading": style("heading", _size(body, 1.1, heading_floor), fontName=font.bold,
-                         spaceBefore=body * 0.4, spaceAfter=body * 0.25),
-        "bullet": style("bullet", leftIndent=body * 1.3, bulletIndent=body * 0.25,
-                        spaceAfter=body * 0.25, bulletFontName=font.regular, bulletFontSize=body),
-        "box": style("box", leftIndent=BOX + body * 0.6, spaceAfter=body * 0.25),
-        "cell": style("cell", spaceAfter=0),
-        "cell_head": style("cell_head", fontName=font.bold, textColor=colors.white, spaceAfter=0),
-        "label": style("label", _size(body, 0.8, floor), textColor=GREY, spaceAfter=0),
-        "value": style("value", spaceAfter=0),
-        "qr_caption": style("qr_caption", floor, textColor=GREY, spaceAfter=0, alignment=TA_RIGHT),
-        # 14 pt or more: the aftercare's page-1 box puts the clinic's phone numbers in its title.
-        "callout_title": style("callout_title", _size(body, 1.2, heading_floor), fontName=font.bold,
-                               spaceAfter=body * 0.25),
-        "header_name": style("header_name", 12, fontName=font.bold, textColor=primary,
-                             alignment=TA_RIGHT, spaceAfter=0),
-        "header": style("header", SMALLEST, textColor=GREY, alignment=TA_RIGHT, spaceAfter=0),
-    }
-    return Theme(font, primary, accent, text, _mix(accent, 0.14), _mix(WARNING, 0.09), styles)
+    styles = {name: style(name, getattr(looks, name)) for name in Styles.__dataclass_fields__}
+    styles["body"] = base
+    styles["bullet"].bulletFontName, styles["bullet"].bulletFontSize = font.regular, body
+    styles["box"].leftIndent = sheet.checklist.box + body * looks.box.indent
+    styles["header_name"] = ParagraphStyle("header_name", parent=base, fontSize=12, leading=12 * spacing,
+                                           fontName=font.bold, textColor=palette["primary"],
+                                           alignment=TA_RIGHT, spaceAfter=0)
+    styles["header"] = ParagraphStyle("header", parent=base, fontSize=SMALLEST,
+                                      leading=SMALLEST * spacing, textColor=palette["grey"],
+                                      alignment=TA_RIGHT, spaceAfter=0)
+    return Theme(font, sheet, palette, _mix(palette["accent"], sheet.callout.tint),
+                 _mix(palette["warning"], sheet.callout.warning_tint), styles)
+
+
+def _colour(name: str, palette: dict[str, colors.Color]) -> colors.Color:
+    """A stylesheet's colour: #rrggbb or a name."""
+    return colors.HexColor(name) if name.startswith("#") else palette[name]
 
 
 def measure(th: Theme, available: float) -> float:
-    """The width of the body text: about MEASURE characters of the body font, or the page's."""
+    """The width of the body text: about `text.measure` characters of the body font, or the page's."""
     sample = "Write your initials in the box beside each risk to show that you understand it."
     average = float(stringWidth(sample, th.font.regular, th.styles["body"].fontSize)) / len(sample)
-    return min(available, MEASURE * average)
+    return min(available, th.sheet.text.measure * average)
 
 
 def inline_markup(inline: b.Inline) -> str:
@@ -375,7 +384,8 @@ class Builder:
             yield paragraph
 
     def _Checklist(self, block: b.Checklist) -> Iterator[Flowable]:
-        colour = WARNING if block.mark == "dont" else self.th.primary
+        look = self.th.sheet.checklist
+        colour = self.th.colour(look.dont_colour if block.mark == "dont" else look.colour)
         listing = self.parent.add("L")
         alt = self.labels["tick_box" if block.mark == "box" else block.mark]
         items = []
@@ -383,7 +393,7 @@ class Builder:
             element = listing.add("LI")
             label = element.add("Lbl", Alt=alt)
             items.append(BoxedItem(inline_markup(item), self.th.styles["box"], colour, block.mark,
-                                   node=element.add("LBody")))
+                                   (look.box, look.line, look.mark_line), node=element.add("LBody")))
             items[-1].label = label
         # The last two items travel together: no item is left alone at the top of a page.
         yield from items[:-2]
@@ -395,7 +405,10 @@ class Builder:
         table = self.parent.add("Table")
         style = self.th.styles["cell"]
         alt = self.labels["tick_box"]
-        answer_w = max(AnswerBox.width_for(word, style) for word in block.answers) + 16
+        look, box = self.th.sheet.yesno, self.th.sheet.checklist
+        mark = (box.box, box.line, look.answer_gap)
+        answer_w = max(AnswerBox.width_for(word, style, mark) for word in block.answers) \
+            + 2 * look.answer_padding
         rows = []
         for question in block.questions:
             row = table.add("TR")
@@ -403,15 +416,17 @@ class Builder:
                                                node=row.add("TH", Scope="Row"))]
             for word in block.answers:
                 cell = row.add("TD")
-                box = cell.add("Figure", Alt=alt)
+                figure = cell.add("Figure", Alt=alt)
                 answer = self.para(escape(word), "cell", node=cell.add("P"))
-                cells.append(AnswerBox(answer, self.th.primary, box))
+                cells.append(AnswerBox(answer, self.th.colour(look.box_colour), mark, figure))
             rows.append(cells)
         yield self.table(rows, [self.width - 2 * answer_w, answer_w, answer_w], [
-            ("VALIGN", (0, 0), (-1, -1), "TOP"), ("LINEBELOW", (0, 0), (-1, -1), 0.5, RULE),
-            ("LEFTPADDING", (0, 0), (0, -1), 0), ("LEFTPADDING", (1, 0), (-1, -1), 8),
-            ("TOPPADDING", (0, 0), (-1, -1), 5), ("BOTTOMPADDING", (0, 0), (-1, -1), 6)])
-        yield Spacer(1, 6)
+            ("VALIGN", (0, 0), (-1, -1), "TOP"),
+            ("LINEBELOW", (0, 0), (-1, -1), look.rule, self.th.colour(look.rule_colour)),
+            ("LEFTPADDING", (0, 0), (0, -1), 0), ("LEFTPADDING", (1, 0), (-1, -1), look.answer_padding),
+            ("TOPPADDING", (0, 0), (-1, -1), look.padding_top),
+            ("BOTTOMPADDING", (0, 0), (-1, -1), look.padding_bottom)])
+        yield Spacer(1, look.space_after)
 
     def _Table(self, block: b.Table) -> Iterator[Flowable]:
         if not block.rows:
@@ -429,31 +444,39 @@ class Builder:
                     element.add("TH", Scope="Row") if not block.header and c == 0 else element.add("TD")
                 cells.append(self.para(inline_markup(cell), "cell_head" if head else "cell", node=node))
             rows.append(cells)
+        look = self.th.sheet.table
         style: list[tuple[Any, ...]] = [
-            ("VALIGN", (0, 0), (-1, -1), "TOP"), ("LINEBELOW", (0, 0), (-1, -1), 0.5, RULE),
-            ("TOPPADDING", (0, 0), (-1, -1), 4), ("BOTTOMPADDING", (0, 0), (-1, -1), 5)]
+            ("VALIGN", (0, 0), (-1, -1), "TOP"),
+            ("LINEBELOW", (0, 0), (-1, -1), look.rule, self.th.colour(look.rule_colour)),
+            ("TOPPADDING", (0, 0), (-1, -1), look.padding_top),
+            ("BOTTOMPADDING", (0, 0), (-1, -1), look.padding_bottom)]
         if block.header:
-            style.append(("BACKGROUND", (0, 0), (-1, 0), self.th.primary))
+            style.append(("BACKGROUND", (0, 0), (-1, 0), self.th.colour(look.header_background)))
         yield self.table(rows, [self.width / cols] * cols, style, repeat=1 if block.header else 0)
-        yield Spacer(1, 6)
+        yield Spacer(1, look.space_after)
 
-    def _field(self, label: str, value: str, min_height: float = 31.0, slot: bool = True,
-               markup: str = "") -> FieldCell:
+    def _field(self, label: str, value: str, look: Cells, min_height: float | None = None,
+               slot: int | None = None, markup: str = "") -> FieldCell:
         """A field cell; a slot cell's value may instead be drawn in when a layout is filled in.
 
         `label` is plain text; `markup` is paragraph markup (already escaped) to print instead.
         """
-        number = None
-        if slot:
-            number, self.slots = self.slots, self.slots + 1
         outer, self.parent = self.parent, self.parent.add("Div")
         caption = self.para(markup or escape(label), "label")
-        tags = (self.parent.add("P", slot=number),
+        tags = (self.parent.add("P", slot=slot),
                 self.parent.add("Figure", Alt=fill(self.labels["write_in"], field=label)))
         self.parent = outer
-        return FieldCell(caption, escape(value), self.th.styles["value"], RULE, min_height, number, tags)
+        rule = (look.rule, self.th.colour(look.rule_colour))
+        return FieldCell(caption, escape(value), self.th.styles["value"], rule,
+                         (min_height or look.height, look.label_gap, look.value_rise), slot, tags)
 
-    def _grid(self, cells: list[Flowable], columns: int, widths: list[float] | None = None,
+    def _slots(self, block: b.Fields | b.Signature) -> int:
+        """Number the block's slots, one for each of its values (blocks.SLOTTED); the first one's."""
+        first = self.slots
+        self.slots += len(block.values())
+        return first
+
+    def _grid(self, cells: list[Flowable], columns: int, look: Cells, widths: list[float] | None = None,
               fixed: bool = False) -> Table:
         """Cells in rows of `columns`; large print has one column unless the columns are `fixed`."""
         if self.large and not fixed:
@@ -462,20 +485,28 @@ class Builder:
         rows[-1] = rows[-1] + [Spacer(0, 0) for _ in range(columns - len(rows[-1]))]
         return self.table(rows, widths or [self.width / columns] * columns, [
             ("VALIGN", (0, 0), (-1, -1), "BOTTOM"), ("LEFTPADDING", (0, 0), (-1, -1), 0),
-            ("RIGHTPADDING", (0, 0), (-1, -1), 14), ("TOPPADDING", (0, 0), (-1, -1), 3),
-            ("BOTTOMPADDING", (0, 0), (-1, -1), 5)])
+            ("RIGHTPADDING", (0, 0), (-1, -1), look.column_gap),
+            ("TOPPADDING", (0, 0), (-1, -1), look.padding_top),
+            ("BOTTOMPADDING", (0, 0), (-1, -1), look.padding_bottom)])
 
     def _Fields(self, block: b.Fields) -> Iterator[Flowable]:
         if block.fields:
-            yield self._grid([self._field(f.label, f.value) for f in block.fields], block.columns)
-            yield Spacer(1, 6)
+            look = self.th.sheet.fields
+            first = self._slots(block)
+            cells: list[Flowable] = [self._field(f.label, f.value, look, slot=first + i)
+                                     for i, f in enumerate(block.fields)]
+            yield self._grid(cells, block.columns, look)
+            yield Spacer(1, look.space_after)
 
     def _Lines(self, block: b.Lines) -> Iterator[Flowable]:
+        look = self.th.sheet.lines
         alt = fill(self.labels["lines_alt"], count=str(block.count))
-        yield WriteLines(block.count, RULE, node=self.parent.add("Figure", Alt=alt))
-        yield Spacer(1, 8)
+        yield WriteLines(block.count, self.th.colour(look.rule_colour), look.gap, look.rule,
+                         node=self.parent.add("Figure", Alt=alt))
+        yield Spacer(1, look.space_after)
 
     def _Initials(self, block: b.Initials) -> Iterator[Flowable]:
+        look = self.th.sheet.initials
         rows = []
         outer = self.parent
         for item in block.items:
@@ -484,28 +515,37 @@ class Builder:
             statement = self.para(markup, "cell")
             caption = self.para(escape(block.box_label), "label")
             box = self.parent.add("Figure", Alt=fill(self.labels["write_in"], field=block.box_label))
-            rows.append([statement, InitialsBox(caption, self.th.primary, node=box)])
+            rows.append([statement, InitialsBox(caption, self.th.colour(look.box_colour), look.box_width,
+                                                look.box_height, look.box_line, node=box)])
         self.parent = outer
-        table = self.table(rows, [self.width - 78, 78], [("VALIGN", (0, 0), (-1, -1), "TOP"),
-                                   ("LEFTPADDING", (0, 0), (-1, -1), 0),
-                                   ("LEFTPADDING", (1, 0), (1, -1), 14),
-                                   ("TOPPADDING", (0, 0), (-1, -1), 5),
-                                   ("BOTTOMPADDING", (0, 0), (-1, -1), 6),
-                                   ("LINEBELOW", (0, 0), (-1, -1), 0.5, RULE)])
+        table = self.table(rows, [self.width - look.column, look.column], [
+            ("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0),
+            ("LEFTPADDING", (1, 0), (1, -1), look.box_padding),
+            ("TOPPADDING", (0, 0), (-1, -1), look.padding_top),
+            ("BOTTOMPADDING", (0, 0), (-1, -1), look.padding_bottom),
+            ("LINEBELOW", (0, 0), (-1, -1), look.rule, self.th.colour(look.rule_colour))])
         yield table
-        yield Spacer(1, 6)
+        yield Spacer(1, look.space_after)
 
     def _Signature(self, block: b.Signature) -> Iterator[Flowable]:
-        sign, printed, day, clock = block.labels
-        # The role leads the signature's label; the printed name has a whole row, so a long
-        # name fits it without moving the page.
-        quarter = self.width / 4
-        role = f"<b>{escape(block.role)}</b>: {escape(sign)}"
-        cells = [self._field(f"{block.role}: {sign}", "", 36, slot=False, markup=role),
-                 self._field(day, "", slot=False),
-                 self._field(clock, "", slot=False), self._field(printed, block.name)]
-        rows = [self._grid(cells[:3], 3, [2 * quarter, quarter, quarter], fixed=True),
-                self._grid(cells[3:], 1)]
+        look = self.th.sheet.signature
+        first = self._slots(block)
+
+        def cell(part: SignaturePart) -> Flowable:
+            label = block.label(part)
+            slot = first + block.SLOTS.index(part) if part in block.SLOTS else None
+            value = block.values()[slot - first] if slot is not None else ""
+            if part != "sign":
+                return self._field(label, value, look, slot=slot)
+            # The role leads the signature's label.
+            role = f"<b>{escape(block.role)}</b>: {escape(label)}"
+            return self._field(f"{block.role}: {label}", value, look, look.sign_height, slot, role)
+
+        # Made in the order of its lines, so the structure tree reads as the page does. A row
+        # keeps its columns in large print: a long printed name has a row to itself.
+        rows = [self._grid([cell(part) for part in parts], len(parts), look,
+                           [self.width * share / sum(shares) for share in shares], fixed=True)
+                for parts, shares in zip(look.rows, look.widths, strict=True)]
         yield KeepTogether(rows)
 
     def title_block(self, info: b.DocumentInfo, clinic_name: str, note: str) -> Flowable:
@@ -518,25 +558,28 @@ class Builder:
                    self.para(escape(note) + offers, "on_request")]
         if not info.qr:
             return KeepTogether(heading)
-        size = 18 * mm
+        look = self.th.sheet.qr
+        size = look.title_size_mm * mm
         caption = self.para(escape(info.qr_caption), "qr_caption")
-        widths = [self.width - size - 30 * mm, 27 * mm, size + 3 * mm]
+        widths = [self.width - size - (look.title_caption_mm + look.title_gap_mm) * mm,
+                  look.title_caption_mm * mm, size + look.title_gap_mm * mm]
         return self.table([[heading, caption, self.qr(info.qr, size)]], widths, [
             ("VALIGN", (0, 0), (-1, -1), "TOP"), ("VALIGN", (1, 0), (1, 0), "MIDDLE"),
             ("LEFTPADDING", (0, 0), (-1, -1), 0), ("RIGHTPADDING", (0, 0), (-1, -1), 0),
-            ("LEFTPADDING", (2, 0), (2, 0), 3 * mm), ("TOPPADDING", (0, 0), (-1, -1), 0),
-            ("BOTTOMPADDING", (0, 0), (-1, -1), 4)])
+            ("LEFTPADDING", (2, 0), (2, 0), look.title_gap_mm * mm), ("TOPPADDING", (0, 0), (-1, -1), 0),
+            ("BOTTOMPADDING", (0, 0), (-1, -1), look.title_padding_bottom)])
 
     def qr(self, data: str, size: float) -> QrCode:
         """A QR code, tagged as a Figure that says what it opens."""
         return QrCode(data, size, self.parent.add("Figure", Alt=fill(self.labels["qr_alt"], target=data)))
 
     def _Qr(self, block: b.Qr) -> Iterator[Flowable]:
-        size = 26 * mm
+        look = self.th.sheet.qr
+        size = look.size_mm * mm
         cells = [[self.qr(block.data, size), self.para(escape(block.caption), "body")]]
-        table = self.table(cells, [size + 10, self.width - size - 10],
+        table = self.table(cells, [size + look.gap, self.width - size - look.gap],
                            [("VALIGN", (0, 0), (-1, -1), "MIDDLE"), ("LEFTPADDING", (0, 0), (-1, -1), 0)])
-        yield KeepTogether([Spacer(1, 6), table])
+        yield KeepTogether([Spacer(1, look.space_before), table])
 
     def _Spacer(self, block: b.Spacer) -> Iterator[Flowable]:
         yield Spacer(1, block.size)
@@ -554,13 +597,16 @@ class Builder:
         self.depth -= 1 if block.title else 0
         self.parent = outer
         warn = block.tone == "warning"
+        look = self.th.sheet.callout
         table = self.table([[inner]], [self.width], [
             ("BACKGROUND", (0, 0), (-1, -1), self.th.warn_tint if warn else self.th.tint),
-            ("LINEBEFORE", (0, 0), (0, -1), 3, WARNING if warn else self.th.accent),
-            ("LEFTPADDING", (0, 0), (-1, -1), 10), ("RIGHTPADDING", (0, 0), (-1, -1), 10),
-            ("TOPPADDING", (0, 0), (-1, -1), 7), ("BOTTOMPADDING", (0, 0), (-1, -1), 4)])
+            ("LINEBEFORE", (0, 0), (0, -1), look.edge, self.th.palette["warning" if warn else "accent"]),
+            ("LEFTPADDING", (0, 0), (-1, -1), look.padding_side),
+            ("RIGHTPADDING", (0, 0), (-1, -1), look.padding_side),
+            ("TOPPADDING", (0, 0), (-1, -1), look.padding_top),
+            ("BOTTOMPADDING", (0, 0), (-1, -1), look.padding_bottom)])
         yield table
-        yield Spacer(1, 8)
+        yield Spacer(1, look.space_after)
 
     def _Keep(self, block: b.Keep) -> Iterator[Flowable]:
         # Keeps inside stay: when the whole is too tall for a page, each part still holds together.
@@ -579,7 +625,7 @@ class _RecordingCanvas(Canvas):  # type: ignore[misc]
         super().__init__(*args, **kwargs)
         self.pages: list[Page] = []
         self.marks: list[tuple[str, str, float, int]] = []
-        self.slots: list[tuple[int, int, float]] = []
+        self.slots: list[tuple[int, int, float, float]] = []
         self.doc_index = 0
         self.blank = False
         self.forms: dict[str, Form] = {}
@@ -705,7 +751,7 @@ def _lay(documents: tuple[b.Document, ...], entry: ClinicEntry, font_entry: Font
          breaks: frozenset[int]) -> tuple[Layout, list[_PageFacts]]:
     """Lay the documents out once, starting the sections numbered in `breaks` on a new page."""
     clinic = entry.clinic
-    th = theme(clinic, font_entry, large)
+    th = theme(clinic, entry.styles, font_entry, large)
     page_w, page_h = PAPER[clinic.paper]
     frame_w = measure(th, page_w - 2 * MARGIN)
     left = (page_w - frame_w) / 2
@@ -752,7 +798,7 @@ def _lay(documents: tuple[b.Document, ...], entry: ClinicEntry, font_entry: Font
         form = fill(labels["form_version"], version=info.version, form=info.form)
         return Footer(th.font.regular, th.font.bold,
                       clinic.name + (f" \u00b7 {info.footer}" if info.footer else ""),
-                      form, labels["page_of"], page_w,
+                      form, labels["page_of"], page_w, (th.palette["grey"], th.palette["rule"]),
                       (labels["identifier_name"], labels["identifier_birth"]), info.identifier)
 
     recorded: list[Page] = doc.canv.pages
@@ -775,7 +821,7 @@ class _BlankPage:
         canv.blank = True
         artifact(canv, "Pagination")
         canv.saveState()
-        canv.setFillColor(GREY)
+        canv.setFillColor(self.th.palette["grey"])
         canv.setFont(self.th.font.regular, 11)
         canv.drawCentredString(self.page_w / 2, self.page_h / 2, self.text)
         canv.restoreState()

@@ -1,5 +1,5 @@
-"""What a laid-out page is: the page's margins and colours, and the recorded Layout that the fill
-stage (fill.py) turns into PDFs."""
+"""What a laid-out page is: the page's margins, and the recorded Layout that the fill stage
+(fill.py) turns into PDFs."""
 
 from __future__ import annotations
 
@@ -32,18 +32,13 @@ FOOTER = 22 * mm  # the footer's lowest mark stays inside a printer's 8 mm margi
 SAFE = 8 * mm  # nothing is drawn closer than this to any edge of the paper
 
 
-GREY = colors.HexColor("#5a5a5a")  # 6.9:1 on white
-
-
-RULE = colors.HexColor("#767676")  # writing lines and boxes: 4.5:1 on white (at least 3:1)
-
-
 @dataclass(eq=False, repr=False)  # compared and printed as itself, not field by field
 class Page:
     """One laid-out page: its content and where patient values go into it."""
 
     state: dict[str, Any]  # the canvas's state at the page's end (reportlab_private.page_state)
-    slots: list[tuple[int, int, float]]  # (slot id, position in the page's code, width)
+    # (slot id, position in the page's code, width, the value's height above its line)
+    slots: list[tuple[int, int, float, float]]
     marks: list[tuple[str, str, float, int]]  # bookmarks: (key, title, top, outline level)
     document: int  # index of the document the page belongs to; -1 for a blank duplex page
     mcids: int  # marked-content ids used on the page; values drawn in by fill take the next
@@ -79,6 +74,7 @@ class Footer(Value):
     middle: str
     page_of: str  # the label, with {page} and {pages}
     page_w: float
+    colours: tuple[colors.Color, colors.Color]  # the stylesheet's grey (text) and rule (lines)
     id_labels: tuple[str, str] = ("", "")  # "Patient name", "Date of birth"
     identifier: tuple[str, str] | None = None  # (name, date of birth); None: no identifier line
 
@@ -89,12 +85,13 @@ class Footer(Value):
         top = 1.5 * mm if ident is not None else 4 * mm
         artifact(canv, "Pagination", "Footer")
         canv.saveState()
-        canv.setStrokeColor(RULE)
+        grey, rule = self.colours
+        canv.setStrokeColor(rule)
         canv.setLineWidth(0.5)
         canv.line(MARGIN, FOOTER - top, self.page_w - MARGIN, FOOTER - top)
         if ident is not None:
             self._identifier(canv, ident, FOOTER - 5.5 * mm)
-        canv.setFillColor(GREY)
+        canv.setFillColor(grey)
         canv.setFont(self.regular, 9)
         canv.drawString(MARGIN, FOOTER - (9 if ident is not None else 8.5) * mm, self.left)
         canv.drawString(MARGIN, FOOTER - 12.5 * mm, self.middle)
@@ -110,7 +107,7 @@ class Footer(Value):
         width = self.page_w - 2 * MARGIN
         if not any(ident):
             canv.setFont(self.regular, 9)
-            canv.setStrokeColor(RULE)
+            canv.setStrokeColor(self.colours[1])
             for i, label in enumerate(self.id_labels):
                 x = MARGIN + i * width / 2
                 canv.drawString(x, y, label + ":")

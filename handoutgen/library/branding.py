@@ -46,15 +46,20 @@ class Colours(Value):
 MIN_CONTRAST = 4.5
 
 
-def contrast(colour: str) -> float:
-    """The WCAG contrast ratio of a #rrggbb colour against white."""
+def contrast(colour: str, against: str = "#ffffff") -> float:
+    """The WCAG contrast ratio of two #rrggbb colours (by default, of one against white)."""
+    lighter, darker = sorted((_luminance(colour), _luminance(against)), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
+def _luminance(colour: str) -> float:
+    """The WCAG relative luminance of a #rrggbb colour."""
     def linear(channel: int) -> float:
         c = channel / 255
         return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
 
     r, g, b = (int(colour[i:i + 2], 16) for i in (1, 3, 5))
-    luminance = 0.2126 * linear(r) + 0.7152 * linear(g) + 0.0722 * linear(b)
-    return 1.05 / (luminance + 0.05)
+    return 0.2126 * linear(r) + 0.7152 * linear(g) + 0.0722 * linear(b)
 
 
 EMAIL: dict[str, Any] = {"pattern": r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$",

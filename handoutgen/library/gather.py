@@ -13,11 +13,14 @@ from typing import Any
 
 from ..errors import BrandingError, ContentError, HandoutError, Problems
 from ..load import Loaded, PathT, display, failing, load_yaml, open_limited, path_text
+from ..program import own_stylesheet
 from ..values import Value
 from .branding import Clinic, FontEntry, FontFamily, column_key
 from .content import MODELS, ClinicAdditions, Facts, TreatmentMeta, span_problem
 from .registry import APPOINTMENT_COLUMNS, FieldDecl, KindDecl, Registry, convert_part
 from .schema import convert, spec
+from .styles import FILE as STYLES_FILE
+from .styles import Layers, Stylesheet
 
 CONTENT_DIR = "handouts"
 MASTER = "en"  # the language every other language's labels are checked against
@@ -80,6 +83,7 @@ class ClinicEntry:
     clinic: Clinic
     folder: Path
     logo: Path
+    styles: Stylesheet  # the stylesheet with the clinic's own changes
     # language -> treatment -> the clinic's own lines in that language
     by_language: dict[str, dict[str, ClinicAdditions]] = field(default_factory=dict)
     settings: Loaded | None = None  # clinic.yaml as loaded: where each setting is, for messages
@@ -267,8 +271,9 @@ def _load(path: Path, error: type[HandoutError], g: Gather) -> Loaded | None:
 
 
 def load_clinic(folder: Path, library_fonts: dict[str, FontEntry], treatments: dict[str, Treatment],
-                labels: dict[str, Labels], registry: Registry, g: Gather) -> ClinicEntry | None:
-    """Load and cross-check one clinic folder."""
+                labels: dict[str, Labels], registry: Registry, styles: list[Loaded],
+                g: Gather) -> ClinicEntry | None:
+    """Load and cross-check one clinic folder; `styles` are the library's stylesheet files."""
     loaded = _load(folder / "clinic.yaml", BrandingError, g)
     clinic = convert(Clinic, loaded, g.problems) if loaded else None
     if clinic is None or loaded is None:
@@ -307,9 +312,40 @@ def load_clinic(folder: Path, library_fonts: dict[str, FontEntry], treatments: d
         for message, allowed in check_logo(logo):
             fail(("logo",), message, allowed)
     by_language = _load_all_additions(folder, clinic, treatments, g)
-    if not ok or logo is None:
+    sheet = _clinic_styles(folder, clinic, styles, g)
+    if not ok or logo is None or sheet is None:
         return None
-    return ClinicEntry(clinic, folder, logo, by_language, loaded)
+    return ClinicEntry(clinic, folder, logo, sheet, by_language, loaded)
+
+
+def load_styles(root: Path, g: Gather) -> list[Loaded]:
+    """The program's stylesheet and the library's assets/styles.yaml (when it has one), checked."""
+    files = [found for path in _style_paths(root) if (found := _load(path, BrandingError, g)) is not None]
+    if len(files) == len(_style_paths(root)):
+        Layers(files).convert(g.problems)  # its problems are reported even when no clinic loads
+    return files
+
+
+def _style_paths(root: Path) -> list[Path]:
+    own, library = own_stylesheet(), root / "assets" / STYLES_FILE
+    present = library.exists() or library.is_symlink()  # anything else there is refused when read
+    return [own, library] if present and library.resolve() != own.resolve() else [own]
+
+
+def _clinic_styles(folder: Path, clinic: Clinic, styles: list[Loaded], g: Gather) -> Stylesheet | None:
+    """The stylesheet with the clinic's own styles.yaml over it, checked with its colours."""
+    path = folder / STYLES_FILE
+    files = list(styles)
+    if path.exists() or path.is_symlink():
+        found = _load(path, BrandingError, g)
+        if found is None:
+            return None
+        files.append(found)
+    layers = Layers(files)
+    sheet = layers.convert(g.problems)
+    if sheet is None or not layers.check_colours(sheet, clinic.colours, clinic.id, g.problems):
+        return None
+    return sheet
 
 
 def _load_all_additions(folder: Path, clinic: Clinic, treatments: dict[str, Treatment],
@@ -642,6 +678,7 @@ def load_library(root: Path, clinics: Collection[str] | None = None, treatment: 
     """
     g = Gather()
     fonts = load_fonts(root, g)
+    styles = load_styles(root, g)
     labels = load_labels(root, g)
     wording = load_wording(root, labels, g)
     registry = load_registry(root, labels, g)
@@ -660,7 +697,7 @@ def load_library(root: Path, clinics: Collection[str] | None = None, treatment: 
             treatments[found.meta.id] = found
     loaded: dict[str, ClinicEntry] = {}
     for folder in _clinic_folders(root, clinics):
-        entry = load_clinic(folder, fonts, treatments, labels, registry, g)
+        entry = load_clinic(folder, fonts, treatments, labels, registry, styles, g)
         if entry is not None:
             loaded[entry.clinic.id] = entry
     if deep:
