@@ -24,7 +24,8 @@ FILE = "styles.yaml"
 SignaturePart = Literal["sign", "printed", "date", "time"]
 SIGNATURE_PARTS: tuple[SignaturePart, ...] = get_args(SignaturePart)
 BRAND = ("primary", "accent", "text")  # colours named from clinic.yaml
-NAMED = (*BRAND, "white", "grey", "rule", "warning")
+PALETTE = ("grey", "rule", "warning")  # colours named from the stylesheet's own `colours`
+NAMED = (*BRAND, "white", *PALETTE)
 COLOUR_REF: dict[str, Any] = {"pattern": r"^(#[0-9a-fA-F]{6}|" + "|".join(NAMED) + ")$",
                               "pattern_doc": "#rrggbb or one of " + ", ".join(NAMED), "max_len": 7}
 MIN_TEXT_CONTRAST = 4.5  # WCAG 1.4.3: text, as clinic.yaml's colours
@@ -202,14 +203,14 @@ class SignatureLook(Cells):
         parts = [part for row in self.rows for part in row]
         for part in SIGNATURE_PARTS:
             if parts.count(part) != 1:
-                yield ("rows",), f"has {part!r} {parts.count(part)} times", \
-                    "each of " + ", ".join(SIGNATURE_PARTS) + " once"
+                yield ("rows",), f"has {part!r} {parts.count(part)} times" if part in parts \
+                    else f"lacks {part!r}", "each of " + ", ".join(SIGNATURE_PARTS) + " once"
         for i, (row, widths) in enumerate(zip(self.rows, self.widths, strict=False)):
             if len(row) != len(widths):
                 yield ("widths", i), f"has {len(widths)} widths for {len(row)} lines", \
                     "a width for each line of the same row of rows"
         if len(self.rows) != len(self.widths):
-            yield ("widths",), f"has {len(self.widths)} rows for {len(self.rows)} rows of lines", \
+            yield ("widths",), f"has {len(self.widths)} rows of widths for {len(self.rows)} rows of lines", \
                 "a row of widths for each row of rows"
 
 
@@ -320,48 +321,48 @@ class Layers:
         return _LayeredConverter(self, problems).model(Stylesheet, self.data, ())
 
     def check_colours(self, sheet: Stylesheet, brand: Colours, clinic: str, problems: Problems) -> bool:
-        """Text reads on its background (4.5:1) and lines and boxes show on white (3:1)."""
+        """Text reads on its background (4.5:1) and lines and boxes show on white paper (3:1)."""
+        def describe(name: str) -> str:
+            if name.startswith("#") or name == "white":
+                return name
+            return f"{name} ({sheet.hex(name, brand)}{f' in clinic {clinic}' if name in BRAND else ''})"
+
         ok = True
-        for path, colour, ground, least in _contrasts(sheet):
-            where = self._latest(path, colour)
-            value, against = sheet.hex(colour, brand), sheet.hex(ground, brand)
-            ratio = contrast(value, against)
+        for path, colour, ground_path, ground, least in _contrasts(sheet):
+            ratio = contrast(sheet.hex(colour, brand), sheet.hex(ground, brand))
             if ratio < least:
                 ok = False
-                named = "" if colour.startswith("#") else f" ({colour} {value} for clinic {clinic})"
-                self.fail(problems, where, f"{colour}{named} has {ratio:.1f}:1 contrast against "
-                          f"{ground if ground != 'white' else 'white paper'}",
-                          f"a colour with at least {least:g}:1")
+                on = "white paper" if ground_path is None else describe(ground)
+                where = self._chosen([path, ("colours", colour), ground_path, ("colours", ground)])
+                self.fail(problems, where, f"{describe(colour)} on {on} has {ratio:.1f}:1 contrast",
+                          f"colours with at least {least:g}:1 contrast, as {WCAG[least]}")
         return ok
 
-    def _latest(self, path: PathT, colour: str) -> PathT:
-        """Where a colour was chosen: the style's own entry, or the palette entry it names when
-        that was changed later."""
-        if colour not in ("grey", "rule", "warning"):
-            return path
-        named: PathT = ("colours", colour)
-        layer = {id(loaded): i for i, loaded in enumerate(self.files)}
-        return named if layer[id(self.source(named))] > layer[id(self.source(path))] else path
+    def _chosen(self, paths: list[PathT | None]) -> PathT:
+        """Of the entries that decide a contrast, the one set in the latest file (the first, of equals)."""
+        order = {id(loaded): i for i, loaded in enumerate(self.files)}
+        found = [p for p in paths if p is not None and (p[0] != "colours" or p[1] in PALETTE)]
+        return max(reversed(found), key=lambda p: order[id(self.source(p))])
 
 
-def _contrasts(sheet: Stylesheet) -> list[tuple[PathT, str, str, float]]:
-    """Each colour with what it is seen against and the least contrast it needs."""
-    found: list[tuple[PathT, str, str, float]] = []
+WCAG = {MIN_TEXT_CONTRAST: "WCAG 1.4.3 asks of text",
+        MIN_LINE_CONTRAST: "WCAG 1.4.11 asks of lines and boxes"}
+
+
+def _contrasts(sheet: Stylesheet) -> list[tuple[PathT, str, PathT | None, str, float]]:
+    """Each colour, what it is seen on (None: the paper) and the least contrast it needs."""
+    found: list[tuple[PathT, str, PathT | None, str, float]] = []
     for name in Styles.__dataclass_fields__:
         style: Text = getattr(sheet.styles, name)
-        ground = sheet.table.header_background if name == "cell_head" else "white"
-        found.append((("styles", name, "colour"), style.colour, ground, MIN_TEXT_CONTRAST))
-    lines = [(("checklist", "colour"), sheet.checklist.colour),
-             (("checklist", "dont_colour"), sheet.checklist.dont_colour),
-             (("yesno", "box_colour"), sheet.yesno.box_colour),
-             (("yesno", "rule_colour"), sheet.yesno.rule_colour),
-             (("table", "rule_colour"), sheet.table.rule_colour),
-             (("fields", "rule_colour"), sheet.fields.rule_colour),
-             (("signature", "rule_colour"), sheet.signature.rule_colour),
-             (("lines", "rule_colour"), sheet.lines.rule_colour),
-             (("initials", "box_colour"), sheet.initials.box_colour),
-             (("initials", "rule_colour"), sheet.initials.rule_colour)]
-    found += [(path, colour, "white", MIN_LINE_CONTRAST) for path, colour in lines]
+        ground: tuple[PathT | None, str] = (("table", "header_background"), sheet.table.header_background) \
+            if name == "cell_head" else (None, "white")
+        found.append((("styles", name, "colour"), style.colour, *ground, MIN_TEXT_CONTRAST))
+    lines = [("checklist", "colour"), ("checklist", "dont_colour"), ("yesno", "box_colour"),
+             ("yesno", "rule_colour"), ("table", "rule_colour"), ("fields", "rule_colour"),
+             ("signature", "rule_colour"), ("lines", "rule_colour"), ("initials", "box_colour"),
+             ("initials", "rule_colour")]
+    found += [(path, getattr(getattr(sheet, str(path[0])), str(path[1])), None, "white", MIN_LINE_CONTRAST)
+              for path in lines]
     return found
 
 
