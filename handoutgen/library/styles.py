@@ -104,7 +104,8 @@ class TextSettings(Value):
     leading: float = spec("line spacing, as a multiple of the size", min_value=1.2, max_value=2.0)
     large_print_leading: float = spec("line spacing in the large-print edition (Clear Print: 1.5 or more)",
                                       min_value=1.5, max_value=2.0)
-    measure: int = spec("average characters a line of body text is made for", min_value=50, max_value=80)
+    measure: int = spec("average characters a line of body text is made for (real lines stay within 75)",
+                        min_value=50, max_value=70)
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -133,7 +134,7 @@ class Styles(Value):
 class Checklist(Value):
     """Tick boxes and do / don't signs."""
 
-    box: float = _length("the side of a tick box (room for a pen)", 12.0, 30.0)
+    box: float = _length("the side of a tick box (room for a pen: 15 pt, 5.3 mm, or more)", 15.0, 30.0)
     line: float = _length("the box's outline", 0.5, 4.0)
     mark_line: float = _length("the tick of do and the stroke of don't", 0.5, 4.0)
     colour: str = _colour("boxes and the do sign")
