@@ -142,30 +142,31 @@ class Checklist(Value):
 
 
 @dataclass(frozen=True, eq=False, repr=False)
-class YesNo(Value):
+class RuledRows(Value):
+    """Rows with a line under each: screening questions, tables, initials boxes."""
+
+    rule: float = _length("the line under each row", 0.25, 4.0)
+    rule_colour: str = _colour("that line")
+    padding_top: float = _length("above each row's text", 0.0, 30.0)
+    padding_bottom: float = _length("below each row's text", 0.0, 30.0)
+    space_after: float = _length("below the block", 0.0, 40.0)
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class YesNo(RuledRows):
     """Screening questions with a tick box for each answer."""
 
     box_colour: str = _colour("the tick boxes")
     answer_gap: float = _length("between a tick box and its word", 2.0, 20.0)
     answer_padding: float = _length("before each answer (an answer's column is its box, gap and word, "
                                     "and twice this)", 0.0, 30.0)
-    rule: float = _length("the line under each question", 0.25, 4.0)
-    rule_colour: str = _colour("that line")
-    padding_top: float = _length("above each question", 0.0, 30.0)
-    padding_bottom: float = _length("below each question", 0.0, 30.0)
-    space_after: float = _length("below the block", 0.0, 40.0)
 
 
 @dataclass(frozen=True, eq=False, repr=False)
-class TableLook(Value):
+class TableLook(RuledRows):
     """Tables."""
 
-    rule: float = _length("the line under each row", 0.25, 4.0)
-    rule_colour: str = _colour("that line")
     header_background: str = _colour("the header row's background (its text is cell_head's colour)")
-    padding_top: float = _length("above each row's text", 0.0, 30.0)
-    padding_bottom: float = _length("below each row's text", 0.0, 30.0)
-    space_after: float = _length("below the table", 0.0, 40.0)
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -226,7 +227,7 @@ class LinesLook(Value):
 
 
 @dataclass(frozen=True, eq=False, repr=False)
-class InitialsLook(Value):
+class InitialsLook(RuledRows):
     """Statements with an initials box beside each."""
 
     box_width: float = _length("the box's width", 30.0, 150.0)
@@ -235,11 +236,6 @@ class InitialsLook(Value):
     box_colour: str = _colour("the box")
     column: float = _length("the column the box stands in (the box and box_padding fit it)", 40.0, 200.0)
     box_padding: float = _length("before the box", 0.0, 40.0)
-    rule: float = _length("the line under each statement", 0.25, 4.0)
-    rule_colour: str = _colour("that line")
-    padding_top: float = _length("above each statement", 0.0, 30.0)
-    padding_bottom: float = _length("below each statement", 0.0, 30.0)
-    space_after: float = _length("below the block", 0.0, 40.0)
 
     def check(self) -> Check:
         if self.box_width + self.box_padding > self.column:
