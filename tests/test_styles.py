@@ -15,7 +15,8 @@ from conftest import cli, pdf_text
 from pypdf import PdfReader
 
 from handoutgen.compose.compose import Request, compose
-from handoutgen.emit.fill import emit, strip
+from handoutgen.emit.fill import fill, strip
+from handoutgen.emit.finish import finish
 from handoutgen.layout.layout import layout
 from handoutgen.library.gather import load_library
 from handoutgen.pipeline import check_patient
@@ -158,9 +159,10 @@ def test_signature_lines_in_another_order_keep_their_values(lib: Path, tmp_path:
     entry = library.clinics["alder"]
     font, labels = library.fonts[entry.clinic.font], library.labels["en"].text
     blank, slots = strip(document)
-    fast = emit(layout((blank,), entry, font, labels), slots, (document.info.identifier,))
-    full = emit(layout((document,), entry, font, labels))
-    assert fast is not None and full is not None
+    filled = fill(layout((blank,), entry, font, labels), slots, (document.info.identifier,))
+    inline = fill(layout((document,), entry, font, labels))
+    assert filled is not None and inline is not None
+    fast, full = finish(filled), finish(inline)
     path, whole = tmp_path / "reordered.pdf", tmp_path / "full.pdf"
     path.write_bytes(fast)
     whole.write_bytes(full)
