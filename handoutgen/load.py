@@ -6,13 +6,12 @@ import contextlib
 import os
 import stat
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from .errors import ContentError, HandoutError, Problems
-from .values import Value
+from .values import Value, frozen
 
 MAX_BYTES = 256 * 1024
 MAX_NODES = 20_000
@@ -58,7 +57,7 @@ def display(path: Path) -> str:
         return str(path)
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@frozen
 class Loaded(Value):
     """A YAML file's data with the line of every field path."""
 

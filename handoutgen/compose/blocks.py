@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
 from typing import ClassVar, Literal
 
 from ..library.styles import SIGNATURE_PARTS, SignaturePart
-from ..values import Value
+from ..values import Value, frozen
 
 # Inline text: runs of (text, bold, italic, language); a run of "\n" is a line break. The
 # language is "" for the document's own, or the code of the language a run's words are in.
@@ -15,14 +14,14 @@ Run = tuple[str, bool, bool, str]
 Inline = tuple[Run, ...]
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@frozen
 class Heading(Value):
     """A sub-heading inside a section."""
 
     text: Inline
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@frozen
 class Paragraph(Value):
     """Body text."""
 
@@ -30,7 +29,7 @@ class Paragraph(Value):
     style: Literal["body", "lead", "small"] = "body"
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@frozen
 class Bullets(Value):
     """A bulleted list, or a numbered one."""
 
@@ -38,7 +37,7 @@ class Bullets(Value):
     numbered: bool = False
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@frozen
 class Checklist(Value):
     """Items each with an empty tick box (or a do/don't mark)."""
 
@@ -46,7 +45,7 @@ class Checklist(Value):
     mark: Literal["box", "do", "dont"] = "box"
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@frozen
 class YesNo(Value):
     """Questions answered by ticking one of two boxes, e.g. Yes or No, beside each question."""
 
@@ -54,7 +53,7 @@ class YesNo(Value):
     answers: tuple[str, str]  # the words beside the two boxes
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@frozen
 class Table(Value):
     """Rows of cells; the first row is a header when `header` is set."""
 
@@ -62,7 +61,7 @@ class Table(Value):
     header: bool = True
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@frozen
 class Field(Value):
     """A labelled value, or a write-in line when the value is empty."""
 
@@ -70,7 +69,7 @@ class Field(Value):
     value: str
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@frozen
 class Fields(Value):
     """A grid of labelled values / write-in lines."""
 
@@ -86,14 +85,14 @@ class Fields(Value):
         return dataclasses.replace(self, fields=tuple(dataclasses.replace(f, value="") for f in self.fields))
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@frozen
 class Lines(Value):
     """Empty ruled lines for the patient to write on."""
 
     count: int
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@frozen
 class InitialItem(Value):
     """One statement or risk with a box for the patient's initials."""
 
@@ -101,7 +100,7 @@ class InitialItem(Value):
     text: Inline
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@frozen
 class Initials(Value):
     """A list of statements, each with an initials box."""
 
@@ -109,7 +108,7 @@ class Initials(Value):
     box_label: str
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@frozen
 class Signature(Value):
     """Signature, printed name, date and time lines for one person."""
 
@@ -132,7 +131,7 @@ class Signature(Value):
         return dataclasses.replace(self, name="")
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@frozen
 class Qr(Value):
     """A QR code with a caption."""
 
@@ -140,19 +139,19 @@ class Qr(Value):
     caption: str
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@frozen
 class Spacer(Value):
     """Vertical space in points."""
 
     size: float
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@frozen
 class PageBreak(Value):
     """Start a new page."""
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@frozen
 class Callout(Value):
     """A tinted box that draws attention, e.g. when to call the clinic."""
 
@@ -161,14 +160,14 @@ class Callout(Value):
     tone: Literal["info", "warning"] = "info"
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@frozen
 class Keep(Value):
     """Blocks kept together on one page."""
 
     blocks: tuple[Block, ...]
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@frozen
 class Section(Value):
     """A titled section; it gets a bookmark."""
 
@@ -185,7 +184,7 @@ Block = (Heading | Paragraph | Bullets | Checklist | YesNo | Table | Fields | Li
          | Signature | Qr | Spacer | PageBreak | Callout | Keep | Section)
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@frozen
 class DocumentInfo(Value):
     """Who and what a document is for: printed in header, footer and metadata."""
 
@@ -208,7 +207,7 @@ class DocumentInfo(Value):
     offers: tuple[tuple[str, str], ...] = ()
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@frozen
 class Document(Value):
     """A composed handout: its identity and its blocks, ready to render."""
 

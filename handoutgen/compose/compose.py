@@ -12,7 +12,6 @@ import dataclasses
 import hashlib
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ from ..library.content import Source, mark_spans
 from ..library.gather import MAX_TEMPLATE_BYTES, TEMPLATES_DIR, ClinicEntry, Labels, Library, Wording
 from ..library.patient import display_values, format_date, nobreak, unbroken
 from ..load import display, failing, read_limited
-from ..values import Value
+from ..values import Value, frozen
 from .blocks import Block, Document, DocumentInfo
 from .opaque import Kept, Memo
 
@@ -32,7 +31,7 @@ TEMPLATE_SUFFIX = ".xml.j2"
 _COMPOSED = Memo()  # each template rendered once per document with markers for patient values
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@frozen
 class Request(Value):
     """What to build: one kind of one treatment for one clinic, optionally for one patient."""
 

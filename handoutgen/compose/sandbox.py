@@ -17,7 +17,6 @@ import re
 import time
 from collections.abc import Callable, Iterator, Sized
 from contextvars import ContextVar
-from dataclasses import dataclass
 from typing import Any
 
 import jinja2
@@ -26,10 +25,10 @@ from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import Namespace
 
-from ..values import Value
+from ..values import Value, frozen
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@frozen
 class Limits(Value):
     """How much one render may make and how long it may take."""
 

@@ -21,7 +21,6 @@ import io
 import os
 import stat
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,7 @@ from ..errors import DeliveryError
 from ..load import display
 from ..output import HOST, AppendLog, Tail, alive, csv_text, json_objects
 from ..secret import key_id, secret_path
-from ..values import Value
+from ..values import Value, frozen
 
 LEDGER = "ledger.jsonl"
 PASSCODES = "passcodes.csv"
@@ -45,7 +44,7 @@ def now() -> str:
     return datetime.now(UTC).replace(microsecond=0).isoformat()
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@frozen
 class Entry(Value):
     """The latest state of one message."""
 

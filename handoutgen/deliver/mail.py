@@ -37,7 +37,7 @@ from ..pipeline import render_documents
 from ..runs import naming
 from ..runs.runner import plural
 from ..secret import keyed_hash
-from ..values import Value
+from ..values import Value, frozen
 from .ledger import IN_DOUBT, SETTLED, Ledger, PasscodeList
 from .smtp import Outcome, Sender
 
@@ -50,7 +50,7 @@ DOB_FORMAT = {"day-month-year": "%d%m%Y", "month-day-year": "%m%d%Y", "iso": "%Y
 TEMPLATES = ("subject.txt.j2", "body.txt.j2", "body.html.j2")
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@frozen
 class Outgoing(Value):
     """One message to send: an appointment's documents for one address."""
 

@@ -15,19 +15,18 @@ import smtplib
 import ssl
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, Literal
 
 from ..errors import DeliveryError
 from ..library.branding import Smtp
-from ..values import Value
+from ..values import Value, frozen
 
 _END_OF_DATA = b"\r\n.\r\n"
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@frozen
 class Outcome(Value):
     """What happened to one message."""
 

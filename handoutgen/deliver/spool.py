@@ -11,17 +11,16 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-from dataclasses import dataclass
 
 from ..errors import DeliveryError, UsageError
 from ..library.patient import SOURCE
-from ..values import Value
+from ..values import Value, frozen
 
 MEDIA = {"a4": "A4", "letter": "Letter"}
 TIMEOUT = 60
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@frozen
 class Job(Value):
     """One print job: a document or a packet, as one PDF."""
 

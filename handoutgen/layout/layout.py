@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 import itertools
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -57,7 +56,7 @@ from ..reportlab_private import (
     row_heights,
     start_page,
 )
-from ..values import Value
+from ..values import Value, frozen
 from .flowables import (
     AnswerBox,
     BoxedItem,
@@ -87,7 +86,7 @@ LOGO_W = 44 * mm
 LOGO_H = 15 * mm
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@frozen
 class Theme(Value):
     """Fonts, colours and paragraph styles of one clinic, built once per process."""
 
@@ -711,7 +710,7 @@ def layout(documents: tuple[b.Document, ...], entry: ClinicEntry, font_entry: Fo
     return lay
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@frozen
 class _PageFacts(Value):
     """What the rebalancing needs of one laid-out page."""
 

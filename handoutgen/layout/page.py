@@ -13,7 +13,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfgen.canvas import Canvas
 
 from ..reportlab_private import register_image, restore_state, set_forms_in_use
-from ..values import Value
+from ..values import Value, frozen
 from .tagging import Node, artifact, end
 
 if TYPE_CHECKING:
@@ -64,7 +64,7 @@ class Form:
         canv.endForm()
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@frozen
 class Footer(Value):
     """A document's footer: clinic and legal line, form version and fingerprint, page X of Y."""
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from ..values import Value
+from ..values import Frozen, Value, frozen
 from .content import Check
 from .schema import ID, spec
 
@@ -17,7 +16,7 @@ PHONE: dict[str, Any] = {"pattern": r"^[0-9+() .-]{3,30}$", "pattern_doc": "digi
          "max_len": 30}
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@frozen
 class Practitioner(Value):
     """Someone who treats patients at the clinic."""
 
@@ -26,7 +25,7 @@ class Practitioner(Value):
     role: str = spec("job title, e.g. Aesthetic nurse", max_len=80)
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@frozen
 class Colours(Value):
     """Brand colours."""
 
@@ -78,7 +77,7 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@frozen
 class Smtp(Value):
     """How to reach the clinic's mail server. The password is never stored here."""
 
@@ -108,7 +107,7 @@ class Smtp(Value):
                 "the name of an environment variable that holds it"
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@frozen
 class Mail(Value):
     """Sending handouts by email: sender, server and how attachments are protected."""
 
@@ -135,7 +134,7 @@ def column_key(name: str) -> str:
     return re.sub(r"[\s_\-\ufeff]+", "", name).casefold()
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@frozen
 class Appointments(Value):
     """How the clinic's own software names the columns of the appointment lists it exports."""
 
@@ -155,7 +154,7 @@ class Appointments(Value):
             seen.setdefault(key, name)
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@frozen
 class ClinicWords(Value):
     """A clinic's own words in one of its other languages (the first is in the fields above)."""
 
@@ -165,7 +164,7 @@ class ClinicWords(Value):
     footer: str | None = spec("the footer's legal line in this language", default=None, max_len=160)
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@frozen
 class Clinic(Value):
     """clinic.yaml: one clinic's identity, contacts and branding."""
 
@@ -253,7 +252,7 @@ class Clinic(Value):
         return None
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@frozen
 class FontFamily(Value):
     """One family in assets/fonts/fonts.yaml: four TrueType files and their licence."""
 
@@ -265,8 +264,8 @@ class FontFamily(Value):
     licence: str = spec("licence file shipped with the font")
 
 
-@dataclass(frozen=True, eq=False, repr=False)
-class FontEntry:
+@frozen
+class FontEntry(Frozen):
     """A font family with its files resolved (hashed by identity, for caches)."""
 
     id: str

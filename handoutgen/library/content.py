@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any, Literal
 
 from ..load import PathT
-from ..values import Value
+from ..values import Value, frozen
 from .schema import DATE, ID, spec
 
 Check = Iterator[tuple[PathT, str, str]]
 Texts = tuple[str, ...]
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@frozen
 class Source(Value):
     """A published source a medical fact rests on, listed once per treatment."""
 
@@ -30,7 +29,7 @@ class Source(Value):
                                 pattern_doc="a language code such as es or pt-BR")
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@frozen
 class TreatmentMeta(Value):
     """treatment.yaml: identity, version and review dates of one treatment."""
 
@@ -56,7 +55,7 @@ class TreatmentMeta(Value):
 Frequency = Literal["very-common", "common", "uncommon", "rare", "very-rare"]
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@frozen
 class Rate(Value):
     """How often a risk happened where a source counted it: printed as "about 1 in N people"."""
 
@@ -67,7 +66,7 @@ class Rate(Value):
     source: str = spec("id of the source (treatment.yaml) that gives the number", **ID)
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@frozen
 class Risk(Value):
     """One possible side effect: printed with an initials box, and in aftercare advice."""
 
@@ -95,7 +94,7 @@ class Risk(Value):
                 "one of: " + ", ".join(self.sources)
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@frozen
 class Alternative(Value):
     """Another choice the patient has, including no treatment."""
 
@@ -103,7 +102,7 @@ class Alternative(Value):
     text: str = spec("what it is and how it compares")
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@frozen
 class NamedText(Value):
     """A titled paragraph."""
 
@@ -111,7 +110,7 @@ class NamedText(Value):
     description: str = spec("the text")
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@frozen
 class Term(Value):
     """A word patients may not know, and what it means in plain words."""
 
@@ -119,7 +118,7 @@ class Term(Value):
     meaning: str = spec("a plain explanation, printed in the glossary", max_len=300)
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@frozen
 class Step(Value):
     """One point of a "what to expect, and when" timeline."""
 
@@ -127,7 +126,7 @@ class Step(Value):
     what: str = spec("what to expect then")
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@frozen
 class Facts(Value):
     """facts.yaml: shared facts written once and used by every handout kind."""
 
@@ -161,7 +160,7 @@ class Facts(Value):
             yield ("risks",), "every risk is marked serious", "common, mild risks with serious: false"
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@frozen
 class Photo(Value):
     """Optional photo consent."""
 
@@ -169,7 +168,7 @@ class Photo(Value):
     options: Texts = spec("uses of photos the patient may agree to, each with a tick box", min_items=1)
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@frozen
 class Consent(Value):
     """consent.yaml: the consent form's own text."""
 
@@ -184,7 +183,7 @@ class Consent(Value):
     photo: Photo = spec("optional photo consent")
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@frozen
 class PreTreatment(Value):
     """pre-treatment.yaml: the guide given before the appointment."""
 
@@ -196,7 +195,7 @@ class PreTreatment(Value):
     questions_prompt: str = spec("invites the patient to write down questions")
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@frozen
 class Aftercare(Value):
     """aftercare.yaml: the sheet given after treatment."""
 
@@ -218,7 +217,7 @@ class Aftercare(Value):
 MODELS: dict[str, type[Any]] = {"consent": Consent, "pre-treatment": PreTreatment, "aftercare": Aftercare}
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@frozen
 class ClinicAdditions(Value):
     """assets/clinics/<clinic>/content/<treatment>.yaml: a clinic's own lines for a treatment."""
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,7 @@ from reportlab.pdfbase.ttfonts import TTFError, TTFont
 from ..errors import BrandingError
 from ..reportlab_private import font_from, font_parts, remember_subsets
 from ..store import remembered
-from ..values import Value
+from ..values import Value, frozen
 from .branding import FontEntry
 
 UPRIGHT = (("regular", 0, 0), ("bold", 1, 0))
@@ -23,7 +22,7 @@ SLANTED = (("italic", 0, 1), ("bold_italic", 1, 1))
 _ALWAYS = frozenset("\n")
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@frozen
 class Registered(Value):
     """Names of a registered family's faces and the characters they can all draw."""
 

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Iterator
-from dataclasses import dataclass, field, fields
+from dataclasses import field, fields
 from pathlib import Path
 from typing import Any
 
 from ..errors import BrandingError, ContentError, HandoutError, Problems
 from ..load import Loaded, PathT, display, failing, load_yaml, open_limited, path_text
 from ..program import own_stylesheet
-from ..values import Value
+from ..values import Frozen, Value, frozen
 from .branding import Clinic, FontEntry, FontFamily, column_key
 from .content import MODELS, ClinicAdditions, Facts, TreatmentMeta, span_problem
 from .registry import APPOINTMENT_COLUMNS, FieldDecl, KindDecl, Registry, convert_part
@@ -35,7 +35,7 @@ FONTS_DIR = Path("assets") / "fonts"
 MAX_FONT_BYTES = 32 * 1024 * 1024  # the largest pan-CJK TrueType fonts are about 20 MB
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@frozen
 class Labels(Value):
     """handouts/labels/<language>.yaml: the words layouts print around the content."""
 
@@ -46,8 +46,8 @@ class Labels(Value):
                                   "uses one its glossary does not explain", default=(), max_len=60)
 
 
-@dataclass(frozen=True, eq=False, repr=False)
-class Wording:
+@frozen
+class Wording(Frozen):
     """handouts/wording/<language>-<COUNTRY>.yaml: a country's spelling and idiom over the shared text.
 
     One content source serves every country; this small layer changes words, not meaning.
@@ -59,7 +59,7 @@ class Wording:
                                   max_len=200)
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@frozen
 class LanguageContent(Value):
     """One language of one treatment: shared facts and each kind's own text."""
 
@@ -67,7 +67,7 @@ class LanguageContent(Value):
     kinds: dict[str, Any]
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@frozen
 class Treatment(Value):
     """A treatment's metadata and its content in every language it has."""
 
@@ -76,8 +76,8 @@ class Treatment(Value):
     languages: dict[str, LanguageContent]
 
 
-@dataclass(frozen=True, eq=False, repr=False)
-class ClinicEntry:
+@frozen
+class ClinicEntry(Frozen):
     """A clinic's branding with its folder, logo and own additions (hashed by identity)."""
 
     clinic: Clinic
@@ -118,8 +118,8 @@ def additions_file(folder: Path, treatment: str, language: str, default: str) ->
 
 
 
-@dataclass(frozen=True, eq=False, repr=False)
-class Library:
+@frozen
+class Library(Frozen):
     """Everything needed to build handouts, validated (hashed by identity, for caches)."""
 
     root: Path

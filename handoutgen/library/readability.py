@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from ..errors import ContentError, Problem
 from ..load import Loaded, PathT, load_yaml, path_text
-from ..values import Value
+from ..values import Value, frozen
 from .content import without_spans
 from .gather import Library, Treatment
 
@@ -25,7 +24,7 @@ LONGEST_SENTENCE = 20  # words
 NOT_PROSE = frozenset({"id", "frequency", "sources", "term", "rate", "lasts", "title", "name", "when"})
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@frozen
 class Gate(Value):
     """A language's reading-level formula and its limits."""
 

@@ -10,12 +10,12 @@ read these declarations, so a content library adds a kind or a field without tou
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Literal
 
 from ..errors import Problems
 from ..load import Loaded
-from ..values import Value
+from ..values import Frozen, Value, frozen
 from .content import MODELS, Check, NamedText, Texts
 from .schema import BAD, Converter, spec
 
@@ -36,7 +36,7 @@ APPOINTMENT_COLUMNS = ("appointment_id", "clinic", "treatment", "documents", "la
 PART_TYPES: dict[str, Any] = {"text": str, "texts": tuple[str, ...], "named-texts": tuple[NamedText, ...]}
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@frozen
 class FieldWeb(Value):
     """How the front-desk page asks for a field."""
 
@@ -46,7 +46,7 @@ class FieldWeb(Value):
                                   "from the type", default=None)
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@frozen
 class FieldColumn(Value):
     """The column of appointment files (CSV or Excel) that holds a field."""
 
@@ -55,7 +55,7 @@ class FieldColumn(Value):
     filled: bool = spec("true if every row must have a value in it", default=False)
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@frozen
 class FieldDecl(Value):
     """One patient field (fields.yaml): how its value is checked, printed and asked for."""
 
@@ -81,7 +81,7 @@ class FieldDecl(Value):
         return self.web.input or INPUTS[self.type]
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@frozen
 class KindWeb(Value):
     """How the front-desk page offers a kind."""
 
@@ -89,7 +89,7 @@ class KindWeb(Value):
     chosen: bool = spec("true to tick it when the page opens", default=False)
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@frozen
 class KindDecl(Value):
     """One kind of document (kinds.yaml): its layout, fields, place in a packet and names."""
 
@@ -127,7 +127,7 @@ class KindDecl(Value):
                 yield ("fields", i), f"{name!r} is listed twice", "each field once"
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@frozen
 class Part(Value):
     """A kind's own text read by the `parts` kinds.yaml declares (templates: treatment.part.<name>)."""
 
@@ -141,8 +141,8 @@ class Part(Value):
         raise AttributeError(name)
 
 
-@dataclass(frozen=True, eq=False, repr=False)
-class Registry:
+@frozen
+class Registry(Frozen):
     """Every kind and field of a library, in declaration order."""
 
     kinds: dict[str, KindDecl]

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
 
-from ..values import Value
+from ..values import Value, frozen
 from .gather import Library
 from .registry import Registry
 
@@ -23,7 +22,7 @@ YES, NO = ("yes", "y", "true", "1", "x"), ("no", "n", "false", "0")
 SHOWN = 40  # characters of a wrong value repeated in a message
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@frozen
 class Issue(Value):
     """One problem with a choice: clinic, treatment, documents, language, large_print or
     appointment_id."""
@@ -33,7 +32,7 @@ class Issue(Value):
     allowed: str
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@frozen
 class Selection(Value):
     """What to build, checked: a treatment's documents for a clinic, in a language and edition."""
 

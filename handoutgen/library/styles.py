@@ -9,12 +9,11 @@ library is loaded, so it is part of the cached library.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, get_args
 
 from ..errors import Problems
 from ..load import Loaded, PathT, path_text
-from ..values import Value
+from ..values import Value, frozen
 from .branding import COLOUR, Colours, contrast
 from .content import Check
 from .schema import Converter, spec
@@ -40,7 +39,7 @@ def _colour(doc: str) -> Any:
     return spec(doc, **COLOUR_REF)
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@frozen
 class Text(Value):
     """A paragraph style of text a patient reads: never smaller than the body size."""
 
@@ -68,7 +67,7 @@ class Text(Value):
             yield ("space_after_pt",), "is given with space_after", "one of space_after and space_after_pt"
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@frozen
 class Heading(Text):
     """A heading's paragraph style: larger than the body (render.theme keeps it so)."""
 
@@ -77,7 +76,7 @@ class Heading(Text):
     size: float = spec("size, as a multiple of the body size", default=1.0, min_value=1.0, max_value=3.0)
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@frozen
 class Label(Text):
     """A label's or caption's paragraph style: never under 9 pt (14 pt in large print)."""
 
@@ -88,7 +87,7 @@ class Label(Text):
                                  default=None, min_value=9.0, max_value=24.0)
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@frozen
 class Palette(Value):
     """Colours blocks use besides the clinic's brand colours."""
 
@@ -97,7 +96,7 @@ class Palette(Value):
     warning: str = spec("a warning callout's edge and the don't sign", **COLOUR)
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@frozen
 class TextSettings(Value):
     """What every paragraph style shares."""
 
@@ -108,7 +107,7 @@ class TextSettings(Value):
                         min_value=50, max_value=70)
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@frozen
 class Styles(Value):
     """The paragraph styles, by name."""
 
@@ -130,7 +129,7 @@ class Styles(Value):
     callout_title: Heading = spec("a callout's title")
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@frozen
 class Checklist(Value):
     """Tick boxes and do / don't signs."""
 
@@ -141,7 +140,7 @@ class Checklist(Value):
     dont_colour: str = _colour("the don't sign")
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@frozen
 class RuledRows(Value):
     """Rows with a line under each: screening questions, tables, initials boxes."""
 
@@ -152,7 +151,7 @@ class RuledRows(Value):
     space_after: float = _length("below the block", 0.0, 40.0)
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@frozen
 class YesNo(RuledRows):
     """Screening questions with a tick box for each answer."""
 
@@ -162,14 +161,14 @@ class YesNo(RuledRows):
                                     "and twice this)", 0.0, 30.0)
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@frozen
 class TableLook(RuledRows):
     """Tables."""
 
     header_background: str = _colour("the header row's background (its text is cell_head's colour)")
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@frozen
 class Cells(Value):
     """Write-in cells: a label above a line, the patient's value on the line."""
 
@@ -183,14 +182,14 @@ class Cells(Value):
     padding_bottom: float = _length("below each row", 0.0, 30.0)
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@frozen
 class FieldsLook(Cells):
     """Labelled values."""
 
     space_after: float = _length("below the block", 0.0, 40.0)
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@frozen
 class SignatureLook(Cells):
     """The whole look of a signature block."""
 
@@ -216,7 +215,7 @@ class SignatureLook(Cells):
                 "a row of widths for each row of rows"
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@frozen
 class LinesLook(Value):
     """Ruled lines to write on."""
 
@@ -226,7 +225,7 @@ class LinesLook(Value):
     space_after: float = _length("below the block", 0.0, 40.0)
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@frozen
 class InitialsLook(RuledRows):
     """Statements with an initials box beside each."""
 
@@ -243,7 +242,7 @@ class InitialsLook(RuledRows):
                 f"({self.box_width + self.box_padding:g})", "at least box_width + box_padding"
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@frozen
 class CalloutLook(Value):
     """A tinted box around other blocks."""
 
@@ -256,7 +255,7 @@ class CalloutLook(Value):
     space_after: float = _length("below it", 0.0, 40.0)
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@frozen
 class QrLook(Value):
     """QR codes: a qr block, and the code beside a document's title."""
 
@@ -269,7 +268,7 @@ class QrLook(Value):
     title_padding_bottom: float = _length("below the title", 0.0, 40.0)
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@frozen
 class Stylesheet(Value):
     """styles.yaml: how blocks look."""
 

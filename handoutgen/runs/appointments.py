@@ -36,7 +36,7 @@ from ..library.selection import (
 )
 from ..load import load_yaml, path_text
 from ..pipeline import check_patient
-from ..values import Value
+from ..values import Value, frozen
 from . import naming
 from .runner import Summary, Task, inputs_key, plural, run
 from .tables import Line, Table, open_table
@@ -79,7 +79,7 @@ class Plan:
                 + (f" ({reasons})" if reasons else ""))
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@frozen
 class Shard(Value):
     """The K-th of N disjoint slices of a batch (1-based K)."""
 
@@ -94,7 +94,7 @@ class Shard(Value):
         return number % self.count == self.index - 1
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@frozen
 class Appointment(Value):
     """A good row: its line, its cells (ids in canonical form), its tasks and patient values."""
 
@@ -109,7 +109,7 @@ class Appointment(Value):
         return tuple(r for task in self.tasks for r in task.requests)
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@frozen
 class Directory(Value):
     """What the clinic.yaml files say about appointment lists, read before any clinic is loaded."""
 

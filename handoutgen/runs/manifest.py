@@ -11,16 +11,16 @@ document wins.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 from ..output import AppendLog, read_lines
-from ..values import Value
+from ..values import Value, frozen
 
 NAME = "manifest.jsonl"
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@frozen
 class Record(Value):
     """One document as written (or not) by one run."""
 

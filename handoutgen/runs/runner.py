@@ -27,13 +27,13 @@ from ..output import confined, remove_leftovers, write_atomic
 from ..pipeline import build_document, render_documents, validate
 from ..program import program_digest
 from ..secret import keyed_hash
-from ..values import Value
+from ..values import Value, frozen
 from . import manifest
 from .manifest import Record
 from .naming import handout
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@frozen
 class Task(Value):
     """One output file: a document, or a packet of documents, for one appointment (or none)."""
 

@@ -16,14 +16,13 @@ import re
 from collections import deque
 from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any, Protocol
 
 from ..errors import UsageError
 from ..load import display, failing, open_limited
-from ..values import Value
+from ..values import Value, frozen
 
 MAX_BYTES = 256 * 1024 * 1024
 MAX_RECORD_LINES = 20  # a quoted cell longer than this is taken for a quote left open
@@ -46,7 +45,7 @@ def _mark(error: UnicodeError) -> tuple[str, int]:
 codecs.register_error(_MARK, _mark)
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@frozen
 class Line(Value):
     """One row as read: the line it starts on and its cells, or why it could not be read."""
 

@@ -25,7 +25,7 @@ from typing import Any
 from .. import lifeline
 from ..errors import HandoutError, Problem, UsageError
 from ..output import alive, csv_text
-from ..values import Value
+from ..values import Value, frozen
 from .config import Clock
 
 UPLOAD = "appointments.csv"  # the upload's name in messages (appointments.xlsx for a workbook)
@@ -134,7 +134,7 @@ class Job:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@frozen
 class Outcome(Value):
     """What a finished batch did with the rows (the documents are counted in the Job)."""
 

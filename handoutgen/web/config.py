@@ -6,20 +6,19 @@ import ipaddress
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import Problem, UsageError
 from ..library.branding import is_loopback
 from ..library.patient import SOURCE
-from ..values import Value
+from ..values import Value, frozen
 
 PASSWORD_ENV = "HANDOUTGEN_PASSWORD"
 MIN_PASSWORD = 10
 Clock = Callable[[], float]  # seconds on a clock that never goes back, as time.monotonic
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@frozen
 class Settings(Value):
     """How one web app runs: what it serves, where it writes, and how it is protected."""
 

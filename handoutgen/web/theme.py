@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from ..library.gather import ClinicEntry
-from ..values import Value
+from ..values import Value, frozen
 
 
 def _luminance(colour: str) -> float:
@@ -40,7 +38,7 @@ def readable_on_white(colour: str) -> str:
     return darker(colour, amount) if amount else colour
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@frozen
 class Theme(Value):
     """A clinic's look on the page."""
 
