@@ -76,3 +76,13 @@ def test_identity_classes_compare_as_themselves() -> None:
     assert Handle("a") != Handle("a") and len({Handle("a"), Handle("a")}) == 2
     assert Library.__eq__ is object.__eq__ and issubclass(Library, Frozen)
     assert issubclass(Heading, Value) and dataclasses.is_dataclass(Heading)
+
+
+def test_the_package_declares_frozen_classes_with_frozen() -> None:
+    # errors.Problem keeps @dataclass(frozen=True, order=True): problems are sorted
+    from conftest import REPO
+
+    found = [f"{path.relative_to(REPO)}:{number}" for path in sorted((REPO / "handoutgen").rglob("*.py"))
+             for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+             if line.startswith("@dataclass(frozen=True") and "order=True" not in line]
+    assert found == []
