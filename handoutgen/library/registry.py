@@ -32,9 +32,12 @@ DISPLAY: dict[str, Display] = {"text": "plain", "date": "date", "time": "time",
 INPUTS: dict[str, WebInput] = {"text": "text", "date": "date", "time": "time",
                                "practitioner": "select", "birth": "date"}
 # The columns of an appointment file that hold no patient field (fields.yaml names the others),
-# and those of them every file must have and every row fill in.
-APPOINTMENT_COLUMNS = ("appointment_id", "clinic", "treatment", "documents", "language", "email",
-                       "large_print")
+# with what they hold; and those of them every file must have and every row fill in.
+APPOINTMENT_COLUMNS = {
+    "appointment_id": "letters, digits, '.', '_' and '-'", "clinic": "the clinic's id or name",
+    "treatment": "the treatment's id", "documents": "the documents, separated by ';'",
+    "language": "a language the clinic offers", "email": "the patient's email address",
+    "large_print": "yes for the large-print edition"}
 REQUIRED_COLUMNS = ("appointment_id", "clinic", "treatment", "documents")
 MASTER = "en"  # the language every kind has a name in (others fall back to it)
 PART_TYPES: dict[str, Any] = {"text": str, "texts": tuple[str, ...], "named-texts": tuple[NamedText, ...]}
@@ -209,6 +212,14 @@ class Registry:
     def filled_columns(self) -> tuple[str, ...]:
         """The columns every row of an appointment file must fill in."""
         return (*REQUIRED_COLUMNS, *(f.csv.column for f in self.fields.values() if f.csv and f.csv.filled))
+
+    def column_docs(self) -> list[tuple[str, str, bool]]:
+        """Every column an appointment file may have: its name, what it holds, and whether every
+        file must have it (for the web page's help)."""
+        required, filled = self.required_columns(), self.filled_columns()
+        docs = [*APPOINTMENT_COLUMNS.items(), *((f.csv.column, f.doc) for f in self.fields.values() if f.csv)]
+        return [(column, doc + ("; may be empty" if column in required and column not in filled else ""),
+                 column in required) for column, doc in docs]
 
     def alias_problems(self, aliases: Mapping[str, str]) -> Check:
         """What is wrong with a clinic's own names for the columns (clinic.yaml's appointments.columns)."""
