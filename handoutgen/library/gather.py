@@ -638,6 +638,9 @@ def _check_kinds(root: Path, kinds: dict[str, KindDecl], loaded: Loaded, fields:
         problems += [((kind, "labels"), f"no name in {lang!r}",
                       f"labels: {lang}: its name in the master language (others fall back to it)")
                      for lang in sorted({MASTER} & set(labels) - set(decl.labels))]
+        problems += [((kind, "labels", lang), f"no language {lang!r} in {CONTENT_DIR}/{LABELS_DIR}",
+                      "one of: " + ", ".join(sorted(labels)))  # a misspelt language would never show
+                     for lang in decl.labels if lang not in labels]
         for what, value in (("packet", str(decl.packet)), ("letter", decl.letter),
                             *(("csv", key) for key in (kind, *decl.csv))):
             # a documents cell names a kind whatever its case and spacing: so are names compared
