@@ -277,6 +277,7 @@ def test_the_batch_page_lists_the_new_column_and_kind(more_site: str, browser: B
         optional = shown[shown.index("Optional:"):shown.index("Documents:")]
         assert "allergies (the patient's known allergies)" in optional
         assert "date (treatment date, YYYY-MM-DD)" in shown[:shown.index("Optional:")]  # required
-        assert "medical-history (Medical history form)" in shown[shown.index("Documents:"):]
+        assert "medical-history (Medical history form; or history; or medical history)" in shown[
+            shown.index("Documents:"):]
     finally:
         context.close()
