@@ -142,6 +142,10 @@ class KindDecl(Value):
         for i, name in enumerate(self.fields):
             if name in self.fields[:i]:
                 yield ("fields", i), f"{name!r} is listed twice", "each field once"
+        for i, name in enumerate(self.csv):  # a documents cell is split at ';' and ','
+            if not id_key(name) or re.search("[;,]", name):
+                yield ("csv", i), f"{name!r} cannot be told apart in a documents cell", \
+                    "a name with a letter or digit and no ';' or ','"
 
 
 @dataclass(frozen=True, eq=False, repr=False)
