@@ -648,6 +648,11 @@ def _check_kinds(root: Path, kinds: dict[str, KindDecl], loaded: Loaded, fields:
             if other != kind:
                 problems.append(((kind, what), f"{value!r} is also {other}'s {what}",
                                  f"a {what} of its own for each kind"))
+        for lang, name in decl.labels.items():  # attachments and print jobs tell kinds apart by it
+            other = seen.setdefault((f"name in {lang}", id_key(name)), kind)
+            if other != kind:
+                problems.append(((kind, "labels", lang), f"{name!r} is also {other}'s name in {lang!r}",
+                                 "a name of its own for each kind"))
     for path, message, allowed in problems:
         g.problems.add(loaded.file, loaded.line(path), path_text(path), message, allowed)
     return not problems
