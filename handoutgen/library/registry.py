@@ -29,8 +29,11 @@ NAME: dict[str, Any] = {"pattern": r"^[a-z][a-z0-9_]*$", "pattern_doc": "lower-c
 # How a value of each type prints, and which input the web page offers, unless a field says.
 DISPLAY: dict[str, Display] = {"text": "plain", "date": "date", "time": "time",
                                "practitioner": "practitioner", "birth": "date"}
-INPUTS: dict[str, WebInput] = {"text": "text", "date": "date", "time": "time",
-                               "practitioner": "select", "birth": "date"}
+# The inputs that can take a value of each type (the first is the default): a select offers the
+# clinic's practitioners, a date input gives YYYY-MM-DD, a time input HH:MM.
+INPUTS_FOR: dict[str, tuple[WebInput, ...]] = {
+    "text": ("text",), "date": ("date", "text"), "time": ("time", "text"),
+    "practitioner": ("select", "text"), "birth": ("date", "text")}
 # The columns of an appointment file that hold no patient field (fields.yaml names the others),
 # with what they hold; and those of them every file must have and every row fill in.
 APPOINTMENT_COLUMNS = {
@@ -87,6 +90,12 @@ class FieldDecl(Value):
     csv: FieldColumn | None = spec("its column in appointment files (none: files cannot give it)",
                                    default=None)
 
+    def check(self) -> Check:
+        allowed = INPUTS_FOR[self.type]
+        if self.web.input is not None and self.web.input not in allowed:
+            yield ("web", "input"), f"{self.web.input!r} cannot take a {self.type} value", \
+                "an input that takes it: " + " or ".join(allowed)
+
     @property
     def shown_as(self) -> Display:
         """How the value prints."""
@@ -95,7 +104,7 @@ class FieldDecl(Value):
     @property
     def web_input(self) -> WebInput:
         """The web page's input for it."""
-        return self.web.input or INPUTS[self.type]
+        return self.web.input or INPUTS_FOR[self.type][0]
 
 
 @dataclass(frozen=True, eq=False, repr=False)
