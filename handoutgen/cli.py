@@ -484,12 +484,13 @@ def cmd_print(root: Path, argv: Sequence[str], args: argparse.Namespace) -> int:
     if args.appointments:
         library, rows, counts = _appointment_rows(root, argv, args, packet=True)
         problems = counts.problems
-        jobs = [(f"handout {a.cells['appointment_id']}", a.requests, counts.file, a.line) for a in rows]
+        jobs = [(naming.print_job(library, a.requests, a.cells["appointment_id"]), a.requests, counts.file,
+                 a.line) for a in rows]
     else:
         if _one_patient_problem(args):
             raise UsageError(_one_patient_problem(args))
         library, requests = _one_patient(root, argv, args, packet=True)
-        jobs = [(f"{requests[0].treatment} " + " ".join(r.kind for r in requests), requests, SOURCE, 1)]
+        jobs = [(naming.print_job(library, requests, None), requests, SOURCE, 1)]
     line = _position(argv, "--printer")
     chosen = {clinic: spool.choose(args.printer, library.clinics[clinic].clinic.printer, line)
               for clinic in sorted({job[1][0].clinic for job in jobs})}
@@ -508,7 +509,7 @@ def cmd_print(root: Path, argv: Sequence[str], args: argparse.Namespace) -> int:
         except DeliveryError as err:  # the printer stopped taking jobs: say what did get queued
             for problem in err.problems:
                 print(dataclasses.replace(problem, file=source, line=row_line), file=sys.stderr)
-            rest = ", ".join(job[0].removeprefix("handout ") for job in jobs[queued:])
+            rest = ", ".join(job[0].removeprefix(naming.JOB + " ") for job in jobs[queued:])
             print(f"Printed {queued} of {plural(len(jobs), 'job')} ({copies}); not queued: {rest}")
             return EXIT_OUTPUT
         print(f"queued {job_id}: {title}", file=sys.stderr)

@@ -191,6 +191,7 @@ class Job:
     queue: str
     state: str  # one of JOB_STATES' values
     message: str  # the last message of its filters or backend
+    name: str  # its title (job-name), as the spooler shows it
 
 
 @dataclass(frozen=True)
@@ -399,10 +400,10 @@ class Cups:
                                     (0x44, "which-jobs", ["all"]),
                                     (0x44, "requested-attributes",
                                      ["job-id", "job-state", "job-printer-uri",
-                                      "job-printer-state-message"])], group=2)  # Get-Jobs
+                                      "job-printer-state-message", "job-name"])], group=2)  # Get-Jobs
         return [Job(_number(job, "job-id"), _text(job, "job-printer-uri").rsplit("/", 1)[-1],
                     JOB_STATES.get(_number(job, "job-state"), "unknown"),
-                    _text(job, "job-printer-state-message")) for job in groups]
+                    _text(job, "job-printer-state-message"), _text(job, "job-name")) for job in groups]
 
     def completed(self) -> list[int]:
         """The ids of the jobs that finished printing."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import stat
 import time
 import tracemalloc
 from datetime import date, datetime
@@ -311,6 +312,7 @@ def test_the_web_batch_counts_what_really_happened(lib: Path, tmp_path: Path) ->
     jobs = Jobs(lib, None, 1, 60, time.monotonic)
     try:
         job = jobs.start("me", table(rows).encode("cp1252"), True, False, 100)
+        assert stat.S_IMODE((job.folder / job.upload).stat().st_mode) == 0o600  # patient data: owner only
         job.process.join(timeout=120)  # the batch's own process: its outcome is sent before it ends
         status = job.status()
         assert status["state"] == "done", job.problems

@@ -4,6 +4,7 @@ ignored, and no patient data kept."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -157,3 +158,25 @@ def test_a_huge_file_in_the_library_is_not_read_to_make_the_key(lib: Path) -> No
                           timeout=60, check=False)
     assert done.returncode == 0, done.stderr
     assert len(done.stdout.strip()) == 64
+
+
+def program_digest(parent: Path) -> str:
+    """The program digest of the copy of handoutgen in `parent`, from a fresh process."""
+    done = subprocess.run([sys.executable, "-c", "import handoutgen, handoutgen.program as p; "
+                           "print(handoutgen.__file__, p.program_digest())"],
+                          cwd=parent, env=dict(os.environ, PYTHONPATH=str(parent)), capture_output=True,
+                          timeout=60, check=True, text=True)
+    where, digest = done.stdout.split()
+    assert Path(where) == parent / "handoutgen" / "__init__.py"
+    return digest
+
+
+def test_the_program_digest_covers_every_source_file(tmp_path: Path) -> None:
+    shutil.copytree(REPO / "handoutgen", tmp_path / "handoutgen",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    seen = {program_digest(tmp_path)}
+    for name in ("cache.py", "web/form.py"):  # a module at the top and one in a sub-folder
+        with (tmp_path / "handoutgen" / name).open("a", encoding="utf-8") as handle:
+            handle.write("\n# a new version\n")
+        seen.add(program_digest(tmp_path))
+    assert len(seen) == 3  # every edit gives a new digest: cache entries and batch outputs are made anew

@@ -89,7 +89,7 @@ def test_one_patient_gets_one_message_with_encrypted_attachments(lib: Path, tmp_
     raw = message.as_string()
     assert passcode not in raw and passcode.replace(" ", "") not in raw
     attached = pdfs(message)
-    assert sorted(attached) == ["needling-aftercare.pdf", "needling-consent.pdf"]
+    assert sorted(attached) == ["needling-aftercare.pdf", "needling-consent-form.pdf"]  # kinds by their names
     for data in attached.values():
         reader = PdfReader(io.BytesIO(data))
         assert reader.is_encrypted

@@ -74,7 +74,7 @@ def test_one_patient_prints_on_the_clinic_paper(lib: Path, spooler: Cups, clinic
     assert f"@PJL SET PAPER={paper.upper()}".encode() in header
     assert b"@PJL SET DUPLEX=OFF" in header
     assert b"Ana Lima" not in header  # the job title is not the patient's name
-    assert b'@PJL JOB NAME = "needling consent aftercare"' in header
+    assert b'@PJL JOB NAME = "needling: Consent form, Aftercare"' in header  # kinds by their names
     assert len(pdf.pages) == pages_of(lib, clinic, "consent") + pages_of(lib, clinic, "aftercare")
     for page in pdf.pages:
         assert (round(float(page.mediabox.width)), round(float(page.mediabox.height))) == POINTS[paper]

@@ -344,7 +344,7 @@ def test_by_default_the_email_names_no_patient_treatment_or_date(lib: Path, tmp_
     assert message["Subject"] == "Alder Test Clinic: your documents"
     assert body(message).replace("\r\n", "\n") == MINIMAL
     files = pdfs(message)
-    assert sorted(files) == ["alder-aftercare.pdf", "alder-consent.pdf"]  # no treatment in the names
+    assert sorted(files) == ["alder-aftercare.pdf", "alder-consent-form.pdf"]  # no treatment in the names
     headers = [f"{k}: {v}" for k, v in message.items() if k != "Date"]  # the Date is when it was sent
     clear = "\n".join([*headers, body(message), body(message, "html")])
     for detail in (NAME, *NAME.split(), "Needling", "needling", "December", "2026", "10:30"):
@@ -352,7 +352,7 @@ def test_by_default_the_email_names_no_patient_treatment_or_date(lib: Path, tmp_
     for detail in (NAME, "Needling", "needling", "December"):  # long enough not to turn up by chance
         assert detail.encode() not in b"".join(files.values())  # the PDF's metadata is encrypted too
     passcode = passcodes(out)["A1001"]["passcode"]
-    reader = PdfReader(io.BytesIO(files["alder-consent.pdf"]))
+    reader = PdfReader(io.BytesIO(files["alder-consent-form.pdf"]))
     assert reader.decrypt(passcode)
     inside = " ".join(reader.pages[0].extract_text().split())
     assert NAME in inside and "1 December 2026" in inside and "Consent to needling" in inside
@@ -368,7 +368,7 @@ def test_a_clinic_may_choose_a_detailed_body(lib: Path, tmp_path: Path, smtp: Sm
                            "\r\nWe have attached these documents for you:\r\n- Consent to needling\r\n"
                            "- Aftercare after needling\r\n")
     assert f"Hello {NAME}," in body(message, "html") and "type the 16 digits" in text
-    assert sorted(pdfs(message)) == ["needling-aftercare.pdf", "needling-consent.pdf"]
+    assert sorted(pdfs(message)) == ["needling-aftercare.pdf", "needling-consent-form.pdf"]
 
 
 def test_the_spanish_email_is_minimal_too(lib: Path, tmp_path: Path, smtp: SmtpServer) -> None:
@@ -384,7 +384,7 @@ def test_the_spanish_email_is_minimal_too(lib: Path, tmp_path: Path, smtp: SmtpS
             "escribir los espacios entre los grupos de cuatro o no escribirlos.") in text
     for detail in ("Lucía", "Punción", "punción", "diciembre"):
         assert detail not in text and detail not in body(message, "html")
-    assert list(pdfs(message)) == ["birch-aftercare.pdf"]
+    assert list(pdfs(message)) == ["birch-cuidados-posteriores.pdf"]  # the kind's name in Spanish
 
 
 def test_the_body_setting_is_checked(lib: Path) -> None:

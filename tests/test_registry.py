@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import email
 import io
+import re
 import shutil
 from collections.abc import Iterator
 from email import policy
@@ -17,7 +18,7 @@ import pytest
 from conftest import bookmarks, cli, copy_library, edit, flat, line_of, pdf_text, text_of
 from playwright.sync_api import Browser
 from pypdf import PdfReader
-from servers import Cups
+from servers import Cups, SmtpServer
 from test_batch import write_csv
 from test_email import passcodes, pdfs
 from test_print import cups, printed, spooler
@@ -32,12 +33,16 @@ HEADER = ["appointment_id", "clinic", "patient_name", "treatment", "documents", 
           "practitioner", "allergies", "email"]
 
 
-def more_library(root: Path) -> Path:
-    """A copy of tests/library with tests/library-more laid over it."""
-    copy_library(root)
+def lay_more(root: Path) -> Path:
+    """Lay tests/library-more over a copy of tests/library."""
     shutil.copytree(MORE / "handouts", root / "handouts", dirs_exist_ok=True)
     shutil.copytree(MORE / "templates", root / "templates", dirs_exist_ok=True)
     return root
+
+
+def more_library(root: Path) -> Path:
+    """A copy of tests/library with tests/library-more laid over it."""
+    return lay_more(copy_library(root))
 
 
 @pytest.fixture
@@ -186,9 +191,42 @@ def test_print_sends_the_new_kind_first_in_the_packet(more: Path, spooler: Cups)
               "--printer", "frontdesk")
     assert run.code == 0, run.err
     header, pdf = printed(spooler, "frontdesk")
-    assert b'@PJL JOB NAME = "needling medical-history consent"' in header
+    assert b'@PJL JOB NAME = "needling: Medical history, Consent form"' in header
     first = flat(pdf.pages[0].extract_text())
     assert "Your medical history before needling" in first and "Latex" in first
+
+
+@pytest.mark.slow
+def test_print_names_the_job_by_the_kinds_in_the_documents_language(more: Path, spooler: Cups) -> None:
+    run = cli(more, "print", "--clinic", "birch", "--treatment", "needling", "--language", "es", "--kind",
+              "medical-history", "--kind", "aftercare", "--patient-name", "Ana Lima",
+              "--printer", "frontdesk")
+    assert run.code == 0, run.err
+    assert re.fullmatch(r"queued frontdesk-\d+: needling: Historia clínica, Cuidados posteriores\n", run.err)
+    header, pdf = printed(spooler, "frontdesk")
+    job = max(spooler.jobs(), key=lambda job: job.id)
+    assert (job.state, job.name) == ("completed", "needling: Historia clínica, Cuidados posteriores")
+    assert b'@PJL JOB NAME = "needling: Historia cl' in header and b"Ana" not in header  # the driver's copy
+    assert "Ana Lima" in flat(pdf.pages[0].extract_text())
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+def test_email_names_the_attachment_by_the_kind_in_its_language(lib: Path, smtp: SmtpServer,
+                                                                 tmp_path: Path) -> None:
+    lay_more(lib)  # the smtp fixture has pointed lib's clinics at the server
+    for language, name in (("es", "birch-historia-clínica.pdf"), ("en", "birch-medical-history.pdf")):
+        run = cli(lib, "email", "--clinic", "birch", "--treatment", "needling", "--kind", "medical-history",
+                  "--language", language, "--patient-name", "Ana Lima", "--field", "allergies=Latex",
+                  "--to", "ana@patients.test", "--appointment-id", f"H-{language}", "--out",
+                  str(tmp_path / "mail"))
+        assert run.code == 0, run.err
+        message = smtp.messages[-1].message
+        ((attached, data),) = pdfs(message).items()
+        assert attached == name
+        reader = PdfReader(io.BytesIO(data))
+        reader.decrypt(passcodes(tmp_path / "mail")[f"H-{language}"].replace(" ", ""))
+        assert "Latex" in flat(reader.pages[0].extract_text())
 
 
 @pytest.fixture(scope="module")
@@ -210,6 +248,7 @@ def test_the_web_page_offers_the_new_kind_and_asks_for_the_new_field(more_site: 
         choose(page, "aftercare")
         assert page.locator("#f-allergies").is_hidden()  # only the new kind uses it
         choose(page, "medical-history", "aftercare")
+        assert page.get_by_label("Medical history form", exact=True).is_checked()  # kinds.yaml's web label
         field = page.get_by_label("Known allergies")
         assert field.is_visible()
         assert page.locator("#allergies-hint").inner_text() == (
@@ -221,5 +260,24 @@ def test_the_web_page_offers_the_new_kind_and_asks_for_the_new_field(more_site: 
         assert [title for title, _page in bookmarks(PdfReader(pdf))] == [
             "Your medical history before needling", "Aftercare after needling"]
         assert "Latex" in flat(pdf_text(pdf))
+    finally:
+        context.close()
+
+
+@pytest.mark.slow
+def test_the_batch_page_lists_the_new_column_and_kind(more_site: str, browser: Browser) -> None:
+    context = browser.new_context(viewport=DESKTOP)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    try:
+        page.goto(more_site)
+        page.goto(more_site.split("/?")[0] + "/batch")
+        page.get_by_text("Which columns the file needs").click()
+        shown = " ".join(page.locator("details").inner_text().split())
+        optional = shown[shown.index("Optional:"):shown.index("Documents:")]
+        assert "allergies (the patient's known allergies)" in optional
+        assert "date (treatment date, YYYY-MM-DD)" in shown[:shown.index("Optional:")]  # required
+        assert "medical-history (Medical history form; or history; or medical history)" in shown[
+            shown.index("Documents:"):]
     finally:
         context.close()

@@ -152,9 +152,9 @@ def attachments(library: Library, item: Outgoing) -> list[tuple[str, bytes]]:
     documents = tuple(compose(library, r) for r in item.requests)
     detailed = settings(library.clinics[item.requests[0].clinic]).body == "detailed"
     if item.packet:
-        return [(naming.attachment(item.requests, True, detailed),
+        return [(naming.attachment(library, item.requests, True, detailed),
                  render_documents(library, item.requests, documents, item.duplex))]
-    return [(naming.attachment((r,), False, detailed), render_documents(library, (r,), (d,)))
+    return [(naming.attachment(library, (r,), False, detailed), render_documents(library, (r,), (d,)))
             for r, d in zip(item.requests, documents, strict=True)]
 
 

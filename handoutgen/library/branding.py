@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-import re
 from pathlib import Path
 from typing import Any, Literal
 
 from ..values import Frozen, Value, frozen
 from .content import Check
+from .registry import column_key
 from .schema import ID, spec
 
 COLOUR: dict[str, Any] = {"pattern": r"^#[0-9a-fA-F]{6}$", "pattern_doc": "a colour as #rrggbb", "max_len": 7}
@@ -127,11 +127,6 @@ class Mail(Value):
                          min_value=1, max_value=10)
     retry_delay_seconds: float = spec("wait before the second try; doubles each time", default=5.0,
                                       min_value=0.0, max_value=600.0)
-
-
-def column_key(name: str) -> str:
-    """A column name as it is matched: case, spaces, '_', '-' and a byte-order mark do not count."""
-    return re.sub(r"[\s_\-\ufeff]+", "", name).casefold()
 
 
 @frozen

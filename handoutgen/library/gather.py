@@ -15,15 +15,23 @@ from ..errors import BrandingError, ContentError, HandoutError, Problems
 from ..load import Loaded, PathT, display, failing, load_yaml, open_limited, path_text
 from ..program import own_stylesheet
 from ..values import Frozen, Value, frozen
-from .branding import Clinic, FontEntry, FontFamily, column_key
+from .branding import Clinic, FontEntry, FontFamily
 from .content import MODELS, ClinicAdditions, Facts, TreatmentMeta, span_problem
-from .registry import APPOINTMENT_COLUMNS, FieldDecl, KindDecl, Registry, convert_part
+from .registry import (
+    APPOINTMENT_COLUMNS,
+    MASTER,
+    FieldDecl,
+    KindDecl,
+    Registry,
+    column_key,
+    convert_part,
+    id_key,
+)
 from .schema import convert, spec
 from .styles import FILE as STYLES_FILE
 from .styles import Layers, Stylesheet
 
 CONTENT_DIR = "handouts"
-MASTER = "en"  # the language every other language's labels are checked against
 LABELS_DIR = "labels"
 WORDING_DIR = "wording"
 MAX_TEMPLATE_BYTES = 256 * 1024  # a template file larger than this is refused unread
@@ -286,7 +294,7 @@ def load_clinic(folder: Path, library_fonts: dict[str, FontEntry], treatments: d
         g.problems.add(loaded.file, loaded.line(path), path_text(path), message, allowed)
 
     if clinic.appointments is not None:
-        for path, message, allowed in registry.alias_problems(clinic.appointments.columns, column_key):
+        for path, message, allowed in registry.alias_problems(clinic.appointments.columns):
             fail(("appointments", *path), message, allowed)
     if folder.parent.name == CLINICS_DIR.name and clinic.id != folder.name:
         fail(("id",), f"id {clinic.id!r} differs from its folder name", f"use {folder.name!r}")
@@ -573,7 +581,11 @@ def load_registry(root: Path, labels: dict[str, Labels], g: Gather) -> Registry 
     kinds, kinds_file = found_kinds
     ok = _check_fields(fields, fields_file, labels, g)
     ok = _check_kinds(root, kinds, kinds_file, fields, labels, g) and ok
-    return Registry(kinds, fields, kinds_file.file) if ok else None
+    unused = [name for name in fields if not any(name in decl.fields for decl in kinds.values())]
+    for name in unused:  # the web page would offer it on no document, a column would fill nothing
+        g.problems.add(fields_file.file, fields_file.line((name,)), name, "is used by no kind",
+                       f"list it in a kind's fields in {CONTENT_DIR}/{KINDS_FILE}, or remove it")
+    return Registry(kinds, fields, kinds_file.file) if ok and not unused else None
 
 
 ID_PATTERN = r"^[a-z0-9]+(-[a-z0-9]+)*$"
@@ -612,7 +624,8 @@ def _check_fields(fields: dict[str, FieldDecl], loaded: Loaded, labels: dict[str
                   g: Gather) -> bool:
     """Each field's label exists in every language; no two fields share a column."""
     ok = True
-    columns: dict[str, str] = {}
+    own = {column_key(c) for c in APPOINTMENT_COLUMNS}
+    columns: dict[str, tuple[str, str]] = {}  # column_key -> the column, the field
     # Other languages are checked against the master's labels already (load_labels).
     master = {MASTER: labels[MASTER]} if MASTER in labels else labels
     for name, decl in fields.items():
@@ -625,13 +638,16 @@ def _check_fields(fields: dict[str, FieldDecl], loaded: Loaded, labels: dict[str
         if decl.csv is None:
             continue
         column = decl.csv.column
-        if column in APPOINTMENT_COLUMNS or column in columns:
+        key = column_key(column)  # as a header cell is matched
+        if key in own or key in columns:
             ok = False
             g.problems.add(loaded.file, loaded.line((name, "csv", "column")), f"{name}.csv.column",
                            f"column {column!r} is taken by "
-                           + columns.get(column, "the appointment file itself"),
-                           "a column of its own, not " + ", ".join([*APPOINTMENT_COLUMNS, *columns]))
-        columns.setdefault(column, name)
+                           + (columns[key][1] if key in columns else "the appointment file itself"),
+                           "a column of its own, not " + ", ".join(
+                               [*APPOINTMENT_COLUMNS, *(c for c, _ in columns.values())])
+                           + " (headers are matched whatever their case, spaces, '_' and '-')")
+        columns.setdefault(key, (column, name))
     return ok
 
 
@@ -658,12 +674,21 @@ def _check_kinds(root: Path, kinds: dict[str, KindDecl], loaded: Loaded, fields:
         problems += [((kind, "labels"), f"no name in {lang!r}",
                       f"labels: {lang}: its name in the master language (others fall back to it)")
                      for lang in sorted({MASTER} & set(labels) - set(decl.labels))]
+        problems += [((kind, "labels", lang), f"no language {lang!r} in {CONTENT_DIR}/{LABELS_DIR}",
+                      "one of: " + ", ".join(sorted(labels)))  # a misspelt language would never show
+                     for lang in decl.labels if lang not in labels]
         for what, value in (("packet", str(decl.packet)), ("letter", decl.letter),
                             *(("csv", key) for key in (kind, *decl.csv))):
-            other = seen.setdefault((what, value), kind)
+            # a documents cell names a kind whatever its case and spacing: so are names compared
+            other = seen.setdefault((what, id_key(value) if what == "csv" else value), kind)
             if other != kind:
                 problems.append(((kind, what), f"{value!r} is also {other}'s {what}",
                                  f"a {what} of its own for each kind"))
+        for lang, name in decl.labels.items():  # attachments and print jobs tell kinds apart by it
+            other = seen.setdefault((f"name in {lang}", id_key(name)), kind)
+            if other != kind:
+                problems.append(((kind, "labels", lang), f"{name!r} is also {other}'s name in {lang!r}",
+                                 "a name of its own for each kind"))
     for path, message, allowed in problems:
         g.problems.add(loaded.file, loaded.line(path), path_text(path), message, allowed)
     return not problems

@@ -9,7 +9,8 @@ read these declarations, so a content library adds a kind or a field without tou
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+import re
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import field
 from typing import Any, Literal
 
@@ -28,12 +29,31 @@ NAME: dict[str, Any] = {"pattern": r"^[a-z][a-z0-9_]*$", "pattern_doc": "lower-c
 # How a value of each type prints, and which input the web page offers, unless a field says.
 DISPLAY: dict[str, Display] = {"text": "plain", "date": "date", "time": "time",
                                "practitioner": "practitioner", "birth": "date"}
-INPUTS: dict[str, WebInput] = {"text": "text", "date": "date", "time": "time",
-                               "practitioner": "select", "birth": "date"}
-# The columns of an appointment file that hold no patient field (fields.yaml names the others).
-APPOINTMENT_COLUMNS = ("appointment_id", "clinic", "treatment", "documents", "language", "email",
-                       "large_print")
+# The inputs that can take a value of each type (the first is the default): a select offers the
+# clinic's practitioners, a date input gives YYYY-MM-DD, a time input HH:MM.
+INPUTS_FOR: dict[str, tuple[WebInput, ...]] = {
+    "text": ("text",), "date": ("date", "text"), "time": ("time", "text"),
+    "practitioner": ("select", "text"), "birth": ("date", "text")}
+# The columns of an appointment file that hold no patient field (fields.yaml names the others),
+# with what they hold; and those of them every file must have and every row fill in.
+APPOINTMENT_COLUMNS = {
+    "appointment_id": "letters, digits, '.', '_' and '-'", "clinic": "the clinic's id or name",
+    "treatment": "the treatment's id", "documents": "the documents, separated by ';'",
+    "language": "a language the clinic offers", "email": "the patient's email address",
+    "large_print": "yes for the large-print edition"}
+REQUIRED_COLUMNS = ("appointment_id", "clinic", "treatment", "documents")
+MASTER = "en"  # the language every kind has a name in (others fall back to it)
 PART_TYPES: dict[str, Any] = {"text": str, "texts": tuple[str, ...], "named-texts": tuple[NamedText, ...]}
+
+
+def column_key(name: str) -> str:
+    """A column name as it is matched: case, spaces, '_', '-' and a byte-order mark do not count."""
+    return re.sub(r"[\s_\-\ufeff]+", "", name).casefold()
+
+
+def id_key(text: str) -> str:
+    """An id as it is matched loosely: case and spaces do not count ("Harbour Skin" is harbour-skin)."""
+    return re.sub(r"[\s_-]+", "-", text.strip().casefold()).strip("-")
 
 
 @frozen
@@ -70,6 +90,12 @@ class FieldDecl(Value):
     csv: FieldColumn | None = spec("its column in appointment files (none: files cannot give it)",
                                    default=None)
 
+    def check(self) -> Check:
+        allowed = INPUTS_FOR[self.type]
+        if self.web.input is not None and self.web.input not in allowed:
+            yield ("web", "input"), f"{self.web.input!r} cannot take a {self.type} value", \
+                "an input that takes it: " + " or ".join(allowed)
+
     @property
     def shown_as(self) -> Display:
         """How the value prints."""
@@ -78,7 +104,7 @@ class FieldDecl(Value):
     @property
     def web_input(self) -> WebInput:
         """The web page's input for it."""
-        return self.web.input or INPUTS[self.type]
+        return self.web.input or INPUTS_FOR[self.type][0]
 
 
 @frozen
@@ -125,6 +151,10 @@ class KindDecl(Value):
         for i, name in enumerate(self.fields):
             if name in self.fields[:i]:
                 yield ("fields", i), f"{name!r} is listed twice", "each field once"
+        for i, name in enumerate(self.csv):  # a documents cell is split at ';' and ','
+            if not id_key(name) or re.search("[;,]", name):
+                yield ("csv", i), f"{name!r} cannot be told apart in a documents cell", \
+                    "a name with a letter or digit and no ';' or ','"
 
 
 @frozen
@@ -167,13 +197,18 @@ class Registry(Frozen):
         """The kinds that print a field."""
         return [kind for kind, decl in self.kinds.items() if name in decl.fields]
 
-    def kind_named(self, text: str, key: Callable[[str], str]) -> str | None:
-        """The kind a documents cell names by its id or another name (`key` folds case and spacing)."""
-        wanted = key(text)
+    def kind_named(self, text: str) -> str | None:
+        """The kind a documents cell names by its id or another name, in any case and spacing."""
+        wanted = id_key(text)
         for kind, decl in self.kinds.items():
-            if wanted in (key(kind), *(key(name) for name in decl.csv)):
+            if wanted in (id_key(kind), *(id_key(name) for name in decl.csv)):
                 return kind
         return None
+
+    def label(self, kind: str, language: str) -> str:
+        """A kind's name in a language (kinds.yaml's labels; the master language's when it has none)."""
+        labels = self.kinds[kind].labels
+        return labels.get(language) or labels.get(MASTER) or kind  # check: the master's is there
 
     def columns(self) -> dict[str, str]:
         """Appointment-file column -> the field it holds."""
@@ -183,22 +218,37 @@ class Registry(Frozen):
         """Every column an appointment file may have."""
         return (*APPOINTMENT_COLUMNS, *self.columns())
 
-    def alias_problems(self, aliases: Mapping[str, str], key: Callable[[str], str]) -> Check:
+    def required_columns(self) -> tuple[str, ...]:
+        """The columns every appointment file must have."""
+        return (*REQUIRED_COLUMNS, *(f.csv.column for f in self.fields.values() if f.csv and f.csv.required))
+
+    def filled_columns(self) -> tuple[str, ...]:
+        """The columns every row of an appointment file must fill in."""
+        return (*REQUIRED_COLUMNS, *(f.csv.column for f in self.fields.values() if f.csv and f.csv.filled))
+
+    def column_docs(self) -> list[tuple[str, str, bool]]:
+        """Every column an appointment file may have: its name, what it holds, and whether every
+        file must have it (for the web page's help)."""
+        required, filled = self.required_columns(), self.filled_columns()
+        docs = [*APPOINTMENT_COLUMNS.items(), *((f.csv.column, f.doc) for f in self.fields.values() if f.csv)]
+        return [(column, doc + ("; may be empty" if column in required and column not in filled else ""),
+                 column in required) for column, doc in docs]
+
+    def alias_problems(self, aliases: Mapping[str, str]) -> Check:
         """What is wrong with a clinic's own names for the columns (clinic.yaml's appointments.columns)."""
         columns = self.all_columns()
-        own = {key(c): c for c in columns}
+        own = {column_key(c): c for c in columns}
         for name, column in aliases.items():
             if column not in columns:
                 yield ("columns", name), f"{column!r} is not allowed", \
                     "expected one of: " + ", ".join(columns)
-            elif own.get(key(name), column) != column:
+            elif own.get(column_key(name), column) != column:
                 yield ("columns", name), f"{name!r} is the name of handoutgen's own column", \
                     "another name, or leave it out"
 
     def identified(self) -> Iterator[str]:
         """Kinds that print the patient's name and date of birth on every page."""
         return (kind for kind, decl in self.kinds.items() if decl.identified)
-
 
 
 def convert_part(parts: Mapping[str, str], loaded: Loaded, problems: Problems) -> Part | None:

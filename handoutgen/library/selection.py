@@ -13,7 +13,7 @@ from collections.abc import Callable, Collection, Sequence
 
 from ..values import Value, frozen
 from .gather import Library
-from .registry import Registry
+from .registry import Registry, id_key
 
 Match = Callable[[str, Collection[str]], "str | None"]  # the choice a text names, or None
 APPOINTMENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -41,11 +41,6 @@ class Selection(Value):
     kinds: tuple[str, ...]
     language: str
     large_print: bool = False
-
-
-def id_key(text: str) -> str:
-    """An id as it is matched loosely: case and spaces do not count ("Harbour Skin" is harbour-skin)."""
-    return re.sub(r"[\s_-]+", "-", text.strip().casefold()).strip("-")
 
 
 def exact(text: str, choices: Collection[str]) -> str | None:

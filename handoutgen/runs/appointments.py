@@ -18,17 +18,16 @@ from pathlib import Path
 
 from ..compose.compose import Request
 from ..errors import BrandingError, HandoutError, Problem, Problems, UsageError
-from ..library.branding import Appointments, Clinic, column_key
+from ..library.branding import Appointments, Clinic
 from ..library.gather import CLINICS_DIR, Library, load_library, read_registry
 from ..library.patient import ADDRESS_DOC, check_value, is_address
-from ..library.registry import APPOINTMENT_COLUMNS, Registry
+from ..library.registry import APPOINTMENT_COLUMNS, Registry, column_key, id_key
 from ..library.schema import convert
 from ..library.selection import (
     Issue,
     appointment_id,
     documents,
     edition,
-    id_key,
     language,
     loose,
     treatment,
@@ -41,7 +40,6 @@ from . import naming
 from .runner import Summary, Task, inputs_key, plural, run
 from .tables import Line, Table, open_table
 
-REQUIRED = ("appointment_id", "clinic", "treatment", "documents")  # and the fields' required columns
 MAX_ROWS = 200_000
 MAX_CELL = 500
 BadCell = Callable[[str, str, str], None]  # records a problem in a column of the current row
@@ -125,14 +123,12 @@ class Directory(Value):
     @property
     def required(self) -> tuple[str, ...]:
         """The columns every file must have."""
-        fields = self.registry.fields.values()
-        return (*REQUIRED, *(f.csv.column for f in fields if f.csv is not None and f.csv.required))
+        return self.registry.required_columns()
 
     @property
     def filled(self) -> tuple[str, ...]:
         """The columns every row must fill in."""
-        fields = self.registry.fields.values()
-        return (*REQUIRED, *(f.csv.column for f in fields if f.csv is not None and f.csv.filled))
+        return self.registry.filled_columns()
 
     def clinic(self, text: str) -> str | None:
         """The id of the clinic a cell names by id or by name, in any case and spacing."""
@@ -161,7 +157,7 @@ def directory(root: Path) -> Directory:
         settings = convert(Appointments, loaded, problems, ("appointments",))
         if settings is None:
             continue
-        for where, message, allowed in registry.alias_problems(settings.columns, column_key):
+        for where, message, allowed in registry.alias_problems(settings.columns):
             problems.add(loaded.file, loaded.line(("appointments", *where)),
                          path_text(("appointments", *where)), message, allowed)
         for name, column in settings.columns.items():
@@ -395,7 +391,7 @@ def _kinds(registry: Registry, text: str, bad: BadCell) -> list[str]:
     """The kinds a documents cell names, by id or by another name kinds.yaml gives them."""
     if not text:
         return []  # reported as empty
-    kinds, issues = documents(registry, kinds_of(text), lambda name: registry.kind_named(name, id_key))
+    kinds, issues = documents(registry, kinds_of(text), registry.kind_named)
     for issue in issues:
         bad(*_cell(issue))
     return kinds

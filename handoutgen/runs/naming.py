@@ -1,13 +1,16 @@
-"""Every name the program gives what it makes: files it writes, attachments it sends, downloads.
+"""Every name the program gives what it makes: files it writes, attachments it sends, downloads,
+print jobs.
 
 One scheme: <clinic>/<treatment>-<kind or packet>, then .<language> for a clinic's other
-languages and .large for the large-print edition. No name ever holds a patient value: a
-personalised file carries a short keyed hash of its bytes instead (secret.py), and an
-appointment's files sit under its appointment id.
+languages and .large for the large-print edition. What a patient or the front desk reads (an
+attachment, a print job) names each document by its kind's name in the document's language
+(kinds.yaml's labels). No name ever holds a patient value: a personalised file carries a short
+keyed hash of its bytes instead (secret.py), and an appointment's files sit under its appointment id.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from ..compose.compose import Request
@@ -15,6 +18,7 @@ from ..library.gather import Library
 from ..secret import keyed_hash
 
 PACKET = "packet"  # the name of a file binding several documents
+JOB = "handout"  # what an appointment's print job is called, before its appointment id
 
 
 def language_suffix(library: Library, request: Request) -> str:
@@ -51,12 +55,27 @@ def appointment(library: Library, requests: Sequence[Request], appointment_id: s
            f"{edition_suffix(first)}.pdf"
 
 
-def attachment(requests: Sequence[Request], packet: bool, detailed: bool) -> str:
-    """<treatment or clinic>-<kind or packet>.pdf: the name is in clear in the email, so it names the
-    treatment only when the clinic chose a detailed body."""
+def label(library: Library, request: Request) -> str:
+    """The document's kind by its name in the document's language, e.g. Formulario de consentimiento."""
+    return library.registry.label(request.kind, request.language)
+
+
+def attachment(library: Library, requests: Sequence[Request], packet: bool, detailed: bool) -> str:
+    """<treatment or clinic>-<the kind's name or packet>.pdf, e.g. birch-consent-form.pdf: the name
+    is in clear in the email, so it names the treatment only when the clinic chose a detailed body."""
     first = requests[0]
     prefix = first.treatment if detailed else first.clinic
-    return f"{prefix}-{PACKET if packet else first.kind}.pdf"
+    # the name as a file name: lower case, words joined by '-', letters of any script kept
+    what = PACKET if packet else re.sub(r"[\W_]+", "-", label(library, first).casefold()).strip("-")
+    return f"{prefix}-{what or first.kind}.pdf"
+
+
+def print_job(library: Library, requests: Sequence[Request], appointment_id: str | None) -> str:
+    """What the print spooler shows for a job: `handout <appointment>` for an appointment's packet,
+    else the treatment and each document's name, e.g. needling: Consent form, Aftercare."""
+    if appointment_id is not None:
+        return f"{JOB} {appointment_id}"
+    return f"{requests[0].treatment}: " + ", ".join(label(library, r) for r in requests)
 
 
 def download(library: Library, requests: Sequence[Request], paper: str) -> str:

@@ -24,7 +24,7 @@ from typing import Any
 
 from .. import lifeline
 from ..errors import HandoutError, Problem, UsageError
-from ..output import alive, csv_text
+from ..output import alive, csv_text, write_atomic
 from ..values import Value, frozen
 from .config import Clock
 
@@ -196,8 +196,7 @@ class Jobs:
         try:
             job.upload = upload_name(data)
             path = folder / job.upload
-            path.write_bytes(data)
-            path.chmod(0o600)
+            write_atomic(path, data, mode=0o600, durable=False)  # patient data: its owner's only
             job.rows, job.total = count_rows(self.root, path, max_rows)
             context = multiprocessing.get_context("spawn")  # a clean process: no threads, no locks held
             receive, send = context.Pipe(duplex=False)

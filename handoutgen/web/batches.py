@@ -20,8 +20,11 @@ blueprint = Blueprint("batches", __name__)
 def batch_page(messages: list[str], status: int) -> tuple[str, int]:
     """The upload form, with what was wrong with the last upload."""
     settings = state.settings()
+    registry = state.library().registry
+    kinds = [(kind, decl.web.label, decl.csv) for kind, decl in registry.kinds.items()]
     return render_template("batch.html", theme=state.page_theme(settings.clinic), problems=messages,
-                           max_rows=settings.max_rows, max_mb=settings.max_upload_bytes / 1024 / 1024), status
+                           max_rows=settings.max_rows, max_mb=settings.max_upload_bytes / 1024 / 1024,
+                           columns=registry.column_docs(), kinds=kinds), status
 
 
 def row_message(line: int, column: str, text: str) -> str:

@@ -32,11 +32,6 @@ def form_page(clinic_id: str, choice: Choice, findings: Findings | None = None,
     library = state.library()
     entry = library.clinics[clinic_id]
     offered = treatments_of(clinic_id)
-    treatment_id = choice.treatment if choice.treatment in offered else offered[0]
-    treatment = library.treatments[treatment_id]
-    language = choice.language if choice.language in library.offered(clinic_id, treatment_id) else \
-        library.offered(clinic_id, treatment_id)[0]
-    content = treatment.languages[language]
     treatments = [(tid, library.treatments[tid].languages[
         library.offered(clinic_id, tid)[0]].facts.name) for tid in offered]
     languages = sorted({lang for tid, _ in treatments for lang in library.offered(clinic_id, tid)},
@@ -49,7 +44,7 @@ def form_page(clinic_id: str, choice: Choice, findings: Findings | None = None,
     return render_template(
         "handout.html", theme=state.page_theme(clinic_id), clinic=entry.clinic, choice=choice,
         findings=findings or Findings(), pages=pages or [], sent=sent, fields=fields,
-        kinds=[(k, content.kinds[k].title) for k in registry.kinds], treatments=treatments,
+        kinds=[(k, decl.web.label) for k, decl in registry.kinds.items()], treatments=treatments,
         languages=languages, papers=PAPERS, mail=entry.clinic.mail,
         titles={**TITLES, **{name: spec.web.label for name, spec in registry.fields.items()}},
         language_names=LANGUAGE_NAMES), status
