@@ -175,3 +175,21 @@ def test_signature_lines_in_another_order_keep_their_values(lib: Path, tmp_path:
     for name, label, signed in zip(("Ana Lima", "Dr Ann Ash"), printed, _signatures(runs), strict=False):
         assert label.page == signed.page
         assert [r for r in runs if r.text == name and r.page == label.page and label.y > r.y > signed.y]
+
+
+def test_a_program_without_its_stylesheet_says_so(lib: Path, tmp_path: Path) -> None:
+    # A broken install (the package's own styles.yaml gone) is an error line, not a traceback.
+    import os
+    import sys
+
+    from conftest import REPO
+
+    shutil.copytree(REPO / "handoutgen", tmp_path / "prog" / "handoutgen",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    done = subprocess.run([sys.executable, "-m", "handoutgen", "--root", str(lib), "build", "--clinic", "alder",
+                           "--treatment", "needling", "--kind", "aftercare", "-o", str(tmp_path / "x.pdf")],
+                          cwd=tmp_path / "prog", env=dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cache")),
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert (done.returncode, done.stderr) == (1, "error: assets/styles.yaml:1: (document): file is missing "
+                                                 "(create styles.yaml in assets)\n")
+    assert not (tmp_path / "x.pdf").exists()

@@ -279,7 +279,7 @@ def _load(path: Path, error: type[HandoutError], g: Gather) -> Loaded | None:
 
 
 def load_clinic(folder: Path, library_fonts: dict[str, FontEntry], treatments: dict[str, Treatment],
-                labels: dict[str, Labels], registry: Registry, styles: list[Loaded],
+                labels: dict[str, Labels], registry: Registry, styles: list[Loaded] | None,
                 g: Gather) -> ClinicEntry | None:
     """Load and cross-check one clinic folder; `styles` are the library's stylesheet files."""
     loaded = _load(folder / "clinic.yaml", BrandingError, g)
@@ -326,11 +326,13 @@ def load_clinic(folder: Path, library_fonts: dict[str, FontEntry], treatments: d
     return ClinicEntry(clinic, folder, logo, sheet, by_language, loaded)
 
 
-def load_styles(root: Path, g: Gather) -> list[Loaded]:
-    """The program's stylesheet and the library's assets/styles.yaml (when it has one), checked."""
+def load_styles(root: Path, g: Gather) -> list[Loaded] | None:
+    """The program's stylesheet and the library's assets/styles.yaml (when it has one), checked;
+    None when one of them cannot be read (that problem is reported)."""
     files = [found for path in _style_paths(root) if (found := _load(path, BrandingError, g)) is not None]
-    if len(files) == len(_style_paths(root)):
-        Layers(files).convert(g.problems)  # its problems are reported even when no clinic loads
+    if len(files) < len(_style_paths(root)):
+        return None
+    Layers(files).convert(g.problems)  # its problems are reported even when no clinic loads
     return files
 
 
@@ -340,8 +342,11 @@ def _style_paths(root: Path) -> list[Path]:
     return [own, library] if present and library.resolve() != own.resolve() else [own]
 
 
-def _clinic_styles(folder: Path, clinic: Clinic, styles: list[Loaded], g: Gather) -> Stylesheet | None:
+def _clinic_styles(folder: Path, clinic: Clinic, styles: list[Loaded] | None,
+                   g: Gather) -> Stylesheet | None:
     """The stylesheet with the clinic's own styles.yaml over it, checked with its colours."""
+    if styles is None:  # the program's or the library's stylesheet could not be read
+        return None
     path = folder / STYLES_FILE
     files = list(styles)
     if path.exists() or path.is_symlink():
