@@ -4,14 +4,16 @@ order they are drawn in. Broken stylesheets are in tests/corpus/styles.yaml."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
-from conftest import cli, pdf_text
+from conftest import REPO, cli, pdf_text
 from pypdf import PdfReader
 
 from handoutgen.compose.compose import Request, compose
@@ -179,15 +181,10 @@ def test_signature_lines_in_another_order_keep_their_values(lib: Path, tmp_path:
 
 def test_a_program_without_its_stylesheet_says_so(lib: Path, tmp_path: Path) -> None:
     # A broken install (the package's own styles.yaml gone) is an error line, not a traceback.
-    import os
-    import sys
-
-    from conftest import REPO
-
     shutil.copytree(REPO / "handoutgen", tmp_path / "prog" / "handoutgen",
                     ignore=shutil.ignore_patterns("__pycache__"))
-    done = subprocess.run([sys.executable, "-m", "handoutgen", "--root", str(lib), "build", "--clinic", "alder",
-                           "--treatment", "needling", "--kind", "aftercare", "-o", str(tmp_path / "x.pdf")],
+    done = subprocess.run([sys.executable, "-m", "handoutgen", "--root", str(lib), "build", "--clinic",
+                           "alder", "--treatment", "needling", "--kind", "aftercare", "-o", str(tmp_path / "x.pdf")],
                           cwd=tmp_path / "prog", env=dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cache")),
                           capture_output=True, text=True, timeout=120, check=False)
     assert (done.returncode, done.stderr) == (1, "error: assets/styles.yaml:1: (document): file is missing "
