@@ -183,10 +183,11 @@ def test_a_program_without_its_stylesheet_says_so(lib: Path, tmp_path: Path) -> 
     # A broken install (the package's own styles.yaml gone) is an error line, not a traceback.
     shutil.copytree(REPO / "handoutgen", tmp_path / "prog" / "handoutgen",
                     ignore=shutil.ignore_patterns("__pycache__"))
+    out = tmp_path / "x.pdf"
     done = subprocess.run([sys.executable, "-m", "handoutgen", "--root", str(lib), "build", "--clinic",
-                           "alder", "--treatment", "needling", "--kind", "aftercare", "-o", str(tmp_path / "x.pdf")],
+                           "alder", "--treatment", "needling", "--kind", "aftercare", "-o", str(out)],
                           cwd=tmp_path / "prog", env=dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cache")),
                           capture_output=True, text=True, timeout=120, check=False)
     assert (done.returncode, done.stderr) == (1, "error: assets/styles.yaml:1: (document): file is missing "
                                                  "(create styles.yaml in assets)\n")
-    assert not (tmp_path / "x.pdf").exists()
+    assert not out.exists()
