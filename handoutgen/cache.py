@@ -88,7 +88,7 @@ class LayoutCache:
         return found
 
     def _composed(self, name: str) -> tuple[Path, str]:
-        key = digest(repr(("marked", self.library_key, name)))
+        key = digest(repr(("composed", self.library_key, name)))
         return self.base.parent / "composed" / f"{key}.pickle", key
 
     def composed(self, name: str) -> Any:
